@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Hot numeric loops are written over unsafe buffers; -Ounchecked drops the overflow traps
+// that would otherwise sit inside them. Only for release builds, so tests in debug keep them.
+let numericSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Tracemark",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tracemark", targets: ["tracemark"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Data", targets: ["Data"]),
+        .library(name: "Training", targets: ["Training"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries from Debian: each wrapped with a module map and, where the C API is
+        // variadic or a macro, a static inline shim Swift can call.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "Engine", dependencies: ["CBLAS", "COpenSSL"], swiftSettings: numericSettings),
+        .target(name: "Data", dependencies: ["Engine", "CZlib"], swiftSettings: numericSettings),
+        .target(name: "Training", dependencies: ["Engine", "Data"], swiftSettings: numericSettings),
+        .executableTarget(
+            name: "tracemark",
+            dependencies: [
+                "Engine", "Data", "Training",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CCurl", "COpenSSL", "CZlib"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Engine"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Data"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

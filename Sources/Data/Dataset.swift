@@ -1,0 +1,64 @@
+/// Labelled images in memory: raw pixels in [0, 1], items of `itemShape` (C, H, W) end to end.
+public struct Dataset: Sendable {
+    public var name: String
+    public var itemShape: [Int]
+    public var images: [Float]
+    public var labels: [Int32]
+    public var classNames: [String]
+
+    public init(name: String, itemShape: [Int], images: [Float], labels: [Int32], classNames: [String]) {
+        precondition(images.count == labels.count * itemShape.reduce(1, *), "images and labels disagree in count")
+        self.name = name
+        self.itemShape = itemShape
+        self.images = images
+        self.labels = labels
+        self.classNames = classNames
+    }
+
+    public var count: Int { labels.count }
+    public var itemSize: Int { itemShape.reduce(1, *) }
+
+    /// The items at `indices`, in that order.
+    public func subset(_ indices: [Int], name: String? = nil) -> Dataset {
+        var pixels = [Float](repeating: 0, count: indices.count * itemSize)
+        images.withUnsafeBufferPointer { source in
+            pixels.withUnsafeMutableBufferPointer { destination in
+                for (row, index) in indices.enumerated() {
+                    (destination.baseAddress! + row * itemSize).update(from: source.baseAddress! + index * itemSize, count: itemSize)
+                }
+            }
+        }
+        return Dataset(name: name ?? self.name, itemShape: itemShape, images: pixels,
+                       labels: indices.map { labels[$0] }, classNames: classNames)
+    }
+
+    /// The first `limit` items (all of them when `limit` is nil or larger).
+    public func prefix(_ limit: Int?) -> Dataset {
+        guard let limit, limit < count else { return self }
+        return subset(Array(0..<Swift.max(limit, 0)))
+    }
+
+    /// Per-channel mean and standard deviation of the pixels, for normalisation.
+    public func channelStatistics() -> (mean: [Float], std: [Float]) {
+        let channels = itemShape[0], plane = itemSize / channels
+        var sums = [Double](repeating: 0, count: channels), squares = [Double](repeating: 0, count: channels)
+        images.withUnsafeBufferPointer { x in
+            for n in 0..<count {
+                for c in 0..<channels {
+                    var s: Double = 0, q: Double = 0
+                    for i in 0..<plane {
+                        let v = Double(x[n * itemSize + c * plane + i])
+                        s += v
+                        q += v * v
+                    }
+                    sums[c] += s
+                    squares[c] += q
+                }
+            }
+        }
+        let total = Double(Swift.max(count * plane, 1))
+        let mean = sums.map { $0 / total }
+        let std = zip(squares, mean).map { Swift.max(($0 / total - $1 * $1).squareRoot(), 1e-6) }
+        return (mean.map(Float.init), std.map(Float.init))
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// The IDX format of MNIST and Fashion-MNIST: a big-endian magic (0x0000 08 D: unsigned bytes,
+/// D dimensions), D big-endian UInt32 sizes, then the bytes. Files may be gzip'd.
+public enum IDX {
+    static let imagesMagic: UInt32 = 0x0000_0803
+    static let labelsMagic: UInt32 = 0x0000_0801
+
+    /// Images as Float in [0, 1], (N, 1, H, W) flattened, with N, H, W.
+    public static func readImages(_ path: String) throws -> (pixels: [Float], count: Int, height: Int, width: Int) {
+        let data = try readMaybeGzipped(path)
+        let sizes = try header(data, path: path, magic: imagesMagic, dimensions: 3)
+        let (count, height, width) = (sizes[0], sizes[1], sizes[2])
+        let expected = 16 + count * height * width
+        guard data.count == expected else {
+            throw DataError.badSize(path, reason: "header promises \(count) images of \(height)×\(width) (\(expected) bytes) but the file has \(data.count) bytes")
+        }
+        var pixels = [Float](repeating: 0, count: count * height * width)
+        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            let source = bytes.bindMemory(to: UInt8.self).baseAddress! + 16
+            for i in 0..<pixels.count { pixels[i] = Float(source[i]) * (1 / 255) }
+        }
+        return (pixels, count, height, width)
+    }
+
+    public static func readLabels(_ path: String) throws -> [Int32] {
+        let data = try readMaybeGzipped(path)
+        let count = try header(data, path: path, magic: labelsMagic, dimensions: 1)[0]
+        guard data.count == 8 + count else {
+            throw DataError.badSize(path, reason: "header promises \(count) labels (\(8 + count) bytes) but the file has \(data.count) bytes")
+        }
+        return data.dropFirst(8).map { Int32($0) }
+    }
+
+    private static func header(_ data: Data, path: String, magic: UInt32, dimensions: Int) throws -> [Int] {
+        let headerSize = 4 + 4 * dimensions
+        guard data.count >= headerSize else {
+            throw DataError.badSize(path, reason: "\(data.count) bytes is too short for an IDX header")
+        }
+        func word(_ index: Int) -> UInt32 {
+            let start = data.startIndex + 4 * index
+            return data[start..<start + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        }
+        guard word(0) == magic else { throw DataError.badMagic(path, found: word(0), expected: magic) }
+        return (1...dimensions).map { Int(word($0)) }
+    }
+}

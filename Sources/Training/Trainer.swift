@@ -1,0 +1,134 @@
+import Data
+import Dispatch
+import Engine
+
+/// Where a training run stands, for progress lines.
+public struct TrainingProgress: Sendable {
+    public var epoch: Int
+    public var epochs: Int
+    public var step: Int
+    public var stepsPerEpoch: Int
+    /// Mean loss and accuracy over the epoch so far.
+    public var loss: Double
+    public var accuracy: Double
+    public var learningRate: Float
+    public var imagesPerSecond: Double
+    public var secondsRemaining: Double
+    /// Set once an epoch is over and evaluated.
+    public var testAccuracy: Double?
+    public var epochFinished: Bool
+}
+
+/// One finished epoch.
+public struct EpochSummary: Codable, Sendable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var testAccuracy: Double?
+    public var learningRate: Float
+    public var seconds: Double
+    public var imagesPerSecond: Double
+}
+
+public struct TrainingResult: Sendable {
+    public var epochs: [EpochSummary]
+    /// Training images per second over all epochs, evaluation excluded.
+    public var imagesPerSecond: Double
+    public var trainingSeconds: Double
+}
+
+/// Trains a classifier with softmax cross-entropy on a data set.
+public final class Trainer {
+    public let classifier: Classifier
+    public let configuration: TrainingConfiguration
+    private let optimizer: Optimizer
+    private let input = Tensor(shape: [0])
+    private let logitGradient = Tensor(shape: [0])
+
+    public init(classifier: Classifier, configuration: TrainingConfiguration) {
+        self.classifier = classifier
+        self.configuration = configuration
+        optimizer = configuration.makeOptimizer()
+    }
+
+    /// Trains for `configuration.epochs` epochs, evaluating on `testSet` after each when given.
+    public func train(on trainSet: Dataset, testSet: Dataset? = nil,
+                      progress: (TrainingProgress) -> Void = { _ in }) -> TrainingResult {
+        precondition(trainSet.itemShape == classifier.card.inputShape, "data items \(trainSet.itemShape) do not fit the model's \(classifier.card.inputShape)")
+        let config = configuration, network = classifier.network
+        let itemSize = trainSet.itemSize, schedule = config.effectiveSchedule
+        var batchPixels = [Float](repeating: 0, count: config.batchSize * itemSize)
+        var summaries: [EpochSummary] = []
+        var trainingNanoseconds: UInt64 = 0
+        var imagesSeen = 0
+        let totalSteps = config.epochs * BatchOrder(count: trainSet.count, batchSize: config.batchSize, seed: 0, epoch: 0, shuffle: false).batchCount
+
+        for epoch in 0..<config.epochs {
+            let order = BatchOrder(count: trainSet.count, batchSize: config.batchSize, seed: config.seed, epoch: epoch)
+            var lossSum = 0.0, correct = 0, seen = 0
+            var rate: Float = 0
+            let epochStart = DispatchTime.now().uptimeNanoseconds
+            for (step, indices) in order.enumerated() {
+                let stepStart = DispatchTime.now().uptimeNanoseconds
+                let labels = indices.map { trainSet.labels[$0] }
+                batchPixels.withUnsafeMutableBufferPointer { pixels in
+                    trainSet.images.withUnsafeBufferPointer { images in
+                        for (row, index) in indices.enumerated() {
+                            (pixels.baseAddress! + row * itemSize).update(from: images.baseAddress! + index * itemSize, count: itemSize)
+                        }
+                    }
+                    config.augmentation.apply(to: pixels.baseAddress!, count: indices.count, shape: trainSet.itemShape,
+                                              seed: config.seed ^ (UInt64(epoch) << 32 | UInt64(step)))
+                    classifier.normalize(pixels.baseAddress!, count: indices.count, into: input)
+                }
+                rate = schedule.rate(atEpoch: Double(epoch) + Double(step) / Double(order.batchCount), totalEpochs: config.epochs)
+                network.store.zeroGradients()
+                let logits = network.forward(input, training: true)
+                logitGradient.reshape(logits.shape)
+                logitGradient.fill(0)
+                let loss = Loss.crossEntropy(logits: logits, labels: labels, gradient: logitGradient)
+                network.backward(logitGradient)
+                optimizer.step(network.store, learningRate: rate)
+
+                lossSum += Double(loss) * Double(indices.count)
+                correct += countCorrect(logits, labels)
+                seen += indices.count
+                imagesSeen += indices.count
+                trainingNanoseconds += DispatchTime.now().uptimeNanoseconds - stepStart
+                let speed = Double(imagesSeen) / (Double(trainingNanoseconds) / 1e9)
+                let stepsDone = epoch * order.batchCount + step + 1
+                progress(TrainingProgress(epoch: epoch + 1, epochs: config.epochs, step: step + 1, stepsPerEpoch: order.batchCount,
+                                          loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen), learningRate: rate,
+                                          imagesPerSecond: speed,
+                                          secondsRemaining: Double(totalSteps - stepsDone) * Double(config.batchSize) / speed,
+                                          testAccuracy: nil, epochFinished: false))
+            }
+            let epochSeconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
+            let testAccuracy = testSet.map { Evaluation.accuracy(of: classifier, on: $0) }
+            let summary = EpochSummary(epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)),
+                                       trainAccuracy: Double(correct) / Double(max(seen, 1)), testAccuracy: testAccuracy,
+                                       learningRate: rate, seconds: epochSeconds, imagesPerSecond: Double(seen) / epochSeconds)
+            summaries.append(summary)
+            let speed = Double(imagesSeen) / (Double(trainingNanoseconds) / 1e9)
+            progress(TrainingProgress(epoch: epoch + 1, epochs: config.epochs, step: order.batchCount, stepsPerEpoch: order.batchCount,
+                                      loss: summary.trainLoss, accuracy: summary.trainAccuracy, learningRate: rate,
+                                      imagesPerSecond: speed,
+                                      secondsRemaining: Double(totalSteps - (epoch + 1) * order.batchCount) * Double(config.batchSize) / speed,
+                                      testAccuracy: testAccuracy, epochFinished: true))
+        }
+        let seconds = Double(trainingNanoseconds) / 1e9
+        return TrainingResult(epochs: summaries, imagesPerSecond: Double(imagesSeen) / max(seconds, 1e-9), trainingSeconds: seconds)
+    }
+
+    private func countCorrect(_ logits: Tensor, _ labels: [Int32]) -> Int {
+        let classes = logits.itemCount
+        var correct = 0
+        for (n, label) in labels.enumerated() {
+            let row = logits.data + n * classes
+            var best = 0
+            for k in 1..<classes where row[k] > row[best] { best = k }
+            if best == Int(label) { correct += 1 }
+        }
+        return correct
+    }
+}
