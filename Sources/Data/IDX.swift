@@ -33,13 +33,13 @@ public enum IDX {
     }
 
     private static func header(_ data: Data, path: String, magic: UInt32, dimensions: Int) throws -> [Int] {
-        let headerSize = 4 + 4 * dimensions
-        guard data.count >= headerSize else {
-            throw DataError.badSize(path, reason: "\(data.count) bytes is too short for an IDX header")
-        }
         func word(_ index: Int) -> UInt32 {
             let start = data.startIndex + 4 * index
             return data[start..<start + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        }
+        guard data.count >= 4 + 4 * dimensions else {
+            if data.count >= 4 && word(0) != magic { throw DataError.badMagic(path, found: word(0), expected: magic) }
+            throw DataError.badSize(path, reason: "\(data.count) bytes is too short for an IDX header")
         }
         guard word(0) == magic else { throw DataError.badMagic(path, found: word(0), expected: magic) }
         return (1...dimensions).map { Int(word($0)) }

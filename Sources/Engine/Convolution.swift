@@ -227,7 +227,10 @@ public final class Conv2d: Layer {
         let g = geometry, width = paddedWidth, plane = paddedPlane
         for c in 0..<planes {
             let from = source + c * g.height * g.width, to = padded + c * plane + g.padding * width + g.padding
-            for y in 0..<g.height { (to + y * width).update(from: from + y * g.width, count: g.width) }
+            for y in 0..<g.height {
+                let row = to + y * width, source = from + y * g.width
+                for x in 0..<g.width { row[x] = source[x] }
+            }
         }
     }
 
@@ -236,7 +239,10 @@ public final class Conv2d: Layer {
         let g = geometry, width = paddedWidth
         for c in 0..<planes {
             let from = wide + c * g.outputHeight * width, to = destination + c * g.outputPlane
-            for y in 0..<g.outputHeight { (to + y * g.outputWidth).update(from: from + y * width, count: g.outputWidth) }
+            for y in 0..<g.outputHeight {
+                let row = to + y * g.outputWidth, source = from + y * width
+                for x in 0..<g.outputWidth { row[x] = source[x] }
+            }
         }
     }
 

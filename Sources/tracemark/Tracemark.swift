@@ -1,6 +1,5 @@
 import ArgumentParser
 
-@main
 struct Tracemark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tracemark",

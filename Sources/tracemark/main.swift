@@ -1,0 +1,4 @@
+import Engine
+
+BLASKernel.useNativeKernels()
+Tracemark.main()
