@@ -1,4 +1,5 @@
 import CBLAS
+import Dispatch
 import Foundation
 
 /// Which OpenBLAS kernels run, and a fix for processors Debian's OpenBLAS does not know.
@@ -32,5 +33,22 @@ public enum BLASKernel {
         let arguments = CommandLine.unsafeArgv
         execv("/proc/self/exe", arguments)
         unsetenv("OPENBLAS_CORETYPE")
+    }
+
+    /// Best-of-`repeats` GFLOPS of an n×n×n `cblas_sgemm` with OpenBLAS's own threading over
+    /// `threads` threads (the engine's reference peak; training calls GEMM one thread per worker).
+    public static func measureGEMM(size n: Int, threads: Int, repeats: Int) -> Double {
+        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        openblas_set_num_threads(Int32(threads))
+        defer { openblas_set_num_threads(1) }
+        var best = Double.infinity
+        for attempt in 0...repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if attempt > 0 { best = Swift.min(best, seconds) }  // the first call warms up buffers
+        }
+        return 2 * pow(Double(n), 3) / best / 1e9
     }
 }
