@@ -322,12 +322,7 @@ public final class Conv2d: Layer {
                     self.backwardUnfolded(x + n * inItem, dOut, dx + n * inItem, s)
                 }
                 if self.bias != nil {
-                    for o in 0..<self.outChannels {
-                        let row = dOut + o * plane
-                        var sum: Float = 0
-                        for i in 0..<plane { sum += row[i] }
-                        s.biasGradient.data[o] += sum
-                    }
+                    for o in 0..<self.outChannels { s.biasGradient.data[o] += sum(dOut + o * plane, count: plane) }
                 }
             }
         }

@@ -55,11 +55,9 @@ public final class BatchNorm: Layer {
                             let shift = x[c * spatial]
                             var sum: Double = 0, squares: Double = 0
                             for n in 0..<batch {
-                                let row = x + n * stride + c * spatial
-                                var rowSum: Float = 0, rowSquares: Float = 0
-                                for i in 0..<spatial { let d = row[i] - shift; rowSum += d; rowSquares += d * d }
-                                sum += Double(rowSum)
-                                squares += Double(rowSquares)
+                                let row = shiftedSums(x + n * stride + c * spatial, count: spatial, shift: shift)
+                                sum += Double(row.sum)
+                                squares += Double(row.squares)
                             }
                             let shiftedMean = sum / Double(m)
                             mean = shift + Float(shiftedMean)
@@ -103,11 +101,10 @@ public final class BatchNorm: Layer {
                         let mean = means[c], inverseStd = inverseStds[c]
                         var sumDy: Float = 0, sumDyXhat: Float = 0
                         for n in 0..<batch {
-                            let xs = x + n * stride + c * spatial, dys = dy + n * stride + c * spatial
-                            for i in 0..<spatial {
-                                sumDy += dys[i]
-                                sumDyXhat += dys[i] * (xs[i] - mean) * inverseStd
-                            }
+                            let row = gradientSums(dy + n * stride + c * spatial, x + n * stride + c * spatial,
+                                                   count: spatial, mean: mean, scale: inverseStd)
+                            sumDy += row.sum
+                            sumDyXhat += row.dot
                         }
                         dg[c] += sumDyXhat
                         db[c] += sumDy

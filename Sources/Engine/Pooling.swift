@@ -44,11 +44,18 @@ public final class MaxPool2d: Layer {
                                 let corner = plane + oy * stride * width + ox * stride
                                 var bestOffset = corner
                                 if kernel == 2 {
-                                    // The common 2×2 window unrolled; ties keep the first, as the general loop does.
+                                    // The common 2×2 window unrolled into selects rather than branches (which
+                                    // mispredict on image data); ties keep the first, as the general loop does.
                                     let below = corner + width
-                                    if image[corner + 1] > image[bestOffset] { bestOffset = corner + 1 }
-                                    if image[below] > image[bestOffset] { bestOffset = below }
-                                    if image[below + 1] > image[bestOffset] { bestOffset = below + 1 }
+                                    var bestValue = image[corner]
+                                    @inline(__always) func consider(_ offset: Int) {
+                                        let value = image[offset], better = value > bestValue
+                                        bestValue = better ? value : bestValue
+                                        bestOffset = better ? offset : bestOffset
+                                    }
+                                    consider(corner + 1)
+                                    consider(below)
+                                    consider(below + 1)
                                 } else {
                                     for ky in 0..<kernel {
                                         let rowOffset = corner + ky * width
