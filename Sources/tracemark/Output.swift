@@ -12,3 +12,10 @@ func printJSON<T: Encodable>(_ value: T) throws {
 func printStatus(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
+
+/// A failure found while running a command (after its arguments parsed): printed as one
+/// "Error: …" line, exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -29,7 +29,7 @@ struct Eval: ParsableCommand {
         let classifier = try Checkpoint.load(model)
         let dataset = try DatasetCatalog.load(data, split: split)
         guard dataset.itemShape == classifier.card.inputShape else {
-            throw ValidationError("\(model) takes \(classifier.card.inputShape) items but \(data) has \(dataset.itemShape)")
+            throw CommandFailure("\(model) takes \(classifier.card.inputShape) items but \(data) has \(dataset.itemShape)")
         }
         let start = DispatchTime.now().uptimeNanoseconds
         let accuracy = Evaluation.accuracy(of: classifier, on: dataset)
