@@ -85,28 +85,46 @@ func col2im(_ columns: UnsafeMutablePointer<Float>, _ image: UnsafeMutablePointe
     }
 }
 
+/// Where the plane shifted by kernel tap (ky, kx) overlaps the image, for the same-shift fast
+/// paths: the source offset of the shift, the contiguous run `start..<end` of the patch row that
+/// stays inside, and the rows and columns of that run that wrapped onto a neighbouring image row
+/// (they are really padding).
+private struct ShiftedRun {
+    let offset, start, end: Int
+    let rows: Range<Int>
+    let wrappedColumns: Range<Int>
+
+    init(ky: Int, kx: Int, _ g: ConvolutionGeometry) {
+        let shiftY = ky - g.padding, shiftX = kx - g.padding
+        let firstRow = Swift.max(0, -shiftY), endRow = Swift.max(firstRow, Swift.min(g.height, g.height - shiftY))
+        offset = shiftY * g.width + shiftX
+        start = firstRow * g.width + Swift.max(0, -shiftX)
+        end = Swift.max(start, endRow * g.width - Swift.max(0, shiftX))
+        rows = firstRow..<endRow
+        wrappedColumns = shiftX >= 0 ? (g.width - shiftX)..<g.width : 0..<(-shiftX)
+    }
+
+    func zeroWrappedColumns(_ row: UnsafeMutablePointer<Float>, width: Int) {
+        for y in rows {
+            for x in wrappedColumns { row[y * width + x] = 0 }
+        }
+    }
+}
+
 /// The patch row for kernel offset (ky, kx) is the plane shifted by (ky − p, kx − p): one long
 /// copy of the rows that stay inside, then zeros where the shift leaves the image.
 private func im2colSameShift(_ image: UnsafePointer<Float>, _ columns: UnsafeMutablePointer<Float>, _ g: ConvolutionGeometry) {
-    let width = g.width, height = g.height, plane = height * width
+    let plane = g.height * g.width
     var row = columns
     for c in 0..<g.channels {
         let channel = image + c * plane
         for ky in 0..<g.kernel {
             for kx in 0..<g.kernel {
-                let shiftY = ky - g.padding, shiftX = kx - g.padding
-                let firstRow = Swift.max(0, -shiftY), endRow = Swift.min(height, height - shiftY)
-                let start = firstRow * width + Swift.max(0, -shiftX), end = endRow * width - Swift.max(0, shiftX)
-                row.update(repeating: 0, count: start)
-                if end > start { (row + start).update(from: channel + start + shiftY * width + shiftX, count: end - start) }
-                (row + Swift.max(end, start)).update(repeating: 0, count: plane - Swift.max(end, start))
-                // Columns that wrapped onto the neighbouring image row are really padding.
-                if shiftX != 0 {
-                    let (lo, hi) = shiftX > 0 ? (width - shiftX, width) : (0, -shiftX)
-                    for y in firstRow..<Swift.max(firstRow, endRow) {
-                        for x in lo..<hi { row[y * width + x] = 0 }
-                    }
-                }
+                let run = ShiftedRun(ky: ky, kx: kx, g)
+                row.update(repeating: 0, count: run.start)
+                (row + run.start).update(from: channel + run.start + run.offset, count: run.end - run.start)
+                (row + run.end).update(repeating: 0, count: plane - run.end)
+                run.zeroWrappedColumns(row, width: g.width)
                 row += plane
             }
         }
@@ -116,25 +134,16 @@ private func im2colSameShift(_ image: UnsafePointer<Float>, _ columns: UnsafeMut
 /// The adjoint of im2colSameShift. It zeroes the wrapped columns of `columns` first (they belong
 /// to padding), so each patch row can then be added back in one contiguous run.
 private func col2imSameShift(_ columns: UnsafeMutablePointer<Float>, _ image: UnsafeMutablePointer<Float>, _ g: ConvolutionGeometry) {
-    let width = g.width, height = g.height, plane = height * width
+    let plane = g.height * g.width
     var row = columns
     for c in 0..<g.channels {
         let channel = image + c * plane
         for ky in 0..<g.kernel {
             for kx in 0..<g.kernel {
-                let shiftY = ky - g.padding, shiftX = kx - g.padding
-                let firstRow = Swift.max(0, -shiftY), endRow = Swift.min(height, height - shiftY)
-                if shiftX != 0 {
-                    let (lo, hi) = shiftX > 0 ? (width - shiftX, width) : (0, -shiftX)
-                    for y in firstRow..<Swift.max(firstRow, endRow) {
-                        for x in lo..<hi { row[y * width + x] = 0 }
-                    }
-                }
-                let start = firstRow * width + Swift.max(0, -shiftX), end = endRow * width - Swift.max(0, shiftX)
-                if end > start {
-                    let destination = channel + start + shiftY * width + shiftX, source = row + start
-                    for i in 0..<(end - start) { destination[i] += source[i] }
-                }
+                let run = ShiftedRun(ky: ky, kx: kx, g)
+                run.zeroWrappedColumns(row, width: g.width)
+                let destination = channel + run.start + run.offset, source = row + run.start
+                for i in 0..<(run.end - run.start) { destination[i] += source[i] }
                 row += plane
             }
         }
