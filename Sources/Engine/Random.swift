@@ -1,5 +1,3 @@
-import Foundation
-
 /// A small, fast, seedable generator (xoshiro256**, seeded through SplitMix64), so that the same
 /// seed gives the same weights, shuffles and dropout masks on every machine.
 public struct SeededGenerator: RandomNumberGenerator {
@@ -38,13 +36,6 @@ public struct SeededGenerator: RandomNumberGenerator {
 
     public mutating func nextUniform(_ low: Float, _ high: Float) -> Float {
         low + (high - low) * nextUnitFloat()
-    }
-
-    /// Standard normal by Box–Muller.
-    public mutating func nextNormal() -> Float {
-        let u1 = Swift.max(Double(next() >> 11) * 0x1.0p-53, 1e-300)
-        let u2 = Double(next() >> 11) * 0x1.0p-53
-        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 
     /// A new generator whose stream is independent of this one's continuation.
