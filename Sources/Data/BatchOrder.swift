@@ -11,7 +11,10 @@ public struct BatchOrder: Sequence {
         self.batchSize = batchSize
     }
 
-    public var batchCount: Int { (indices.count + batchSize - 1) / batchSize }
+    public var batchCount: Int { Self.batchCount(items: indices.count, batchSize: batchSize) }
+
+    /// Batches per epoch: the last one may be short.
+    public static func batchCount(items: Int, batchSize: Int) -> Int { (items + batchSize - 1) / batchSize }
 
     public func makeIterator() -> AnyIterator<ArraySlice<Int>> {
         var start = 0

@@ -61,7 +61,7 @@ public final class Trainer {
         var summaries: [EpochSummary] = []
         var trainingNanoseconds: UInt64 = 0
         var imagesSeen = 0
-        let totalSteps = config.epochs * BatchOrder(count: trainSet.count, batchSize: config.batchSize, seed: 0, epoch: 0, shuffle: false).batchCount
+        let totalSteps = config.epochs * BatchOrder.batchCount(items: trainSet.count, batchSize: config.batchSize)
 
         for epoch in 0..<config.epochs {
             let order = BatchOrder(count: trainSet.count, batchSize: config.batchSize, seed: config.seed, epoch: epoch)
