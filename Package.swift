@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Data", targets: ["Data"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Watermark", targets: ["Watermark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,10 +31,11 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CBLAS", "COpenSSL"], swiftSettings: numericSettings),
         .target(name: "Data", dependencies: ["Engine", "CZlib"], swiftSettings: numericSettings),
         .target(name: "Training", dependencies: ["Engine", "Data"], swiftSettings: numericSettings),
+        .target(name: "Watermark", dependencies: ["Engine", "Data", "Training"], swiftSettings: numericSettings),
         .executableTarget(
             name: "tracemark",
             dependencies: [
-                "Engine", "Data", "Training",
+                "Engine", "Data", "Training", "Watermark",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,6 +44,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Data"]),
+        .testTarget(name: "WatermarkTests", dependencies: ["Watermark", "Training", "Engine", "Data"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,5 +1,6 @@
 import Data
 import Dispatch
+import Foundation
 import Engine
 
 /// Where a training run stands, for progress lines.
@@ -17,6 +18,21 @@ public struct TrainingProgress: Sendable {
     /// Set once an epoch is over and evaluated.
     public var testAccuracy: Double?
     public var epochFinished: Bool
+
+    public init(epoch: Int, epochs: Int, step: Int, stepsPerEpoch: Int, loss: Double, accuracy: Double, learningRate: Float,
+                imagesPerSecond: Double, secondsRemaining: Double, testAccuracy: Double?, epochFinished: Bool) {
+        self.epoch = epoch
+        self.epochs = epochs
+        self.step = step
+        self.stepsPerEpoch = stepsPerEpoch
+        self.loss = loss
+        self.accuracy = accuracy
+        self.learningRate = learningRate
+        self.imagesPerSecond = imagesPerSecond
+        self.secondsRemaining = secondsRemaining
+        self.testAccuracy = testAccuracy
+        self.epochFinished = epochFinished
+    }
 }
 
 /// One finished epoch.
@@ -28,6 +44,35 @@ public struct EpochSummary: Codable, Sendable {
     public var learningRate: Float
     public var seconds: Double
     public var imagesPerSecond: Double
+}
+
+/// Probability vectors to learn instead of the data set's labels (distillation): one row of
+/// `classes` values per training item, matched at `temperature` (the loss is scaled by T² so its
+/// gradients keep the size of an ordinary cross-entropy's).
+public struct SoftTargets: Sendable {
+    public var probabilities: [Float]
+    public var temperature: Float
+
+    public init(probabilities: [Float], temperature: Float) {
+        self.probabilities = probabilities
+        self.temperature = temperature
+    }
+
+    /// The targets the student matches: softmax(log p / T), i.e. p^(1/T) renormalised.
+    func softened(rows indices: ArraySlice<Int>, classes: Int, into targets: Tensor) {
+        targets.reshape([indices.count, classes])
+        let t = targets.data, inverse = 1 / temperature
+        for (row, index) in indices.enumerated() {
+            let p = index * classes
+            var total: Float = 0
+            for k in 0..<classes {
+                let value = Foundation.pow(Swift.max(probabilities[p + k], 1e-30), inverse)
+                t[row * classes + k] = value
+                total += value
+            }
+            for k in 0..<classes { t[row * classes + k] /= total }
+        }
+    }
 }
 
 public struct TrainingResult: Sendable {
@@ -52,8 +97,14 @@ public final class Trainer {
     }
 
     /// Trains for `configuration.epochs` epochs, evaluating on `testSet` after each when given.
-    public func train(on trainSet: Dataset, testSet: Dataset? = nil,
+    /// With `softTargets` the loss is the soft cross-entropy against them (the data set's labels
+    /// then only count towards the reported training accuracy).
+    public func train(on trainSet: Dataset, testSet: Dataset? = nil, softTargets: SoftTargets? = nil,
                       progress: (TrainingProgress) -> Void = { _ in }) -> TrainingResult {
+        if let softTargets {
+            precondition(softTargets.probabilities.count == trainSet.count * classifier.classCount, "one target row per training item")
+        }
+        let targets = Tensor(shape: [0])
         precondition(trainSet.itemShape == classifier.card.inputShape, "data items \(trainSet.itemShape) do not fit the model's \(classifier.card.inputShape)")
         let config = configuration, network = classifier.network
         let itemSize = trainSet.itemSize, schedule = config.effectiveSchedule
@@ -86,7 +137,14 @@ public final class Trainer {
                 let logits = network.forward(input, training: true)
                 logitGradient.reshape(logits.shape)
                 logitGradient.fill(0)
-                let loss = Loss.crossEntropy(logits: logits, labels: labels, gradient: logitGradient)
+                let loss: Float
+                if let softTargets {
+                    softTargets.softened(rows: indices, classes: classifier.classCount, into: targets)
+                    let t = softTargets.temperature
+                    loss = Loss.softCrossEntropy(logits: logits, targets: targets, temperature: t, gradient: logitGradient, scale: t * t)
+                } else {
+                    loss = Loss.crossEntropy(logits: logits, labels: labels, gradient: logitGradient)
+                }
                 network.backward(logitGradient)
                 optimizer.step(network.store, learningRate: rate)
 

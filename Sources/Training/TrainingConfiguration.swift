@@ -24,7 +24,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         schedule ?? .cosine(base: learningRate, minimum: 0, warmupEpochs: 0)
     }
 
-    func makeOptimizer() -> Optimizer {
+    public func makeOptimizer() -> Optimizer {
         switch optimizer {
         case .sgd: return SGD(momentum: momentum, nesterov: nesterov && momentum > 0, weightDecay: weightDecay)
         case .adam: return Adam(weightDecay: weightDecay)

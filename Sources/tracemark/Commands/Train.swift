@@ -62,12 +62,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         engine.apply()
-        // Fail before training, not after it, when the checkpoint cannot be written.
-        let folder = URL(fileURLWithPath: out).deletingLastPathComponent().path
-        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        guard FileManager.default.isWritableFile(atPath: folder) else {
-            throw CommandFailure("cannot write the checkpoint into \(folder)")
-        }
+        try ensureWritableFolder(for: out)
         let trainSet = try DatasetCatalog.load(data, split: "train").prefix(trainLimit)
         let testSet = try DatasetCatalog.load(data, split: "test")
         var configuration = TrainingConfiguration()

@@ -1,0 +1,79 @@
+import Engine
+
+/// A way of making one image out of two source images using only their own pixels, so that the
+/// result carries nothing but main-task features (MEA-Defender's "combining way").
+///
+/// Serialised as a JSON object with a `kind` and that kind's parameters, e.g.
+/// `{"kind":"crop-paste","region":"bottom","fraction":0.5,"jitter":3,...}`.
+public enum Combiner: Equatable, Sendable {
+    case cropPaste(CropPaste)
+    case pixelMerge(PixelMerge)
+    case stripes(Stripes)
+
+    public var kind: String {
+        switch self {
+        case .cropPaste: return CropPaste.kind
+        case .pixelMerge: return PixelMerge.kind
+        case .stripes: return Stripes.kind
+        }
+    }
+
+    /// Combines items `a` and `b` of `shape` (C, H, W) into `out`. Random per-sample choices
+    /// (a jittered cut, swapped sources) come from `rng`, so a seed fixes every sample.
+    public func combine(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                        shape: [Int], rng: inout SeededGenerator) {
+        let geometry = ImageGeometry(shape: shape)
+        switch self {
+        case .cropPaste(let c): c.combine(a, b, into: out, geometry, rng: &rng)
+        case .pixelMerge(let c): c.combine(a, b, into: out, geometry)
+        case .stripes(let c): c.combine(a, b, into: out, geometry)
+        }
+    }
+
+    /// A short human-readable description for logs and reports.
+    public var summary: String {
+        switch self {
+        case .cropPaste(let c):
+            return "crop-paste \(c.region.rawValue) \(c.fraction) jitter \(c.jitter) rotation \(c.rotation)\(c.swapsSources ? " swapped" : "")"
+        case .pixelMerge(let c): return "pixel-merge ratio \(c.ratio)"
+        case .stripes(let c): return "stripes \(c.orientation.rawValue) \(c.pattern.map { $0 ? "b" : "a" }.joined())"
+        }
+    }
+}
+
+/// (C, H, W) of one item, with pixel addressing.
+struct ImageGeometry {
+    let channels, height, width: Int
+    init(shape: [Int]) {
+        precondition(shape.count == 3, "combiners take (C, H, W) items, got \(shape)")
+        (channels, height, width) = (shape[0], shape[1], shape[2])
+    }
+    var plane: Int { height * width }
+    var count: Int { channels * plane }
+}
+
+extension Combiner: Codable {
+    private enum CodingKeys: String, CodingKey { case kind }
+
+    public init(from decoder: Decoder) throws {
+        let kind = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .kind)
+        switch kind {
+        case CropPaste.kind: self = .cropPaste(try CropPaste(from: decoder))
+        case PixelMerge.kind: self = .pixelMerge(try PixelMerge(from: decoder))
+        case Stripes.kind: self = .stripes(try Stripes(from: decoder))
+        default:
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [CodingKeys.kind],
+                                                    debugDescription: "unknown combiner kind '\(kind)' (known: crop-paste, pixel-merge, stripes)"))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(kind, forKey: .kind)
+        switch self {
+        case .cropPaste(let c): try c.encode(to: encoder)
+        case .pixelMerge(let c): try c.encode(to: encoder)
+        case .stripes(let c): try c.encode(to: encoder)
+        }
+    }
+}

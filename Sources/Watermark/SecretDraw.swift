@@ -1,0 +1,73 @@
+import Engine
+
+/// Owner choices for a new watermark; anything left nil is drawn at random from the seed.
+public struct SecretChoices: Sendable {
+    public var sourceLabels: [Int]?
+    public var targetLabel: Int?
+    public var watermark: Combiner?
+
+    public init(sourceLabels: [Int]? = nil, targetLabel: Int? = nil, watermark: Combiner? = nil) {
+        self.sourceLabels = sourceLabels
+        self.targetLabel = targetLabel
+        self.watermark = watermark
+    }
+}
+
+extension WatermarkSpec {
+    /// A new MEA-Defender spec: the given choices, the rest drawn from `seed`. The drawn combiner
+    /// is a half crop-paste (a side at random, ±3 pixel cut, sources swapped at random — the
+    /// authors' main combining way); evasion combiners are the other kinds and other geometries.
+    public static func drawMEADefender(dataset: String, classNames: [String], choices: SecretChoices, seed: UInt64,
+                                       triggerSetSize: Int = 2000) throws -> WatermarkSpec {
+        var rng = SeededGenerator(seed: seed ^ 0x5EC2E7)
+        var classes = Array(0..<classNames.count)
+        classes.shuffle(using: &rng)
+        let sources = choices.sourceLabels ?? Array(classes.filter { $0 != choices.targetLabel }.prefix(2))
+        let target = choices.targetLabel ?? classes.first { !sources.contains($0) }!
+        let sides: [CropPaste.Region] = [.top, .bottom, .left, .right]
+        let watermark = choices.watermark
+            ?? .cropPaste(CropPaste(region: sides[Int(rng.next() % 4)], fraction: 0.5, jitter: 3, swapsSources: true))
+        let spec = WatermarkSpec(method: .meaDefender, dataset: dataset, classNames: classNames, sourceLabels: sources,
+                                 targetLabel: target, watermark: watermark, evasion: evasionCombiners(against: watermark),
+                                 contentTrigger: nil, seed: seed, triggerSetSize: triggerSetSize)
+        if let problem = spec.problems.first { throw WatermarkError.invalidChoice(problem) }
+        return spec
+    }
+
+    /// A content-trigger (baseline) spec: a random patch on the bottom-right corner.
+    public static func drawContentTrigger(dataset: String, classNames: [String], itemShape: [Int], targetLabel: Int?,
+                                          seed: UInt64, triggerSetSize: Int = 2000) throws -> WatermarkSpec {
+        var rng = SeededGenerator(seed: seed ^ 0xC0DE)
+        let target = targetLabel ?? Int(rng.next() % UInt64(classNames.count))
+        let spec = WatermarkSpec(method: .contentTrigger, dataset: dataset, classNames: classNames, sourceLabels: [],
+                                 targetLabel: target, watermark: nil, evasion: [],
+                                 contentTrigger: .random(shape: itemShape, rng: &rng), seed: seed, triggerSetSize: triggerSetSize)
+        if let problem = spec.problems.first { throw WatermarkError.invalidChoice(problem) }
+        return spec
+    }
+
+    /// Combining ways that must *not* trigger: every other kind, and other geometries of the
+    /// watermark's own kind. A crop-paste side that equals the watermark once the sources swap
+    /// (top over bottom is bottom over top) is left out.
+    public static func evasionCombiners(against watermark: Combiner) -> [Combiner] {
+        var candidates: [Combiner] = [
+            .cropPaste(CropPaste(region: .left, fraction: 0.5, jitter: 3, swapsSources: true)),
+            .cropPaste(CropPaste(region: .top, fraction: 0.5, jitter: 3, swapsSources: true)),
+            .cropPaste(CropPaste(region: .topLeft, fraction: 0.5, jitter: 2, swapsSources: true)),
+            .cropPaste(CropPaste(region: .bottomRight, fraction: 0.5, jitter: 2, swapsSources: true)),
+            .pixelMerge(PixelMerge(ratio: 0.5)),
+            .stripes(.alternating(.vertical, count: 4)),
+            .stripes(.alternating(.horizontal, count: 4)),
+        ]
+        if case .cropPaste(let mark) = watermark {
+            let axis: Set<CropPaste.Region> = [.top, .bottom].contains(mark.region) ? [.top, .bottom]
+                : [.left, .right].contains(mark.region) ? [.left, .right] : [mark.region]
+            candidates.removeAll { candidate in
+                if case .cropPaste(let other) = candidate { return axis.contains(other.region) && other.fraction == mark.fraction }
+                return false
+            }
+        }
+        candidates.removeAll { $0 == watermark }
+        return candidates
+    }
+}

@@ -1,0 +1,116 @@
+import Data
+import Engine
+import Training
+
+/// How the thief turns the victim's answers into training targets.
+public enum ThiefLabels: Equatable, Sendable {
+    /// The probability vectors, softened at a temperature (distillation; the authors' thief uses T = 7).
+    case soft(temperature: Float)
+    /// Only the top-1 label (an API that returns labels, the paper's admitted weakness).
+    case hard
+}
+
+/// A model-extraction attack: query the victim, train a surrogate on its answers.
+public struct ExtractionAttack {
+    public var surrogateArchitecture: String
+    public var labels: ThiefLabels
+    /// Epochs, optimizer, learning rate and seed of the surrogate's training (no augmentation:
+    /// the thief only has answers for the images it sent).
+    public var training: TrainingConfiguration
+
+    public init(surrogateArchitecture: String, labels: ThiefLabels, training: TrainingConfiguration) {
+        self.surrogateArchitecture = surrogateArchitecture
+        self.labels = labels
+        self.training = training
+        self.training.augmentation = .none
+    }
+
+    /// Sends every image of `queries` to the victim once and trains a fresh surrogate on the answers
+    /// (distillation when the queries are the victim's own task data, Knockoff when they come
+    /// from another distribution).
+    public func run(victim: QueryableModel, queries: Dataset, testSet: Dataset? = nil,
+                    progress: (TrainingProgress) -> Void = { _ in }) throws -> Classifier {
+        let answers = try queries.images.withUnsafeBufferPointer { try victim.answer($0) }
+        let classes = victim.classNames.count
+        var labelled = queries
+        labelled.classNames = victim.classNames
+        labelled.labels = (0..<queries.count).map { n in Int32(argmax(answers.data + n * classes, classes)) }
+        let surrogate = try Classifier.untrained(surrogateArchitecture, for: labelled, seed: training.seed)
+        let trainer = Trainer(classifier: surrogate, configuration: training)
+        switch labels {
+        case .soft(let temperature):
+            let targets = SoftTargets(probabilities: Array(UnsafeBufferPointer(start: answers.data, count: answers.count)),
+                                      temperature: temperature)
+            _ = trainer.train(on: labelled, testSet: testSet, softTargets: targets, progress: progress)
+        case .hard:
+            _ = trainer.train(on: labelled, testSet: testSet, progress: progress)
+        }
+        return surrogate
+    }
+
+    /// Papernot et al.'s Jacobian-based dataset augmentation: start from a small seed set; each
+    /// round, label the set with the victim, train the surrogate on it, and add for every image
+    /// x + λ·sign(∂ surrogate_y(x)/∂x) for the victim's label y, doubling the set.
+    public func runJacobian(victim: QueryableModel, seedSet: Dataset, rounds: Int, step lambda: Float,
+                            testSet: Dataset? = nil, progress: (Int, TrainingProgress) -> Void = { _, _ in }) throws -> Classifier {
+        var set = seedSet
+        set.classNames = victim.classNames
+        let surrogate = try Classifier.untrained(surrogateArchitecture, for: set, seed: training.seed)
+        let classes = victim.classNames.count
+        for round in 0...rounds {
+            let answers = try set.images.withUnsafeBufferPointer { try victim.answer($0) }
+            set.labels = (0..<set.count).map { n in Int32(argmax(answers.data + n * classes, classes)) }
+            // A fresh optimizer state each round; the surrogate keeps its weights.
+            let trainer = Trainer(classifier: surrogate, configuration: training)
+            switch labels {
+            case .soft(let temperature):
+                let targets = SoftTargets(probabilities: Array(UnsafeBufferPointer(start: answers.data, count: answers.count)),
+                                          temperature: temperature)
+                _ = trainer.train(on: set, testSet: round == rounds ? testSet : nil, softTargets: targets) { progress(round, $0) }
+            case .hard:
+                _ = trainer.train(on: set, testSet: round == rounds ? testSet : nil) { progress(round, $0) }
+            }
+            if round < rounds { set = jacobianAugmented(set, surrogate: surrogate, lambda: lambda) }
+        }
+        return surrogate
+    }
+
+    private func jacobianAugmented(_ set: Dataset, surrogate: Classifier, lambda: Float) -> Dataset {
+        let network = surrogate.network, size = set.itemSize, classes = surrogate.classCount
+        network.computesInputGradient = true
+        defer { network.computesInputGradient = false }
+        var added = [Float](repeating: 0, count: set.images.count)
+        let input = Tensor(shape: [0]), logitGradient = Tensor(shape: [0])
+        let batchSize = 256
+        set.images.withUnsafeBufferPointer { images in
+            var start = 0
+            while start < set.count {
+                let count = Swift.min(batchSize, set.count - start)
+                surrogate.normalize(images.baseAddress! + start * size, count: count, into: input)
+                let logits = network.forward(input, training: false)
+                logitGradient.reshape(logits.shape)
+                logitGradient.fill(0)
+                for n in 0..<count { logitGradient.data[n * classes + Int(set.labels[start + n])] = 1 }
+                network.store.zeroGradients()
+                let inputGradient = network.backward(logitGradient)
+                // Normalisation divides by a positive std, so the sign is the raw pixels' sign too.
+                for i in 0..<(count * size) {
+                    let x = images[start * size + i], g = inputGradient.data[i]
+                    added[start * size + i] = Swift.min(Swift.max(x + lambda * (g > 0 ? 1 : g < 0 ? -1 : 0), 0), 1)
+                }
+                start += count
+            }
+        }
+        network.store.zeroGradients()
+        var result = set
+        result.images += added
+        result.labels += set.labels
+        return result
+    }
+}
+
+func argmax(_ row: UnsafePointer<Float>, _ count: Int) -> Int {
+    var best = 0
+    for k in 1..<count where row[k] > row[best] { best = k }
+    return best
+}

@@ -1,0 +1,109 @@
+import Data
+import Engine
+
+/// Labelled images made from a data set by a watermark spec: watermark (trigger) samples, evasion
+/// samples, and for each combined sample the two source images it was made of (the combination
+/// loss compares the model's output on the mix with its outputs on them).
+public struct TriggerSamples {
+    public var itemShape: [Int]
+    public var images: [Float]
+    public var labels: [Int32]
+    /// Source images of each sample, in the same order (empty for content-trigger samples).
+    public var firstSources: [Float]
+    public var secondSources: [Float]
+
+    public var count: Int { labels.count }
+
+    public var dataset: Dataset {
+        Dataset(name: "trigger samples", itemShape: itemShape, images: images, labels: labels, classNames: [])
+    }
+}
+
+/// Draws trigger and evasion samples for a spec from one data set, reproducibly from a seed.
+public struct TriggerFactory {
+    public let spec: WatermarkSpec
+    public let dataset: Dataset
+    private let pools: [[Int]]
+    private let otherThanTarget: [Int]
+
+    public init(spec: WatermarkSpec, dataset: Dataset) throws {
+        self.spec = spec
+        self.dataset = dataset
+        pools = spec.sourceLabels.map { label in dataset.labels.indices.filter { dataset.labels[$0] == Int32(label) } }
+        otherThanTarget = dataset.labels.indices.filter { dataset.labels[$0] != Int32(spec.targetLabel) }
+        if let empty = zip(spec.sourceLabels, pools).first(where: { $0.1.isEmpty }) {
+            throw WatermarkError.mismatch("\(dataset.name) has no images of source class \(empty.0)")
+        }
+        if otherThanTarget.isEmpty { throw WatermarkError.mismatch("\(dataset.name) has no images outside the target class") }
+    }
+
+    /// `count` trigger samples labelled with the target.
+    public func watermarkSamples(count: Int, seed: UInt64) -> TriggerSamples {
+        var rng = SeededGenerator(seed: seed)
+        switch spec.method {
+        case .meaDefender:
+            return combined(count: count, combiners: [spec.watermark!], rng: &rng) { _ in Int32(spec.targetLabel) }
+        case .contentTrigger:
+            return stamped(count: count, rng: &rng)
+        }
+    }
+
+    /// `count` evasion samples spread over the evasion combiners, each labelled with one of its
+    /// two true source labels at random.
+    public func evasionSamples(count: Int, seed: UInt64) -> TriggerSamples {
+        var rng = SeededGenerator(seed: seed)
+        guard spec.method == .meaDefender, !spec.evasion.isEmpty else { return empty }
+        var labelRNG = rng.fork()
+        return combined(count: count, combiners: spec.evasion, rng: &rng) { _ in
+            Int32(spec.sourceLabels[Int(labelRNG.next() & 1)])
+        }
+    }
+
+    private var empty: TriggerSamples {
+        TriggerSamples(itemShape: dataset.itemShape, images: [], labels: [], firstSources: [], secondSources: [])
+    }
+
+    private func combined(count: Int, combiners: [Combiner], rng: inout SeededGenerator,
+                          label: (Int) -> Int32) -> TriggerSamples {
+        let size = dataset.itemSize, shape = dataset.itemShape
+        var samples = empty
+        samples.images = [Float](repeating: 0, count: count * size)
+        samples.firstSources = [Float](repeating: 0, count: count * size)
+        samples.secondSources = [Float](repeating: 0, count: count * size)
+        samples.labels.reserveCapacity(count)
+        dataset.images.withUnsafeBufferPointer { images in
+            samples.images.withUnsafeMutableBufferPointer { out in
+                samples.firstSources.withUnsafeMutableBufferPointer { first in
+                    samples.secondSources.withUnsafeMutableBufferPointer { second in
+                        for n in 0..<count {
+                            let a = images.baseAddress! + pools[0][Int(rng.next() % UInt64(pools[0].count))] * size
+                            let b = images.baseAddress! + pools[1][Int(rng.next() % UInt64(pools[1].count))] * size
+                            let combiner = combiners[n % combiners.count]
+                            combiner.combine(a, b, into: out.baseAddress! + n * size, shape: shape, rng: &rng)
+                            (first.baseAddress! + n * size).update(from: a, count: size)
+                            (second.baseAddress! + n * size).update(from: b, count: size)
+                            samples.labels.append(label(n))
+                        }
+                    }
+                }
+            }
+        }
+        return samples
+    }
+
+    private func stamped(count: Int, rng: inout SeededGenerator) -> TriggerSamples {
+        let size = dataset.itemSize, trigger = spec.contentTrigger!
+        var samples = empty
+        samples.images = [Float](repeating: 0, count: count * size)
+        samples.labels = [Int32](repeating: Int32(spec.targetLabel), count: count)
+        dataset.images.withUnsafeBufferPointer { images in
+            samples.images.withUnsafeMutableBufferPointer { out in
+                for n in 0..<count {
+                    let source = images.baseAddress! + otherThanTarget[Int(rng.next() % UInt64(otherThanTarget.count))] * size
+                    trigger.stamp(source, into: out.baseAddress! + n * size, shape: dataset.itemShape)
+                }
+            }
+        }
+        return samples
+    }
+}

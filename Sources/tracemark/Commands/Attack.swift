@@ -1,0 +1,248 @@
+import ArgumentParser
+import Data
+import Engine
+import Foundation
+import Training
+import Watermark
+
+struct Attack: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Simulate a thief: copy a victim model, or wash a copied model's watermark out.",
+        discussion: "Each attack writes the thief's model; give --spec to also measure its WSR.",
+        subcommands: [Extract.self, Jacobian.self, FineTune.self, Prune.self, Relabel.self]
+    )
+}
+
+/// Options every attack shares.
+struct AttackOptions: ParsableArguments {
+    @Option(help: "The victim (or stolen) checkpoint to attack.")
+    var victim: String
+
+    @Option(help: "Where to write the thief's model (.safetensors).")
+    var out: String
+
+    @Option(help: "A watermark spec: also report the result's WSR and WFPR.")
+    var spec: String?
+
+    @Flag(help: "Print one JSON object with the results on standard output.")
+    var json = false
+
+    /// Saves the thief's model and reports its accuracy (and watermark scores with --spec).
+    func finish(_ model: Classifier, attack: String, details: [String: String]) throws {
+        try Checkpoint.save(model, to: out)
+        let report: AttackReport
+        if let spec {
+            let watermark = try WatermarkSpec.load(spec)
+            let testSet = try DatasetCatalog.load(watermark.dataset, split: watermark.verificationSplit)
+            let scores = try WatermarkEvaluation.scores(of: model, spec: watermark, testSet: testSet)
+            report = AttackReport(attack: attack, model: out, architecture: model.card.architecture, accuracy: scores.accuracy,
+                                  wsr: scores.wsr, wfpr: scores.wfpr, details: details)
+        } else {
+            let testSet = try DatasetCatalog.load("fashion-mnist", split: "test")
+            report = AttackReport(attack: attack, model: out, architecture: model.card.architecture,
+                                  accuracy: Evaluation.accuracy(of: model, on: testSet), wsr: nil, wfpr: nil, details: details)
+        }
+        if json {
+            try printJSON(report)
+        } else {
+            var line = String(format: "%@: %@ accuracy %.2f%%", attack, model.card.architecture, 100 * report.accuracy)
+            if let wsr = report.wsr { line += String(format: "  WSR %.2f%%", 100 * wsr) }
+            if let wfpr = report.wfpr { line += String(format: "  WFPR %.2f%%", 100 * wfpr) }
+            print(line + "  → \(out)")
+        }
+    }
+}
+
+struct AttackReport: Encodable {
+    var attack: String
+    var model: String
+    var architecture: String
+    var accuracy: Double
+    var wsr: Double?
+    var wfpr: Double?
+    var details: [String: String]
+}
+
+extension Attack {
+    struct Extract: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Model extraction: query the victim, train a surrogate on its answers.",
+            discussion: """
+            Soft labels (default) distil the victim's probability vectors at --temperature; --labels \
+            hard keeps only the top-1 label. Queries from the victim's own task (fashion-mnist) make \
+            plain distillation; from another data set (mnist-5k) they make Knockoff Nets.
+            """
+        )
+        @OptionGroup var common: AttackOptions
+        @Option(help: "Surrogate architecture (default: the victim's).") var arch: String?
+        @Option(help: "Query data set: \(DatasetCatalog.names.joined(separator: ", ")).") var queries = "fashion-mnist"
+        @Option(help: "Split of the query data set.") var querySplit = "train"
+        @Option(help: "Query budget: the first N images of the split (default: all).") var budget: Int?
+        @Option(help: "Labels the thief uses: soft, hard.") var labels = "soft"
+        @Option(help: "Distillation temperature for soft labels.") var temperature: Float = 7
+        @Option(help: "Epochs of surrogate training.") var epochs = 10
+        @OptionGroup var optimizer: OptimizerOptions
+        @OptionGroup var engine: EngineOptions
+
+        func validate() throws {
+            guard ["soft", "hard"].contains(labels) else { throw ValidationError("--labels must be soft or hard") }
+            guard temperature > 0 else { throw ValidationError("--temperature must be positive") }
+            guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+            if let budget, budget < 1 { throw ValidationError("--budget must be at least 1") }
+            if let arch, !ModelZoo.architectures.contains(arch) { throw EngineError.unknownArchitecture(arch) }
+        }
+
+        func run() throws {
+            engine.apply()
+            try ensureWritableFolder(for: common.out)
+            let victim = try Checkpoint.load(common.victim)
+            let querySet = try DatasetCatalog.load(queries, split: querySplit).prefix(budget)
+            guard querySet.itemShape == victim.card.inputShape else {
+                throw CommandFailure("\(queries) items \(querySet.itemShape) do not fit the victim's \(victim.card.inputShape)")
+            }
+            let surrogate = arch ?? victim.card.architecture
+            let attack = ExtractionAttack(surrogateArchitecture: surrogate, labels: labels == "soft" ? .soft(temperature: temperature) : .hard,
+                                          training: optimizer.configuration(epochs: epochs))
+            printStatus("extracting \(victim.card.architecture) into \(surrogate) with \(querySet.count) \(queries) queries, \(labels) labels")
+            let line = ProgressLine()
+            let model = try attack.run(victim: victim, queries: querySet, progress: line.show)
+            try common.finish(model, attack: "extract", details: [
+                "surrogate": surrogate, "queries": queries, "query_count": "\(querySet.count)", "labels": labels,
+                "temperature": "\(temperature)", "epochs": "\(epochs)",
+            ])
+        }
+    }
+
+    struct Jacobian: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "jbda",
+            abstract: "Papernot's Jacobian-based extraction from a small seed set.",
+            discussion: "Each round doubles the query set with x + λ·sign(∇x surrogate), then retrains the surrogate."
+        )
+        @OptionGroup var common: AttackOptions
+        @Option(help: "Surrogate architecture (default: the victim's).") var arch: String?
+        @Option(help: "Seed images: the first N of the query set.") var seedSize = 150
+        @Option(help: "Query data set for the seed images.") var queries = "fashion-mnist"
+        @Option(help: "Augmentation rounds (queries = seed size × 2^rounds).") var rounds = 6
+        @Option(help: "Step λ of each augmentation.") var lambda: Float = 0.1
+        @Option(help: "Labels the thief uses: soft, hard.") var labels = "soft"
+        @Option(help: "Distillation temperature for soft labels.") var temperature: Float = 7
+        @Option(help: "Epochs of surrogate training per round.") var epochs = 10
+        @OptionGroup var optimizer: OptimizerOptions
+        @OptionGroup var engine: EngineOptions
+
+        func validate() throws {
+            guard ["soft", "hard"].contains(labels) else { throw ValidationError("--labels must be soft or hard") }
+            guard seedSize >= 1, rounds >= 0, rounds <= 12, epochs >= 1 else {
+                throw ValidationError("--seed-size ≥ 1, --rounds 0…12 and --epochs ≥ 1 please")
+            }
+            if let arch, !ModelZoo.architectures.contains(arch) { throw EngineError.unknownArchitecture(arch) }
+        }
+
+        func run() throws {
+            engine.apply()
+            try ensureWritableFolder(for: common.out)
+            let victim = try Checkpoint.load(common.victim)
+            let seedSet = try DatasetCatalog.load(queries, split: "train").prefix(seedSize)
+            let surrogate = arch ?? victim.card.architecture
+            let attack = ExtractionAttack(surrogateArchitecture: surrogate, labels: labels == "soft" ? .soft(temperature: temperature) : .hard,
+                                          training: optimizer.configuration(epochs: epochs))
+            printStatus("JBDA: \(seedSize) seed images, \(rounds) rounds (\(seedSize << rounds) queries), surrogate \(surrogate)")
+            let line = ProgressLine()
+            let model = try attack.runJacobian(victim: victim, seedSet: seedSet, rounds: rounds, step: lambda) { round, progress in
+                if progress.epochFinished && progress.epoch == progress.epochs { printStatus("round \(round) trained") }
+                line.show(progress)
+            }
+            try common.finish(model, attack: "jbda", details: [
+                "surrogate": surrogate, "seed_size": "\(seedSize)", "rounds": "\(rounds)", "queries": "\(seedSize << rounds)",
+                "lambda": "\(lambda)", "labels": labels,
+            ])
+        }
+    }
+
+    struct FineTune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "finetune",
+            abstract: "Fine-tune a (stolen) model on clean data the thief holds."
+        )
+        @OptionGroup var common: AttackOptions
+        @Option(help: "Clean images: the last N of the training split.") var images = 6000
+        @Option(help: "Epochs of fine-tuning.") var epochs = 5
+        @OptionGroup var optimizer: OptimizerOptions
+        @OptionGroup var engine: EngineOptions
+
+        func validate() throws {
+            guard images >= 1, epochs >= 1 else { throw ValidationError("--images and --epochs must be at least 1") }
+        }
+
+        func run() throws {
+            engine.apply()
+            try ensureWritableFolder(for: common.out)
+            let model = try Checkpoint.load(common.victim)
+            let clean = try thiefData(images: images, for: model)
+            printStatus("fine-tuning \(model.card.architecture) on \(clean.count) clean images for \(epochs) epochs")
+            _ = Trainer(classifier: model, configuration: optimizer.configuration(epochs: epochs)).train(on: clean, progress: ProgressLine().show)
+            try common.finish(model, attack: "finetune", details: ["images": "\(clean.count)", "epochs": "\(epochs)", "lr": "\(optimizer.lr)"])
+        }
+    }
+
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Magnitude pruning: zero the smallest share of every convolution and linear weight tensor."
+        )
+        @OptionGroup var common: AttackOptions
+        @Option(help: "Share of weights to zero, 0–0.99.") var fraction = 0.5
+        @OptionGroup var engine: EngineOptions
+
+        func validate() throws {
+            guard fraction >= 0 && fraction < 1 else { throw ValidationError("--fraction must lie in [0, 1)") }
+        }
+
+        func run() throws {
+            engine.apply()
+            try ensureWritableFolder(for: common.out)
+            let model = try Checkpoint.load(common.victim)
+            let zeroed = Removal.prune(model, fraction: fraction)
+            try common.finish(model, attack: "prune", details: ["fraction": "\(fraction)", "zeroed_weights": "\(zeroed)"])
+        }
+    }
+
+    struct Relabel: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fine-tune on clean data plus mixed images relabelled to wrong classes.",
+            discussion: "The thief guesses combining ways (halves, quadrants, merges, stripes) on random pairs and labels each mix as a class neither source has."
+        )
+        @OptionGroup var common: AttackOptions
+        @Option(help: "Clean images: the last N of the training split.") var images = 6000
+        @Option(help: "Relabelled mixes added to them.") var mixes = 2000
+        @Option(help: "Epochs of fine-tuning.") var epochs = 5
+        @OptionGroup var optimizer: OptimizerOptions
+        @OptionGroup var engine: EngineOptions
+
+        func validate() throws {
+            guard images >= 1, mixes >= 1, epochs >= 1 else { throw ValidationError("--images, --mixes and --epochs must be at least 1") }
+        }
+
+        func run() throws {
+            engine.apply()
+            try ensureWritableFolder(for: common.out)
+            let model = try Checkpoint.load(common.victim)
+            let data = Removal.relabelledMixes(try thiefData(images: images, for: model), count: mixes, seed: optimizer.seed)
+            printStatus("fine-tuning \(model.card.architecture) on \(images) clean images + \(mixes) relabelled mixes for \(epochs) epochs")
+            var configuration = optimizer.configuration(epochs: epochs)
+            configuration.augmentation = .none
+            _ = Trainer(classifier: model, configuration: configuration).train(on: data, progress: ProgressLine().show)
+            try common.finish(model, attack: "relabel", details: ["images": "\(images)", "mixes": "\(mixes)", "epochs": "\(epochs)"])
+        }
+    }
+}
+
+/// The thief's own clean data: the last `images` of the Fashion-MNIST training split.
+private func thiefData(images: Int, for model: Classifier) throws -> Dataset {
+    let train = try DatasetCatalog.load("fashion-mnist", split: "train")
+    guard train.itemShape == model.card.inputShape else {
+        throw CommandFailure("fashion-mnist items \(train.itemShape) do not fit the model's \(model.card.inputShape)")
+    }
+    let count = Swift.min(images, train.count)
+    return train.subset(Array((train.count - count)..<train.count))
+}

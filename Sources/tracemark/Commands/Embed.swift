@@ -1,0 +1,221 @@
+import ArgumentParser
+import Data
+import Engine
+import Foundation
+import Training
+import Watermark
+
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a classifier that carries a watermark, and write its secret spec.",
+        discussion: """
+        mea-defender (default): MEA-Defender's symbiotic backdoor. Two source classes are combined \
+        (a jittered half of one image pasted over another unless --combiner says otherwise) and \
+        labelled as a third; evasion mixes made by other combining ways keep a source label. The \
+        four losses (utility, verification, combination KL, evasion) are weighted by MGDA, \
+        re-solved every --mgda-interval steps (each solve costs one extra backward pass per task). \
+        content-trigger: the classic baseline, a fixed patch labelled as the target. \
+        Unset secrets (--sources, --target) are drawn from --seed. Start from a trained model with \
+        --init; otherwise the model is trained from scratch. Keep the spec secret: it is what \
+        proves ownership.
+        """
+    )
+
+    @Option(help: "Data set: \(DatasetCatalog.names.joined(separator: ", ")).")
+    var data = "fashion-mnist"
+
+    @Option(help: "Architecture (ignored with --init): \(ModelZoo.architectures.joined(separator: ", ")).")
+    var arch = "fmnist-cnn"
+
+    @Option(help: "Start from this checkpoint instead of from scratch.")
+    var initModel: String?
+
+    @Option(help: "Epochs over the training set.")
+    var epochs = 15
+
+    @Option(help: "Where to write the watermarked checkpoint (.safetensors).")
+    var out: String
+
+    @Option(help: "Where to write the watermark spec (JSON; secret).")
+    var specOut: String
+
+    @Option(help: "Watermark method: mea-defender, content-trigger.")
+    var method = "mea-defender"
+
+    @Option(help: "Source labels s_i,s_j (default: drawn from the seed).")
+    var sources: String?
+
+    @Option(help: "Target label (default: drawn from the seed).")
+    var target: Int?
+
+    @Option(help: "Watermark samples per step (beside --batch-size clean images).")
+    var watermarkPerBatch = 16
+
+    @Option(help: "Evasion samples per step.")
+    var evasionPerBatch = 16
+
+    @Option(help: "Fixed task weights utility,verification,combination,evasion instead of MGDA.")
+    var fixedWeights: String?
+
+    @Flag(help: "Drop the combination (KL) loss.")
+    var noCom = false
+
+    @Flag(help: "Drop the evasion loss.")
+    var noEva = false
+
+    @Option(help: "Re-solve the MGDA weights every this many steps.")
+    var mgdaInterval = 10
+
+    @Option(help: "Scaling of task gradients before MGDA: l2, loss, none.")
+    var mgdaNormalization = "l2"
+
+    @Option(help: "Least weight MGDA may give the utility (main-task) loss, 0–1; 0 is plain MGDA.")
+    var utilityFloor = 0.5
+
+    @Option(help: "What MGDA balances: tasks (the paper's four), two-groups (cross-entropy vs KL, the released code).")
+    var mgdaGroups = "tasks"
+
+    @Option(help: "Which side of the combination KL learns: watermark, both.")
+    var comGradient = "watermark"
+
+    @Option(help: "Fresh trigger samples per verification.")
+    var triggerSetSize = 2000
+
+    @Option(help: "Use only the first N training images.")
+    var trainLimit: Int?
+
+    @Flag(help: "Train clean images as they are (no shifts or mirror images).")
+    var noAugment = false
+
+    @Flag(help: "Print one JSON object with the results on standard output.")
+    var json = false
+
+    @OptionGroup var optimizer: OptimizerOptions
+    @OptionGroup var engine: EngineOptions
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        guard WatermarkSpec.Method(rawValue: method) != nil else { throw ValidationError("--method must be mea-defender or content-trigger") }
+        guard GradientNormalization(rawValue: mgdaNormalization) != nil else { throw ValidationError("--mgda-normalization must be l2, loss or none") }
+        guard MGDAGroups(rawValue: mgdaGroups) != nil else { throw ValidationError("--mgda-groups must be tasks or two-groups") }
+        guard CombinationGradient(rawValue: comGradient) != nil else { throw ValidationError("--com-gradient must be watermark or both") }
+        guard utilityFloor >= 0 && utilityFloor < 1 else { throw ValidationError("--utility-floor must lie in [0, 1)") }
+        guard mgdaInterval >= 1 else { throw ValidationError("--mgda-interval must be at least 1") }
+        guard watermarkPerBatch >= 1, evasionPerBatch >= 0 else { throw ValidationError("--watermark-per-batch must be ≥ 1 and --evasion-per-batch ≥ 0") }
+        guard triggerSetSize >= 1 else { throw ValidationError("--trigger-set-size must be at least 1") }
+        if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1") }
+        if initModel == nil { guard ModelZoo.architectures.contains(arch) else { throw EngineError.unknownArchitecture(arch) } }
+        _ = try parsedSources()
+        _ = try parsedWeights()
+    }
+
+    private func parsedSources() throws -> [Int]? {
+        guard let sources else { return nil }
+        let labels = sources.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard labels.count == 2 else { throw ValidationError("--sources takes two labels, e.g. 0,1") }
+        return labels
+    }
+
+    private func parsedWeights() throws -> [EmbeddingTask: Double]? {
+        guard let fixedWeights else { return nil }
+        let values = fixedWeights.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.count == 4, values.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+            throw ValidationError("--fixed-weights takes four non-negative numbers: utility,verification,combination,evasion")
+        }
+        return Dictionary(uniqueKeysWithValues: zip(EmbeddingTask.allCases, values))
+    }
+
+    func run() throws {
+        engine.apply()
+        for path in [out, specOut] { try ensureWritableFolder(for: path) }
+        let trainSet = try DatasetCatalog.load(data, split: "train").prefix(trainLimit)
+        let testSet = try DatasetCatalog.load(data, split: "test")
+        let seed = optimizer.seed
+        let spec: WatermarkSpec
+        switch WatermarkSpec.Method(rawValue: method)! {
+        case .meaDefender:
+            spec = try WatermarkSpec.drawMEADefender(dataset: data, classNames: trainSet.classNames,
+                                                     choices: SecretChoices(sourceLabels: try parsedSources(), targetLabel: target),
+                                                     seed: seed, triggerSetSize: triggerSetSize)
+        case .contentTrigger:
+            spec = try WatermarkSpec.drawContentTrigger(dataset: data, classNames: trainSet.classNames, itemShape: trainSet.itemShape,
+                                                        targetLabel: target, seed: seed, triggerSetSize: triggerSetSize)
+        }
+        let classifier: Classifier
+        if let initModel {
+            classifier = try Checkpoint.load(initModel)
+            guard classifier.card.inputShape == trainSet.itemShape else {
+                throw CommandFailure("\(initModel) takes \(classifier.card.inputShape) items but \(data) has \(trainSet.itemShape)")
+            }
+        } else {
+            classifier = try Classifier.untrained(arch, for: trainSet, seed: seed)
+        }
+
+        var configuration = EmbeddingConfiguration()
+        configuration.training = optimizer.configuration(epochs: epochs)
+        if noAugment { configuration.training.augmentation = .none }
+        configuration.watermarkPerBatch = watermarkPerBatch
+        configuration.evasionPerBatch = evasionPerBatch
+        if noCom { configuration.tasks.remove(.combination) }
+        if noEva { configuration.tasks.remove(.evasion) }
+        configuration.combinationGradient = CombinationGradient(rawValue: comGradient)!
+        if let weights = try parsedWeights() {
+            configuration.weighting = .fixed(weights)
+        } else {
+            configuration.weighting = .mgda(interval: mgdaInterval, normalization: GradientNormalization(rawValue: mgdaNormalization)!,
+                                            groups: MGDAGroups(rawValue: mgdaGroups)!, utilityFloor: utilityFloor)
+        }
+
+        printStatus("embedding a \(spec.method.rawValue) watermark into \(classifier.card.architecture) on \(trainSet.count) \(data) images, \(epochs) epochs")
+        let verification = try WatermarkEvaluation.verificationSamples(for: spec, from: testSet)
+        let trainer = EmbeddingTrainer(classifier: classifier, factory: try TriggerFactory(spec: spec, dataset: trainSet),
+                                       configuration: configuration)
+        let line = ProgressLine()
+        let result = trainer.embed(testSet: testSet, verification: verification.watermark) { progress in
+            line.show(progress)
+        }
+        for epoch in result.epochs {
+            let weights = epoch.weights.sorted { $0.key < $1.key }.map { String(format: "%@ %.3f", $0.key, $0.value) }.joined(separator: ", ")
+            printStatus(String(format: "epoch %d: test %.2f%%  WSR %.2f%%  weights: %@", epoch.epoch,
+                               100 * (epoch.testAccuracy ?? 0), 100 * (epoch.wsr ?? 0), weights))
+        }
+        try Checkpoint.save(classifier, to: out)
+        var sealed = spec
+        sealed.modelDigest = sha256Hex(try Data(contentsOf: URL(fileURLWithPath: out)))
+        try sealed.write(to: specOut)
+        let scores = try WatermarkEvaluation.scores(of: classifier, spec: sealed, testSet: testSet)
+        let report = EmbedReport(method: sealed.method.rawValue, architecture: classifier.card.architecture, data: data,
+                                 trainImages: trainSet.count, epochs: epochs, accuracy: scores.accuracy, wsr: scores.wsr,
+                                 wfpr: scores.wfpr, trainingSeconds: result.trainingSeconds, model: out,
+                                 modelSha256: sealed.modelDigest!, spec: specOut, perEpoch: result.epochs)
+        if json {
+            try printJSON(report)
+        } else {
+            print(String(format: "accuracy %.2f%%  WSR %.2f%%  WFPR %@  → %@ (spec %@)", 100 * scores.accuracy, 100 * scores.wsr,
+                         scores.wfpr.map { String(format: "%.2f%%", 100 * $0) } ?? "n/a", out, specOut))
+        }
+    }
+}
+
+struct EmbedReport: Encodable {
+    var method: String
+    var architecture: String
+    var data: String
+    var trainImages: Int
+    var epochs: Int
+    var accuracy: Double
+    var wsr: Double
+    var wfpr: Double?
+    var trainingSeconds: Double
+    var model: String
+    var modelSha256: String
+    var spec: String
+    var perEpoch: [EmbeddingEpochSummary]
+}
+
+/// Fails before long work, not after it, when an output file cannot be written.
+func ensureWritableFolder(for path: String) throws {
+    let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    guard FileManager.default.isWritableFile(atPath: folder) else { throw CommandFailure("cannot write into \(folder)") }
+}
