@@ -84,9 +84,11 @@ public enum Loss {
 
     /// KL(P ‖ Q) with P = softmax(p-logits row), Q = softmax(q-logits row), averaged over paired
     /// rows. Gradients: ∂/∂p_k = P_k (log P_k − log Q_k − KL), ∂/∂q_k = Q_k − P_k. Pass only
-    /// `gradientP` to treat Q as a constant (MEA-Defender's combination loss does).
+    /// `gradientP` to treat Q as a constant (MEA-Defender's combination loss does); `scaleQ`
+    /// further scales Q's gradient (a partial pull of Q towards P).
     public static func klDivergence(p: Tensor, pRows: Range<Int>, q: Tensor, qRows: Range<Int>,
-                                    gradientP: Tensor? = nil, gradientQ: Tensor? = nil, scale: Float = 1) -> Float {
+                                    gradientP: Tensor? = nil, gradientQ: Tensor? = nil, scale: Float = 1,
+                                    scaleQ: Float = 1) -> Float {
         precondition(pRows.count == qRows.count && p.itemCount == q.itemCount, "KL needs paired rows of equal width")
         guard !pRows.isEmpty else { return 0 }
         let classes = p.itemCount
@@ -109,7 +111,7 @@ public enum Loss {
                     }
                     if let gradientQ {
                         let g = gradientQ.data + qn * classes
-                        for k in 0..<classes { g[k] += share * (Q[k] - P[k]) }
+                        for k in 0..<classes { g[k] += share * scaleQ * (Q[k] - P[k]) }
                     }
                 }
             }

@@ -42,16 +42,6 @@ public enum MGDAGroups: String, Sendable, CaseIterable {
     case twoGroups = "two-groups"
 }
 
-/// Which side of the combination KL receives gradients.
-public enum CombinationGradient: String, Sendable, CaseIterable {
-    /// Only the watermark sample's output moves (the sources' softmax is a constant, as in the
-    /// released code).
-    case watermark
-    /// Both: the source images' outputs are also pulled towards the watermark's, which puts some
-    /// of the target label into the model's answers on clean source images.
-    case both
-}
-
 public struct EmbeddingConfiguration: Sendable {
     /// Epochs, batch size (clean images per step), optimizer, schedule, augmentation, seed.
     public var training = TrainingConfiguration()
@@ -59,7 +49,12 @@ public struct EmbeddingConfiguration: Sendable {
     public var evasionPerBatch = 16
     public var tasks = Set(EmbeddingTask.allCases)
     public var weighting = TaskWeighting.mgda(interval: 10, normalization: .l2, groups: .tasks, utilityFloor: 0.5)
-    public var combinationGradient = CombinationGradient.watermark
+    /// How much of the combination KL's gradient also reaches the source images' outputs, 0–1.
+    /// 0 treats the sources' softmax as a constant (the released code): only the watermark
+    /// sample's output moves. Above 0 the sources' outputs are pulled towards the watermark's,
+    /// which puts some of the target label into the model's answers on clean source images —
+    /// what a distilling thief copies.
+    public var sourcePull: Float = 0
 
     public init() {}
 }

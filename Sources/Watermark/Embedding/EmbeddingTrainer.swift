@@ -125,11 +125,11 @@ public final class EmbeddingTrainer {
                     case .evasion:
                         losses[task] = Loss.crossEntropy(logits: logits, labels: evasionSamples.labels, rows: shifted(evasionRows), gradient: g)
                     case .combination:
-                        let both = configuration.combinationGradient == .both
+                        let pull = configuration.sourcePull
                         losses[task] = Loss.klDivergence(p: logits, pRows: shifted(markRows), q: logits, qRows: shifted(firstRows),
-                                                         gradientP: g, gradientQ: both ? g : nil)
+                                                         gradientP: g, gradientQ: pull > 0 ? g : nil, scaleQ: pull)
                             + Loss.klDivergence(p: logits, pRows: shifted(markRows), q: logits, qRows: shifted(secondRows),
-                                                gradientP: g, gradientQ: both ? g : nil)
+                                                gradientP: g, gradientQ: pull > 0 ? g : nil, scaleQ: pull)
                     }
                 }
                 if case .mgda(let interval, let normalization, let groups, let floor) = configuration.weighting, globalStep % interval == 0 {

@@ -75,8 +75,8 @@ struct Embed: ParsableCommand {
     @Option(help: "What MGDA balances: tasks (the paper's four), two-groups (cross-entropy vs KL, the released code).")
     var mgdaGroups = "tasks"
 
-    @Option(help: "Which side of the combination KL learns: watermark, both.")
-    var comGradient = "watermark"
+    @Option(help: "Share of the combination KL's gradient that also pulls the source images' outputs towards the watermark's, 0–1 (0: sources are constants, as in the released code).")
+    var sourcePull: Float = 0
 
     @Option(help: "Fresh trigger samples per verification.")
     var triggerSetSize = 2000
@@ -98,7 +98,7 @@ struct Embed: ParsableCommand {
         guard WatermarkSpec.Method(rawValue: method) != nil else { throw ValidationError("--method must be mea-defender or content-trigger") }
         guard GradientNormalization(rawValue: mgdaNormalization) != nil else { throw ValidationError("--mgda-normalization must be l2, loss or none") }
         guard MGDAGroups(rawValue: mgdaGroups) != nil else { throw ValidationError("--mgda-groups must be tasks or two-groups") }
-        guard CombinationGradient(rawValue: comGradient) != nil else { throw ValidationError("--com-gradient must be watermark or both") }
+        guard sourcePull >= 0 && sourcePull <= 1 else { throw ValidationError("--source-pull must lie in [0, 1]") }
         guard utilityFloor >= 0 && utilityFloor < 1 else { throw ValidationError("--utility-floor must lie in [0, 1)") }
         guard mgdaInterval >= 1 else { throw ValidationError("--mgda-interval must be at least 1") }
         guard watermarkPerBatch >= 1, evasionPerBatch >= 0 else { throw ValidationError("--watermark-per-batch must be ≥ 1 and --evasion-per-batch ≥ 0") }
@@ -158,7 +158,7 @@ struct Embed: ParsableCommand {
         configuration.evasionPerBatch = evasionPerBatch
         if noCom { configuration.tasks.remove(.combination) }
         if noEva { configuration.tasks.remove(.evasion) }
-        configuration.combinationGradient = CombinationGradient(rawValue: comGradient)!
+        configuration.sourcePull = sourcePull
         if let weights = try parsedWeights() {
             configuration.weighting = .fixed(weights)
         } else {
