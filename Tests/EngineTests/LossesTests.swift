@@ -68,5 +68,10 @@ final class LossesTests: XCTestCase {
         assertClose(Array(gradientP.values[0..<6]), Array(numeric[0..<6]), "KL dP")
         assertClose(Array(gradientQ.values[6..<12]), Array(numeric[6..<12]), "KL dQ")
         XCTAssertEqual(Loss.klDivergence(p: both, pRows: 0..<1, q: both, qRows: 0..<1), 0, accuracy: 1e-7)
+        // scaleQ scales only Q's side.
+        let partialP = Tensor(shape: [4, 3]), partialQ = Tensor(shape: [4, 3])
+        _ = Loss.klDivergence(p: both, pRows: 0..<2, q: both, qRows: 2..<4, gradientP: partialP, gradientQ: partialQ, scaleQ: 0.25)
+        assertClose(partialP.values, gradientP.values.map(Double.init), "KL dP with scaleQ")
+        assertClose(Array(partialQ.values[6..<12]), gradientQ.values[6..<12].map { Double($0) * 0.25 }, "KL dQ scaled")
     }
 }

@@ -55,6 +55,8 @@ public struct EmbeddingConfiguration: Sendable {
     /// which puts some of the target label into the model's answers on clean source images —
     /// what a distilling thief copies.
     public var sourcePull: Float = 0
+    /// The pull stops on a source image once it gives the target this probability.
+    public var sourcePullCap: Float = 0.05
 
     public init() {}
 }

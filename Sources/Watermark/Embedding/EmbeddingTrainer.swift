@@ -1,6 +1,7 @@
 import Data
 import Dispatch
 import Engine
+import Foundation
 import Training
 
 /// One finished embedding epoch.
@@ -36,6 +37,7 @@ public final class EmbeddingTrainer {
     public let factory: TriggerFactory
     private let optimizer: Optimizer
     private let input = Tensor(shape: [0])
+    private let sourceInput = Tensor(shape: [0])
 
     public init(classifier: Classifier, factory: TriggerFactory, configuration: EmbeddingConfiguration) {
         self.classifier = classifier
@@ -69,6 +71,7 @@ public final class EmbeddingTrainer {
         var pixels = [Float](repeating: 0, count: rows * size)
         let taskGradients = Dictionary(uniqueKeysWithValues: tasks.map { ($0, Tensor(shape: [rows, classifier.classCount])) })
         let combined = Tensor(shape: [rows, classifier.classCount])
+        let sourceSide = Tensor(shape: [rows, classifier.classCount])
         var weights = initialWeights(tasks)
         var gradientVectors = [[Float]](repeating: [], count: tasks.count)
         var summaries: [EmbeddingEpochSummary] = []
@@ -110,6 +113,10 @@ public final class EmbeddingTrainer {
                 rate = config.effectiveSchedule.rate(atEpoch: Double(epoch) + Double(step) / Double(order.batchCount),
                                                      totalEpochs: config.epochs)
                 network.store.zeroGradients()
+                // The pull is gated on what the model answers in evaluation mode, which is what a
+                // thief sees (batch statistics make training-mode answers differ).
+                let pullGate = configuration.sourcePull > 0 && sources > 0
+                    ? sourceTargetProbabilities(input, rows: shifted(firstRows).lowerBound..<shifted(secondRows).upperBound) : []
                 let logits = network.forward(input, training: true)
                 var losses = [EmbeddingTask: Float]()
                 for task in tasks {
@@ -126,10 +133,13 @@ public final class EmbeddingTrainer {
                         losses[task] = Loss.crossEntropy(logits: logits, labels: evasionSamples.labels, rows: shifted(evasionRows), gradient: g)
                     case .combination:
                         let pull = configuration.sourcePull
+                        sourceSide.reshape(logits.shape)
+                        sourceSide.fill(0)
                         losses[task] = Loss.klDivergence(p: logits, pRows: shifted(markRows), q: logits, qRows: shifted(firstRows),
-                                                         gradientP: g, gradientQ: pull > 0 ? g : nil, scaleQ: pull)
+                                                         gradientP: g, gradientQ: pull > 0 ? sourceSide : nil, scaleQ: pull)
                             + Loss.klDivergence(p: logits, pRows: shifted(markRows), q: logits, qRows: shifted(secondRows),
-                                                gradientP: g, gradientQ: pull > 0 ? g : nil, scaleQ: pull)
+                                                gradientP: g, gradientQ: pull > 0 ? sourceSide : nil, scaleQ: pull)
+                        if pull > 0 { addSourcePull(sourceSide, gate: pullGate, into: g, rows: shifted(firstRows).lowerBound..<shifted(secondRows).upperBound) }
                     }
                 }
                 if case .mgda(let interval, let normalization, let groups, let floor) = configuration.weighting, globalStep % interval == 0 {
@@ -187,6 +197,25 @@ public final class EmbeddingTrainer {
                                       testAccuracy: testAccuracy, epochFinished: true))
         }
         return EmbeddingResult(epochs: summaries, trainingSeconds: Double(nanoseconds) / 1e9)
+    }
+
+    /// P(target) in evaluation mode for `rows` of the stacked, normalised batch.
+    private func sourceTargetProbabilities(_ input: Tensor, rows: Range<Int>) -> [Float] {
+        let size = classifier.itemSize, classes = classifier.classCount
+        sourceInput.reshape([rows.count] + classifier.card.inputShape)
+        sourceInput.data.update(from: input.data + rows.lowerBound * size, count: rows.count * size)
+        let probabilities = Loss.probabilities(classifier.network.forward(sourceInput, training: false))
+        return (0..<rows.count).map { probabilities.data[$0 * classes + factory.spec.targetLabel] }
+    }
+
+    /// Adds the KL's gradient on the source rows, except where the source already gives the target
+    /// `sourcePullCap` probability: a thief distilling at a high temperature sees even a few per
+    /// cent of target on clean source images, and more than that costs main-task accuracy.
+    private func addSourcePull(_ sourceSide: Tensor, gate: [Float], into g: Tensor, rows: Range<Int>) {
+        let classes = sourceSide.itemCount
+        for (i, n) in rows.enumerated() where gate[i] < configuration.sourcePullCap {
+            for k in 0..<classes { g.data[n * classes + k] += sourceSide.data[n * classes + k] }
+        }
     }
 
     private func initialWeights(_ tasks: [EmbeddingTask]) -> [EmbeddingTask: Double] {

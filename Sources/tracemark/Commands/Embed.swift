@@ -78,6 +78,9 @@ struct Embed: ParsableCommand {
     @Option(help: "Share of the combination KL's gradient that also pulls the source images' outputs towards the watermark's, 0–1 (0: sources are constants, as in the released code).")
     var sourcePull: Float = 0
 
+    @Option(help: "The source pull stops on an image once it gives the target this probability.")
+    var sourcePullCap: Float = 0.05
+
     @Option(help: "Fresh trigger samples per verification.")
     var triggerSetSize = 2000
 
@@ -99,6 +102,7 @@ struct Embed: ParsableCommand {
         guard GradientNormalization(rawValue: mgdaNormalization) != nil else { throw ValidationError("--mgda-normalization must be l2, loss or none") }
         guard MGDAGroups(rawValue: mgdaGroups) != nil else { throw ValidationError("--mgda-groups must be tasks or two-groups") }
         guard sourcePull >= 0 && sourcePull <= 1 else { throw ValidationError("--source-pull must lie in [0, 1]") }
+        guard sourcePullCap > 0 && sourcePullCap < 1 else { throw ValidationError("--source-pull-cap must lie in (0, 1)") }
         guard utilityFloor >= 0 && utilityFloor < 1 else { throw ValidationError("--utility-floor must lie in [0, 1)") }
         guard mgdaInterval >= 1 else { throw ValidationError("--mgda-interval must be at least 1") }
         guard watermarkPerBatch >= 1, evasionPerBatch >= 0 else { throw ValidationError("--watermark-per-batch must be ≥ 1 and --evasion-per-batch ≥ 0") }
@@ -159,6 +163,7 @@ struct Embed: ParsableCommand {
         if noCom { configuration.tasks.remove(.combination) }
         if noEva { configuration.tasks.remove(.evasion) }
         configuration.sourcePull = sourcePull
+        configuration.sourcePullCap = sourcePullCap
         if let weights = try parsedWeights() {
             configuration.weighting = .fixed(weights)
         } else {
