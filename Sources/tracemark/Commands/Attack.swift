@@ -53,6 +53,21 @@ struct AttackOptions: ParsableArguments {
     }
 }
 
+/// What the thief trains: the surrogate architecture and how it learns from the victim's answers.
+struct SurrogateOptions: ParsableArguments {
+    @Option(help: "Surrogate architecture (default: the victim's).") var arch: String?
+    @Option(help: "Labels the thief uses: soft, hard.") var labels = "soft"
+    @Option(help: "Distillation temperature for soft labels.") var temperature: Float = 7
+
+    func validate() throws {
+        guard ["soft", "hard"].contains(labels) else { throw ValidationError("--labels must be soft or hard") }
+        guard temperature > 0 else { throw ValidationError("--temperature must be positive") }
+        if let arch, !ModelZoo.architectures.contains(arch) { throw EngineError.unknownArchitecture(arch) }
+    }
+
+    var thiefLabels: ThiefLabels { labels == "soft" ? .soft(temperature: temperature) : .hard }
+}
+
 struct AttackReport: Encodable {
     var attack: String
     var model: String
@@ -74,22 +89,17 @@ extension Attack {
             """
         )
         @OptionGroup var common: AttackOptions
-        @Option(help: "Surrogate architecture (default: the victim's).") var arch: String?
+        @OptionGroup var surrogate: SurrogateOptions
         @Option(help: "Query data set: \(DatasetCatalog.names.joined(separator: ", ")).") var queries = "fashion-mnist"
         @Option(help: "Split of the query data set.") var querySplit = "train"
         @Option(help: "Query budget: the first N images of the split (default: all).") var budget: Int?
-        @Option(help: "Labels the thief uses: soft, hard.") var labels = "soft"
-        @Option(help: "Distillation temperature for soft labels.") var temperature: Float = 7
         @Option(help: "Epochs of surrogate training.") var epochs = 10
         @OptionGroup var optimizer: OptimizerOptions
         @OptionGroup var engine: EngineOptions
 
         func validate() throws {
-            guard ["soft", "hard"].contains(labels) else { throw ValidationError("--labels must be soft or hard") }
-            guard temperature > 0 else { throw ValidationError("--temperature must be positive") }
             guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
             if let budget, budget < 1 { throw ValidationError("--budget must be at least 1") }
-            if let arch, !ModelZoo.architectures.contains(arch) { throw EngineError.unknownArchitecture(arch) }
         }
 
         func run() throws {
@@ -100,15 +110,14 @@ extension Attack {
             guard querySet.itemShape == victim.card.inputShape else {
                 throw CommandFailure("\(queries) items \(querySet.itemShape) do not fit the victim's \(victim.card.inputShape)")
             }
-            let surrogate = arch ?? victim.card.architecture
-            let attack = ExtractionAttack(surrogateArchitecture: surrogate, labels: labels == "soft" ? .soft(temperature: temperature) : .hard,
+            let architecture = surrogate.arch ?? victim.card.architecture
+            let attack = ExtractionAttack(surrogateArchitecture: architecture, labels: surrogate.thiefLabels,
                                           training: optimizer.configuration(epochs: epochs))
-            printStatus("extracting \(victim.card.architecture) into \(surrogate) with \(querySet.count) \(queries) queries, \(labels) labels")
-            let line = ProgressLine()
-            let model = try attack.run(victim: victim, queries: querySet, progress: line.show)
+            printStatus("extracting \(victim.card.architecture) into \(architecture) with \(querySet.count) \(queries) queries, \(surrogate.labels) labels")
+            let model = try attack.run(victim: victim, queries: querySet, progress: ProgressLine().show)
             try common.finish(model, attack: "extract", details: [
-                "surrogate": surrogate, "queries": queries, "query_count": "\(querySet.count)", "labels": labels,
-                "temperature": "\(temperature)", "epochs": "\(epochs)",
+                "surrogate": architecture, "queries": queries, "query_count": "\(querySet.count)", "labels": surrogate.labels,
+                "temperature": "\(surrogate.temperature)", "epochs": "\(epochs)",
             ])
         }
     }
@@ -120,23 +129,19 @@ extension Attack {
             discussion: "Each round doubles the query set with x + λ·sign(∇x surrogate), then retrains the surrogate."
         )
         @OptionGroup var common: AttackOptions
-        @Option(help: "Surrogate architecture (default: the victim's).") var arch: String?
+        @OptionGroup var surrogate: SurrogateOptions
         @Option(help: "Seed images: the first N of the query set.") var seedSize = 150
         @Option(help: "Query data set for the seed images.") var queries = "fashion-mnist"
         @Option(help: "Augmentation rounds (queries = seed size × 2^rounds).") var rounds = 6
         @Option(help: "Step λ of each augmentation.") var lambda: Float = 0.1
-        @Option(help: "Labels the thief uses: soft, hard.") var labels = "soft"
-        @Option(help: "Distillation temperature for soft labels.") var temperature: Float = 7
         @Option(help: "Epochs of surrogate training per round.") var epochs = 10
         @OptionGroup var optimizer: OptimizerOptions
         @OptionGroup var engine: EngineOptions
 
         func validate() throws {
-            guard ["soft", "hard"].contains(labels) else { throw ValidationError("--labels must be soft or hard") }
             guard seedSize >= 1, rounds >= 0, rounds <= 12, epochs >= 1 else {
                 throw ValidationError("--seed-size ≥ 1, --rounds 0…12 and --epochs ≥ 1 please")
             }
-            if let arch, !ModelZoo.architectures.contains(arch) { throw EngineError.unknownArchitecture(arch) }
         }
 
         func run() throws {
@@ -144,18 +149,18 @@ extension Attack {
             try ensureWritableFolder(for: common.out)
             let victim = try Checkpoint.load(common.victim)
             let seedSet = try DatasetCatalog.load(queries, split: "train").prefix(seedSize)
-            let surrogate = arch ?? victim.card.architecture
-            let attack = ExtractionAttack(surrogateArchitecture: surrogate, labels: labels == "soft" ? .soft(temperature: temperature) : .hard,
+            let architecture = surrogate.arch ?? victim.card.architecture
+            let attack = ExtractionAttack(surrogateArchitecture: architecture, labels: surrogate.thiefLabels,
                                           training: optimizer.configuration(epochs: epochs))
-            printStatus("JBDA: \(seedSize) seed images, \(rounds) rounds (\(seedSize << rounds) queries), surrogate \(surrogate)")
+            printStatus("JBDA: \(seedSize) seed images, \(rounds) rounds (\(seedSize << rounds) queries), surrogate \(architecture)")
             let line = ProgressLine()
             let model = try attack.runJacobian(victim: victim, seedSet: seedSet, rounds: rounds, step: lambda) { round, progress in
                 if progress.epochFinished && progress.epoch == progress.epochs { printStatus("round \(round) trained") }
                 line.show(progress)
             }
             try common.finish(model, attack: "jbda", details: [
-                "surrogate": surrogate, "seed_size": "\(seedSize)", "rounds": "\(rounds)", "queries": "\(seedSize << rounds)",
-                "lambda": "\(lambda)", "labels": labels,
+                "surrogate": architecture, "seed_size": "\(seedSize)", "rounds": "\(rounds)", "queries": "\(seedSize << rounds)",
+                "lambda": "\(lambda)", "labels": surrogate.labels,
             ])
         }
     }

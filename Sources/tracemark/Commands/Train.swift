@@ -26,18 +26,6 @@ struct Train: ParsableCommand {
     @Option(help: "Where to write the checkpoint (.safetensors).")
     var out: String
 
-    @Option(help: "Seed for weights, shuffling, augmentation and dropout.")
-    var seed: UInt64 = 1
-
-    @Option(help: "Images per step.")
-    var batchSize = 128
-
-    @Option(help: "Peak learning rate (decays by cosine to 0).")
-    var lr: Float = 0.05
-
-    @Option(help: "Optimizer: sgd, adam, adamw.")
-    var optimizer = "sgd"
-
     @Option(help: "Use only the first N training images.")
     var trainLimit: Int?
 
@@ -47,15 +35,11 @@ struct Train: ParsableCommand {
     @Flag(help: "Print one JSON object with the results on standard output.")
     var json = false
 
+    @OptionGroup var optimizer: OptimizerOptions
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number") }
-        guard TrainingConfiguration.OptimizerKind(rawValue: optimizer) != nil else {
-            throw ValidationError("--optimizer must be one of: sgd, adam, adamw")
-        }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1") }
         guard ModelZoo.architectures.contains(arch) else { throw EngineError.unknownArchitecture(arch) }
     }
@@ -65,16 +49,11 @@ struct Train: ParsableCommand {
         try ensureWritableFolder(for: out)
         let trainSet = try DatasetCatalog.load(data, split: "train").prefix(trainLimit)
         let testSet = try DatasetCatalog.load(data, split: "test")
-        var configuration = TrainingConfiguration()
-        configuration.epochs = epochs
-        configuration.batchSize = batchSize
-        configuration.learningRate = lr
-        configuration.optimizer = TrainingConfiguration.OptimizerKind(rawValue: optimizer)!
-        configuration.seed = seed
+        var configuration = optimizer.configuration(epochs: epochs)
         if noAugment { configuration.augmentation = .none }
 
-        printStatus("training \(arch) on \(trainSet.count) \(data) images for \(epochs) epochs, batch \(batchSize), \(engine.threads) threads")
-        let classifier = try Classifier.untrained(arch, for: trainSet, seed: seed)
+        printStatus("training \(arch) on \(trainSet.count) \(data) images for \(epochs) epochs, batch \(optimizer.batchSize), \(engine.threads) threads")
+        let classifier = try Classifier.untrained(arch, for: trainSet, seed: optimizer.seed)
         let line = ProgressLine()
         let result = Trainer(classifier: classifier, configuration: configuration).train(on: trainSet, testSet: testSet, progress: line.show)
         try Checkpoint.save(classifier, to: out)
