@@ -10,7 +10,7 @@ private final class Scratch {
 
     func write(_ name: String, _ bytes: [UInt8], gzip: Bool = false) -> String {
         let path = folder + name
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)), "cannot write fixture \(path)")
         if gzip {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/gzip")
