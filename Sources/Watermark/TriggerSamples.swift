@@ -13,10 +13,6 @@ public struct TriggerSamples {
     public var secondSources: [Float]
 
     public var count: Int { labels.count }
-
-    public var dataset: Dataset {
-        Dataset(name: "trigger samples", itemShape: itemShape, images: images, labels: labels, classNames: [])
-    }
 }
 
 /// Draws trigger and evasion samples for a spec from one data set, reproducibly from a seed.

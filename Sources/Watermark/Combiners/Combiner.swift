@@ -48,8 +48,7 @@ struct ImageGeometry {
         precondition(shape.count == 3, "combiners take (C, H, W) items, got \(shape)")
         (channels, height, width) = (shape[0], shape[1], shape[2])
     }
-    var plane: Int { height * width }
-    var count: Int { channels * plane }
+    var count: Int { channels * height * width }
 }
 
 extension Combiner: Codable {
