@@ -34,11 +34,17 @@ struct AttackOptions: ParsableArguments {
         if let spec {
             let watermark = try WatermarkSpec.load(spec)
             let testSet = try DatasetCatalog.load(watermark.dataset, split: watermark.verificationSplit)
+            guard testSet.itemShape == model.card.inputShape, model.classCount == watermark.classNames.count else {
+                throw CommandFailure("saved \(out), but it does not fit the spec's \(watermark.dataset) and cannot be scored")
+            }
             let scores = try WatermarkEvaluation.scores(of: model, spec: watermark, testSet: testSet)
             report = AttackReport(attack: attack, model: out, architecture: model.card.architecture, accuracy: scores.accuracy,
                                   wsr: scores.wsr, wfpr: scores.wfpr, details: details)
         } else {
             let testSet = try DatasetCatalog.load("fashion-mnist", split: "test")
+            guard testSet.itemShape == model.card.inputShape else {
+                throw CommandFailure("saved \(out), but cannot score it: its \(model.card.inputShape) inputs do not fit fashion-mnist (give --spec)")
+            }
             report = AttackReport(attack: attack, model: out, architecture: model.card.architecture,
                                   accuracy: Evaluation.accuracy(of: model, on: testSet), wsr: nil, wfpr: nil, details: details)
         }
