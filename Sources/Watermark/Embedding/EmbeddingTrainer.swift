@@ -88,7 +88,10 @@ public final class EmbeddingTrainer {
                 let stepSeed = config.seed &* 0x9E37_79B9 ^ UInt64(globalStep)
                 let markSamples = factory.watermarkSamples(count: marks, seed: stepSeed)
                 let evasionSamples = factory.evasionSamples(count: evasions, seed: stepSeed ^ 0xE7A5)
-                let batch = indices.count
+                let batch = indices.count, labels = indices.map { trainSet.labels[$0] }
+                // A short last batch moves the extra rows up so the stack stays contiguous.
+                let shift = clean - batch
+                let shifted = { (range: Range<Int>) in (range.lowerBound - shift)..<(range.upperBound - shift) }
                 pixels.withUnsafeMutableBufferPointer { buffer in
                     let p = buffer.baseAddress!
                     trainSet.images.withUnsafeBufferPointer { images in
@@ -98,18 +101,14 @@ public final class EmbeddingTrainer {
                     }
                     config.augmentation.apply(to: p, count: batch, shape: trainSet.itemShape,
                                               seed: config.seed ^ (UInt64(epoch) << 32 | UInt64(step)))
-                    // Short last batch: move the extra rows up so the stack stays contiguous.
-                    let offset = clean - batch
-                    copy(markSamples.images, to: p + (markRows.lowerBound - offset) * size)
-                    copy(evasionSamples.images, to: p + (evasionRows.lowerBound - offset) * size)
+                    copy(markSamples.images, to: p + shifted(markRows).lowerBound * size)
+                    copy(evasionSamples.images, to: p + shifted(evasionRows).lowerBound * size)
                     if sources > 0 {
-                        copy(markSamples.firstSources, to: p + (firstRows.lowerBound - offset) * size)
-                        copy(markSamples.secondSources, to: p + (secondRows.lowerBound - offset) * size)
+                        copy(markSamples.firstSources, to: p + shifted(firstRows).lowerBound * size)
+                        copy(markSamples.secondSources, to: p + shifted(secondRows).lowerBound * size)
                     }
-                    classifier.normalize(p, count: rows - offset, into: input)
+                    classifier.normalize(p, count: rows - shift, into: input)
                 }
-                let shift = clean - batch
-                let shifted = { (range: Range<Int>) in (range.lowerBound - shift)..<(range.upperBound - shift) }
                 rate = config.effectiveSchedule.rate(atEpoch: Double(epoch) + Double(step) / Double(order.batchCount),
                                                      totalEpochs: config.epochs)
                 network.store.zeroGradients()
@@ -125,8 +124,7 @@ public final class EmbeddingTrainer {
                     g.fill(0)
                     switch task {
                     case .utility:
-                        losses[task] = Loss.crossEntropy(logits: logits, labels: indices.map { trainSet.labels[$0] },
-                                                         rows: 0..<batch, gradient: g)
+                        losses[task] = Loss.crossEntropy(logits: logits, labels: labels, rows: 0..<batch, gradient: g)
                     case .verification:
                         losses[task] = Loss.crossEntropy(logits: logits, labels: markSamples.labels, rows: shifted(markRows), gradient: g)
                     case .evasion:
@@ -168,7 +166,7 @@ public final class EmbeddingTrainer {
                     lossSums[task, default: 0] += Double(losses[task]!)
                     weightSums[task, default: 0] += weights[task]!
                 }
-                correct += countCorrect(logits, rows: 0..<batch, labels: indices.map { trainSet.labels[$0] })
+                correct += zip(0..<batch, labels).filter { argmax(logits.data + $0 * logits.itemCount, logits.itemCount) == Int($1) }.count
                 seen += batch
                 imagesSeen += rows - shift
                 globalStep += 1
@@ -260,16 +258,6 @@ public final class EmbeddingTrainer {
         var result = [EmbeddingTask: Double]()
         for (u, members) in units.enumerated() { for k in members { result[tasks[k]] = alpha[u] } }
         return result
-    }
-
-    private func countCorrect(_ logits: Tensor, rows: Range<Int>, labels: [Int32]) -> Int {
-        let classes = logits.itemCount
-        return zip(rows, labels).filter { n, label in
-            let row = logits.data + n * classes
-            var best = 0
-            for k in 1..<classes where row[k] > row[best] { best = k }
-            return best == Int(label)
-        }.count
     }
 }
 
