@@ -118,4 +118,17 @@ public enum Loss {
         }
         return Float(total / Double(pRows.count))
     }
+
+    /// Mean over items of the summed squared error ½‖output − target‖², so that the gradient is
+    /// simply (output − target) / batch; written into `gradient` (overwritten) when given.
+    public static func squaredError(output: Tensor, target: UnsafePointer<Float>, gradient: Tensor? = nil) -> Float {
+        let batch = output.batch, share = 1 / Float(batch)
+        var total: Double = 0
+        for i in 0..<output.count {
+            let difference = output.data[i] - target[i]
+            total += Double(difference * difference)
+            if let gradient { gradient.data[i] = share * difference }
+        }
+        return Float(total / 2 / Double(batch))
+    }
 }

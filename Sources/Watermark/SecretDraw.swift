@@ -46,9 +46,11 @@ extension WatermarkSpec {
         return spec
     }
 
-    /// Combining ways that must *not* trigger: every other kind, and other geometries of the
-    /// watermark's own kind. A crop-paste side that equals the watermark once the sources swap
-    /// (top over bottom is bottom over top) is left out.
+    /// Combining ways that must *not* trigger: every other pixel-level kind, and other geometries
+    /// or ratios of the watermark's own kind (an autoencoder blend is an evasion way only when the
+    /// watermark is one, since it needs an autoencoder trained for the spec). A crop-paste side
+    /// that equals the watermark once the sources swap (top over bottom is bottom over top) is
+    /// left out.
     public static func evasionCombiners(against watermark: Combiner) -> [Combiner] {
         var candidates: [Combiner] = [
             .cropPaste(CropPaste(region: .left, fraction: 0.5, jitter: 3, swapsSources: true)),
@@ -65,6 +67,13 @@ extension WatermarkSpec {
             candidates.removeAll { candidate in
                 if case .cropPaste(let other) = candidate { return axis.contains(other.region) && other.fraction == mark.fraction }
                 return false
+            }
+        }
+        if case .autoencoderBlend(let mark) = watermark, let autoencoder = mark.autoencoder {
+            // Other ratios of the same blend; ones within 0.2 of the secret ratio would be the
+            // watermark itself to any model.
+            for ratio in [0.2, 0.5, 0.8] where abs(ratio - mark.ratio) >= 0.2 {
+                candidates.append(.autoencoderBlend(AutoencoderBlend(ratio: ratio, autoencoder: autoencoder)))
             }
         }
         candidates.removeAll { $0 == watermark }

@@ -23,6 +23,9 @@ public struct TriggerFactory {
     private let otherThanTarget: [Int]
 
     public init(spec: WatermarkSpec, dataset: Dataset) throws {
+        if let digest = spec.missingAutoencoders.first {
+            throw WatermarkError.mismatch("the spec's autoencoder \(digest) is not attached; keep \(WatermarkSpec.autoencoderFileName(digest: digest)) beside the spec")
+        }
         self.spec = spec
         self.dataset = dataset
         pools = spec.sourceLabels.map { label in dataset.labels.indices.filter { dataset.labels[$0] == Int32(label) } }

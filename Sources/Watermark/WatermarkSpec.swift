@@ -81,12 +81,14 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
         return try! encoder.encode(self)
     }
 
+    /// Writes the spec, and beside it the weights of any autoencoder its combiners use.
     public func write(to path: String) throws {
         do {
             try canonicalJSON().write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
             throw WatermarkError.unwritable(path: path, reason: error.localizedDescription)
         }
+        try writeAutoencoders(to: URL(fileURLWithPath: path).deletingLastPathComponent())
     }
 
     public static func decode(_ data: Data, path: String) throws -> WatermarkSpec {
@@ -102,9 +104,12 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
         return spec
     }
 
+    /// Reads a spec and attaches the autoencoder weights it names from beside it.
     public static func load(_ path: String) throws -> WatermarkSpec {
         guard let data = FileManager.default.contents(atPath: path) else { throw WatermarkError.unreadable(path: path) }
-        return try decode(data, path: path)
+        var spec = try decode(data, path: path)
+        try spec.attachAutoencoders(from: URL(fileURLWithPath: path).deletingLastPathComponent())
+        return spec
     }
 }
 

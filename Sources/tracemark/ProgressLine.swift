@@ -23,6 +23,15 @@ final class ProgressLine {
         }
     }
 
+    /// A free-form progress line for work that is not an epoch loop; `finished` ends it.
+    func show(stage line: String, finished: Bool) {
+        if isTerminal {
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line + (finished ? "\n" : "")).utf8))
+        } else if finished {
+            printStatus(line)
+        }
+    }
+
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "--" }
         let s = Int(seconds.rounded())

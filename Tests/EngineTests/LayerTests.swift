@@ -22,6 +22,15 @@ final class PoolingTests: XCTestCase {
         GradientCheck.check(pool, name: "AvgPool2d", input: input)
     }
 
+    func testUpsampleCopiesEachPixelIntoABlockAndSumsItsGradient() {
+        let upsample = Upsample2d(inputShape: [1, 2, 2], factor: 2)
+        let input = Tensor(shape: [1, 1, 2, 2], values: [1, 2, 3, 4])
+        XCTAssertEqual(upsample.forward(input, training: false).values,
+                       [1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4])
+        let batch = Tensor(shape: [2, 3, 3, 2], values: GradientCheck.randomValues(36, seed: 7))
+        GradientCheck.check(Upsample2d(inputShape: [3, 3, 2], factor: 3), name: "Upsample2d", input: batch)
+    }
+
     func testGlobalAveragePoolAveragesEachPlane() {
         let pool = AvgPool2d(globalOver: [2, 3, 3])
         let input = Tensor(shape: [1, 2, 3, 3], values: (0..<18).map(Float.init))

@@ -35,6 +35,16 @@ final class LossesTests: XCTestCase {
         assertClose(gradient.values, numericGradient(logits) { Loss.crossEntropy(logits: logits, labels: labels) }, "cross-entropy")
     }
 
+    func testSquaredErrorValueAndGradient() {
+        let output = Tensor(shape: [2, 3], values: GradientCheck.randomValues(6, seed: 23))
+        let target = GradientCheck.randomValues(6, seed: 24)
+        let gradient = Tensor(shape: [2, 3])
+        let value = Loss.squaredError(output: output, target: target, gradient: gradient)
+        let expected = zip(output.values, target).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +) / 2 / 2
+        XCTAssertEqual(Double(value), expected, accuracy: 1e-6)
+        assertClose(gradient.values, numericGradient(output) { Loss.squaredError(output: output, target: target) }, "squared error")
+    }
+
     func testCrossEntropyOverARowRangeAddsOnlyIntoThoseRows() {
         let logits = Tensor(shape: [4, 3], values: GradientCheck.randomValues(12, seed: 22))
         let gradient = Tensor(shape: [4, 3])

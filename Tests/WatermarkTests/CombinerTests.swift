@@ -41,6 +41,8 @@ final class CombinerTests: XCTestCase {
                     case .cropPaste:
                         // Rotation moves pixels, so a pasted pixel may come from anywhere in the other image.
                         XCTAssertTrue(a.contains(value) || b.contains(value), "\(combiner.summary): pixel \(i) is from neither source")
+                    case .autoencoderBlend:
+                        XCTFail("the autoencoder blend is not a pixel-level combiner")
                     }
                 }
                 XCTAssertTrue(out.contains { a.contains($0) } || combiner.kind == "pixel-merge")

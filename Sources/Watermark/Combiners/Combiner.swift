@@ -1,6 +1,6 @@
 import Engine
 
-/// A way of making one image out of two source images using only their own pixels, so that the
+/// A way of making one image out of two source images using only their content, so that the
 /// result carries nothing but main-task features (MEA-Defender's "combining way").
 ///
 /// Serialised as a JSON object with a `kind` and that kind's parameters, e.g.
@@ -9,12 +9,14 @@ public enum Combiner: Equatable, Sendable {
     case cropPaste(CropPaste)
     case pixelMerge(PixelMerge)
     case stripes(Stripes)
+    case autoencoderBlend(AutoencoderBlend)
 
     public var kind: String {
         switch self {
         case .cropPaste: return CropPaste.kind
         case .pixelMerge: return PixelMerge.kind
         case .stripes: return Stripes.kind
+        case .autoencoderBlend: return AutoencoderBlend.kind
         }
     }
 
@@ -27,6 +29,7 @@ public enum Combiner: Equatable, Sendable {
         case .cropPaste(let c): c.combine(a, b, into: out, geometry, rng: &rng)
         case .pixelMerge(let c): c.combine(a, b, into: out, geometry)
         case .stripes(let c): c.combine(a, b, into: out, geometry)
+        case .autoencoderBlend(let c): c.combine(a, b, into: out)
         }
     }
 
@@ -37,6 +40,7 @@ public enum Combiner: Equatable, Sendable {
             return "crop-paste \(c.region.rawValue) \(c.fraction) jitter \(c.jitter) rotation \(c.rotation)\(c.swapsSources ? " swapped" : "")"
         case .pixelMerge(let c): return "pixel-merge ratio \(c.ratio)"
         case .stripes(let c): return "stripes \(c.orientation.rawValue) \(c.pattern.map { $0 ? "b" : "a" }.joined())"
+        case .autoencoderBlend(let c): return "autoencoder-blend ratio \(c.ratio) (autoencoder \(c.autoencoderDigest.prefix(12)))"
         }
     }
 }
@@ -60,9 +64,10 @@ extension Combiner: Codable {
         case CropPaste.kind: self = .cropPaste(try CropPaste(from: decoder))
         case PixelMerge.kind: self = .pixelMerge(try PixelMerge(from: decoder))
         case Stripes.kind: self = .stripes(try Stripes(from: decoder))
+        case AutoencoderBlend.kind: self = .autoencoderBlend(try AutoencoderBlend(from: decoder))
         default:
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [CodingKeys.kind],
-                                                    debugDescription: "unknown combiner kind '\(kind)' (known: crop-paste, pixel-merge, stripes)"))
+                                                    debugDescription: "unknown combiner kind '\(kind)' (known: crop-paste, pixel-merge, stripes, autoencoder-blend)"))
         }
     }
 
@@ -73,6 +78,7 @@ extension Combiner: Codable {
         case .cropPaste(let c): try c.encode(to: encoder)
         case .pixelMerge(let c): try c.encode(to: encoder)
         case .stripes(let c): try c.encode(to: encoder)
+        case .autoencoderBlend(let c): try c.encode(to: encoder)
         }
     }
 }

@@ -48,6 +48,12 @@ struct Embed: ParsableCommand {
     @Option(help: "Target label (default: drawn from the seed).")
     var target: Int?
 
+    @Option(help: ArgumentHelp(CombinerOption.help))
+    var combiner: String?
+
+    @Option(help: "Epochs of autoencoder training for --combiner autoencoder-blend.")
+    var autoencoderEpochs = 2
+
     @Option(help: "Watermark samples per step (beside --batch-size clean images).")
     var watermarkPerBatch = 16
 
@@ -110,6 +116,11 @@ struct Embed: ParsableCommand {
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1") }
         if initModel == nil { guard ModelZoo.architectures.contains(arch) else { throw EngineError.unknownArchitecture(arch) } }
         _ = try parsedSources()
+        _ = try combiner.map(CombinerOption.init(parsing:))
+        guard autoencoderEpochs >= 1 else { throw ValidationError("--autoencoder-epochs must be at least 1") }
+        if combiner != nil && method != WatermarkSpec.Method.meaDefender.rawValue {
+            throw ValidationError("--combiner applies to --method mea-defender only")
+        }
         _ = try parsedWeights()
     }
 
@@ -139,7 +150,8 @@ struct Embed: ParsableCommand {
         switch WatermarkSpec.Method(rawValue: method)! {
         case .meaDefender:
             spec = try WatermarkSpec.drawMEADefender(dataset: data, classNames: trainSet.classNames,
-                                                     choices: SecretChoices(sourceLabels: try parsedSources(), targetLabel: target),
+                                                     choices: SecretChoices(sourceLabels: try parsedSources(), targetLabel: target,
+                                                                            watermark: try chosenCombiner(trainSet: trainSet)),
                                                      seed: seed, triggerSetSize: triggerSetSize)
         case .contentTrigger:
             spec = try WatermarkSpec.drawContentTrigger(dataset: data, classNames: trainSet.classNames, itemShape: trainSet.itemShape,
@@ -198,6 +210,26 @@ struct Embed: ParsableCommand {
         } else {
             print(String(format: "accuracy %.2f%%  WSR %.2f%%  WFPR %@  → %@ (spec %@)", 100 * scores.accuracy, 100 * scores.wsr,
                          scores.wfpr.map { String(format: "%.2f%%", 100 * $0) } ?? "n/a", out, specOut))
+        }
+    }
+}
+
+extension Embed {
+    /// The owner's combining way, training the autoencoder first when the way needs one.
+    private func chosenCombiner(trainSet: Dataset) throws -> Combiner? {
+        switch try combiner.map(CombinerOption.init(parsing:)) {
+        case nil: return nil
+        case .ready(let combiner): return combiner
+        case .autoencoderBlend(let ratio):
+            let autoencoder = try Autoencoder(itemShape: trainSet.itemShape, seed: optimizer.seed ^ 0xA07E)
+            let line = ProgressLine()
+            let error = autoencoder.train(on: trainSet, epochs: autoencoderEpochs, seed: optimizer.seed ^ 0xA07E) { epoch, done, error in
+                line.show(stage: String(format: "autoencoder epoch %d/%d  %d/%d images  mean squared error %.4f",
+                                        epoch, autoencoderEpochs, done, trainSet.count, error),
+                          finished: done == trainSet.count)
+            }
+            printStatus(String(format: "autoencoder trained: mean squared error %.4f per pixel", error))
+            return .autoencoderBlend(AutoencoderBlend(ratio: ratio, autoencoder: autoencoder))
         }
     }
 }
