@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Data", targets: ["Data"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Watermark", targets: ["Watermark"]),
+        .library(name: "Vault", targets: ["Vault"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,15 +28,17 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         .target(name: "Engine", dependencies: ["CBLAS", "COpenSSL"], swiftSettings: numericSettings),
         .target(name: "Data", dependencies: ["Engine", "CZlib"], swiftSettings: numericSettings),
         .target(name: "Training", dependencies: ["Engine", "Data"], swiftSettings: numericSettings),
         .target(name: "Watermark", dependencies: ["Engine", "Data", "Training"], swiftSettings: numericSettings),
+        .target(name: "Vault", dependencies: ["Engine", "COpenSSL", "CSQLite"]),
         .executableTarget(
             name: "tracemark",
             dependencies: [
-                "Engine", "Data", "Training", "Watermark",
+                "Engine", "Data", "Training", "Watermark", "Vault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +48,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Data"]),
         .testTarget(name: "WatermarkTests", dependencies: ["Watermark", "Training", "Engine", "Data"]),
+        .testTarget(name: "VaultTests", dependencies: ["Vault", "Engine", "Data", "Watermark", "tracemark"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,11 +1,37 @@
 import COpenSSL
 import Foundation
 
-/// SHA-256 through the system OpenSSL, as lowercase hex.
-public func sha256Hex(_ data: Data) -> String {
+/// SHA-256 through the system OpenSSL.
+public func sha256(_ data: Data) -> Data {
     var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
     data.withUnsafeBytes { bytes in
         _ = EVP_Digest(bytes.baseAddress, bytes.count, &digest, nil, EVP_sha256(), nil)
     }
-    return digest.map { String(format: "%02x", $0) }.joined()
+    return Data(digest)
+}
+
+/// SHA-256 as lowercase hex.
+public func sha256Hex(_ data: Data) -> String { hex(sha256(data)) }
+
+/// Lowercase hex of some bytes.
+public func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
+
+/// Bytes from hex (either case); nil when the text is not an even number of hex digits.
+public func bytes(fromHex text: String) -> Data? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    func value(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case 48...57: return digit - 48
+        case 97...102: return digit - 87
+        case 65...70: return digit - 55
+        default: return nil
+        }
+    }
+    var result = Data(capacity: digits.count / 2)
+    for i in stride(from: 0, to: digits.count, by: 2) {
+        guard let high = value(digits[i]), let low = value(digits[i + 1]) else { return nil }
+        result.append(high << 4 | low)
+    }
+    return result
 }

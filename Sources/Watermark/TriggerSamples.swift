@@ -1,5 +1,6 @@
 import Data
 import Engine
+import Foundation
 
 /// Labelled images made from a data set by a watermark spec: watermark (trigger) samples, evasion
 /// samples, and for each combined sample the two source images it was made of (the combination
@@ -13,6 +14,14 @@ public struct TriggerSamples {
     public var secondSources: [Float]
 
     public var count: Int { labels.count }
+
+    /// The samples as safetensors: `images` (N, C, H, W) and `labels` (N), raw pixels in [0, 1].
+    public func encoded() -> Data {
+        Safetensors(entries: [
+            .init(name: "images", shape: [count] + itemShape, values: images),
+            .init(name: "labels", shape: [count], values: labels.map(Float.init)),
+        ], metadata: ["format": "tracemark.trigger-set/v1"]).encoded()
+    }
 }
 
 /// Draws trigger and evasion samples for a spec from one data set, reproducibly from a seed.

@@ -74,11 +74,9 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
     }
 
     public func canonicalJSON() -> Data {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding plain values and nested Codable structs cannot fail.
-        return try! encoder.encode(self)
+        // Every number in a spec is finite (ratios and fractions are checked on creation), and
+        // only non-finite numbers make encoding fail.
+        try! CanonicalJSON.encode(self)
     }
 
     /// Writes the spec, and beside it the weights of any autoencoder its combiners use.
@@ -92,11 +90,9 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
     }
 
     public static func decode(_ data: Data, path: String) throws -> WatermarkSpec {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         let spec: WatermarkSpec
         do {
-            spec = try decoder.decode(WatermarkSpec.self, from: data)
+            spec = try CanonicalJSON.decode(WatermarkSpec.self, from: data)
         } catch {
             throw WatermarkError.invalidSpec(path: path, reason: describe(error))
         }

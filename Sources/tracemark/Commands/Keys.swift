@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Vault
+
+struct Keys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make and inspect the owner's Ed25519 signing keys.",
+        subcommands: [Generate.self, ID.self]
+    )
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a new Ed25519 key pair: NAME.key.pem (PKCS#8, encrypted) and NAME.pub.pem.",
+            discussion: """
+            The private key is encrypted with the passphrase from TRACEMARK_PASSPHRASE (or asked \
+            on the terminal) and reads with `openssl pkey -in NAME.key.pem -passin env:TRACEMARK_PASSPHRASE`. \
+            The key id is the SHA-256 of the DER public key. Existing files are never overwritten. \
+            Keep the private key out of version control; share the public key with whoever checks reports.
+            """
+        )
+
+        @Option(help: "Folder to write the key pair into (created if absent).")
+        var out: String
+
+        @Option(help: "File name stem.")
+        var name = "owner"
+
+        @Flag(help: "Print one JSON object with the results on standard output.")
+        var json = false
+
+        func run() throws {
+            let folder = URL(fileURLWithPath: out)
+            let privatePath = folder.appendingPathComponent("\(name).key.pem").path
+            let publicPath = folder.appendingPathComponent("\(name).pub.pem").path
+            for path in [privatePath, publicPath] where FileManager.default.fileExists(atPath: path) {
+                throw CommandFailure("\(path) exists; keys are never overwritten")
+            }
+            let passphrase = try Passphrase.read(prompt: "Passphrase for the new private key: ", confirm: true)
+            let key = try SigningKey.generate()
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let privatePEM = try key.encryptedPEM(passphrase: passphrase)
+            guard FileManager.default.createFile(atPath: privatePath, contents: privatePEM, attributes: [.posixPermissions: 0o600]),
+                  FileManager.default.createFile(atPath: publicPath, contents: key.publicKey.pem) else {
+                throw CommandFailure("cannot write into \(folder.path)")
+            }
+            let result = KeyReport(keyId: key.publicKey.keyID, privateKey: privatePath, publicKey: publicPath)
+            if json { try printJSON(result) } else {
+                print("key id \(result.keyId)\nprivate key \(privatePath) (encrypted)\npublic key \(publicPath)")
+            }
+        }
+    }
+
+    struct ID: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "id", abstract: "Print the key id (SHA-256 of the DER public key) of a public key PEM.")
+
+        @Argument(help: "A public key PEM (NAME.pub.pem).")
+        var publicKey: String
+
+        func run() throws {
+            print(try loadPublicKey(publicKey).keyID)
+        }
+    }
+}
+
+struct KeyReport: Encodable {
+    var keyId: String
+    var privateKey: String
+    var publicKey: String
+}
+
+func loadPublicKey(_ path: String) throws -> PublicKey {
+    guard let pem = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read public key \(path)") }
+    return try PublicKey(pem: pem)
+}
+
+func loadSigningKey(_ path: String) throws -> SigningKey {
+    guard let pem = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read private key \(path)") }
+    let encrypted = String(decoding: pem, as: UTF8.self).contains("ENCRYPTED")
+    return try SigningKey(pem: pem, passphrase: encrypted ? try Passphrase.read(prompt: "Passphrase for \(path): ") : nil)
+}
