@@ -85,6 +85,17 @@ final class VaultTests: XCTestCase {
         XCTAssertEqual(recordIDs.count, 2)
     }
 
+    func testARegistrationThatFailsHalfwayLeavesNeitherRecordNorEntry() throws {
+        let (vault, _, _) = try makeVault(entries: 1)
+        struct Interrupted: Error {}
+        XCTAssertThrowsError(try vault.store.register(recordID: "half", record: SignedBlob(payload: Data("r".utf8), signature: Data())) { _, _ in
+            throw Interrupted()
+        })
+        XCTAssertEqual(try vault.store.recordIDs().count, 1, "the record of the failed registration stayed")
+        XCTAssertEqual(try vault.store.entries().count, 1)
+        XCTAssertTrue(try vault.verify().isSound)
+    }
+
     func testRemovingOrReorderingEntriesBreaksTheChain() throws {
         let (vault, _, folder) = try makeVault(entries: 3)
         let database = try SQLiteDatabase(path: folder.appendingPathComponent(SQLiteVaultStore.fileName).path, create: false)
