@@ -17,9 +17,12 @@ let package = Package(
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Watermark", targets: ["Watermark"]),
         .library(name: "Vault", targets: ["Vault"]),
+        .library(name: "Probe", targets: ["Probe"]),
+        .library(name: "Server", targets: ["Server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // System libraries from Debian: each wrapped with a module map and, where the C API is
@@ -35,10 +38,12 @@ let package = Package(
         .target(name: "Training", dependencies: ["Engine", "Data"], swiftSettings: numericSettings),
         .target(name: "Watermark", dependencies: ["Engine", "Data", "Training"], swiftSettings: numericSettings),
         .target(name: "Vault", dependencies: ["Engine", "COpenSSL", "CSQLite"]),
+        .target(name: "Probe", dependencies: ["Engine", "Data", "Watermark", "CCurl", "CZlib"]),
+        .target(name: "Server", dependencies: ["Engine", .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(
             name: "tracemark",
             dependencies: [
-                "Engine", "Data", "Training", "Watermark", "Vault",
+                "Engine", "Data", "Training", "Watermark", "Vault", "Probe", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +54,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Data"]),
         .testTarget(name: "WatermarkTests", dependencies: ["Watermark", "Training", "Engine", "Data"]),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "Engine", "Data", "Watermark", "tracemark"]),
+        .testTarget(name: "ProbeTests", dependencies: ["Probe", "Server", "Engine", "Data", "Watermark", "tracemark"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -23,11 +23,13 @@ final class ProgressLine {
         }
     }
 
-    /// A free-form progress line for work that is not an epoch loop; `finished` ends it.
-    func show(stage line: String, finished: Bool) {
+    /// A free-form progress line for work that is not an epoch loop; `finished` ends it. Off a
+    /// terminal, lines are printed when `step` is a multiple of `every`, and at the end.
+    func show(stage line: String, finished: Bool, every: Int = .max, step: Int = 0) {
         if isTerminal {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + line + (finished ? "\n" : "")).utf8))
-        } else if finished {
+        } else if finished || (step % every == 0 && step != lastPlainStep) {
+            lastPlainStep = step
             printStatus(line)
         }
     }

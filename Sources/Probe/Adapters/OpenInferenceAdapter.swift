@@ -1,0 +1,48 @@
+import Foundation
+
+/// Open Inference Protocol v2 (KServe, Triton, Seldon, `tracemark serve`):
+/// `POST {url}/v2/models/{model}/infer` with one FP32 input tensor of shape [1, C, H, W]
+/// (or [1, C·H·W] with layout `flat`); the answer is the `probabilities` output (or any FP32
+/// output of our class count), else `label`, else the first of `topk_labels`.
+struct OpenInferenceAdapter: ProbeAdapter {
+    let base: String
+    let model: String
+    let encoding: InputEncoding
+    let labels: LabelReader
+    let headers: [String]
+
+    func request(for image: [Float], queryID: Int) throws -> OutgoingRequest {
+        let shape = encoding.layout == .flat ? [1, image.count]
+            : encoding.layout == .nhwc ? [1, encoding.itemShape[1], encoding.itemShape[2], encoding.itemShape[0]]
+            : [1] + encoding.itemShape
+        let flat: [Double] = encoding.layout == .nhwc ? ((encoding.nested(image) as! [[[Double]]]).flatMap { $0.flatMap { $0 } }) : encoding.values(image)
+        let body: [String: Any] = [
+            "id": String(queryID),
+            "inputs": [["name": "images", "shape": shape, "datatype": "FP32", "data": flat.map { Float($0) }]],
+        ]
+        return OutgoingRequest(url: "\(base)/v2/models/\(model)/infer", headers: headers + ["Content-Type: application/json"],
+                               body: try jsonBody(body))
+    }
+
+    func answer(from body: Data) throws -> Answer {
+        guard let outputs = (try parseJSON(body) as? [String: Any])?["outputs"] as? [[String: Any]], !outputs.isEmpty else {
+            throw ProbeError.malformed("no outputs")
+        }
+        func data(_ output: [String: Any]) -> [Any]? { output["data"] as? [Any] }
+        let classes = labels.classNames.count
+        if let output = outputs.first(where: { $0["name"] as? String == "probabilities" })
+            ?? outputs.first(where: { $0["datatype"] as? String == "FP32" && data($0)?.count == classes }),
+           let values = data(output) {
+            return labels.answer(probabilities: try labels.probabilities(flatten(values)))
+        }
+        if let output = outputs.first(where: { ["label", "topk_labels"].contains($0["name"] as? String) }),
+           let first = flatten(data(output) ?? []).first {
+            return Answer(label: try labels.label(first), probabilities: nil)
+        }
+        throw ProbeError.malformed("no probabilities or label output")
+    }
+
+    private func flatten(_ values: [Any]) -> [Any] {
+        values.flatMap { ($0 as? [Any]).map(flatten) ?? [$0] }
+    }
+}

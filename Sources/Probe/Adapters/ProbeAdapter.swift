@@ -1,0 +1,188 @@
+import Foundation
+
+/// What the suspect answered for one image: its top-1 label in our class numbering and, when
+/// the API reveals them, the probabilities.
+public struct Answer: Codable, Equatable, Sendable {
+    public var label: Int
+    public var probabilities: [Double]?
+
+    public init(label: Int, probabilities: [Double]?) {
+        self.label = label
+        self.probabilities = probabilities
+    }
+}
+
+/// One serving protocol: how to ask about one image, and how to read the answer.
+public protocol ProbeAdapter: Sendable {
+    func request(for image: [Float], queryID: Int) throws -> OutgoingRequest
+    /// Throws `ProbeError.malformed` when the body is not the answer this protocol promises.
+    func answer(from body: Data) throws -> Answer
+}
+
+/// Everything an adapter needs to know about the images and the classes.
+public struct ProbeContext: Sendable {
+    /// (C, H, W) of one image, pixels in [0, 1].
+    public var itemShape: [Int]
+    public var classNames: [String]
+    public var headers: [String]
+
+    public init(itemShape: [Int], classNames: [String], headers: [String]) {
+        self.itemShape = itemShape
+        self.classNames = classNames
+        self.headers = headers
+    }
+}
+
+/// The adapter for a target's protocol.
+public func makeAdapter(for target: Target, context: ProbeContext) throws -> ProbeAdapter {
+    let base = target.url.hasSuffix("/") ? String(target.url.dropLast()) : target.url
+    let encoding = InputEncoding(target.input ?? Target.Input(), itemShape: context.itemShape)
+    let labels = LabelReader(classNames: context.classNames, labelMap: target.labelMap)
+    switch target.protocol {
+    case .openInferenceV2:
+        return OpenInferenceAdapter(base: base, model: target.model!, encoding: encoding, labels: labels, headers: context.headers)
+    case .tfServing:
+        return TFServingAdapter(base: base, model: target.model!, encoding: encoding.defaultingLayout(to: .nhwc), labels: labels,
+                                headers: context.headers)
+    case .torchServe:
+        return TorchServeAdapter(base: base, model: target.model!, encoding: encoding.defaultingEncoding(to: .png), labels: labels,
+                                 headers: context.headers)
+    case .template:
+        return TemplateAdapter(base: base, template: target.template!, encoding: encoding, labels: labels, headers: context.headers)
+    }
+}
+
+/// Pixels in [0, 1] to the API's numbers: `(pixel·scale − mean[c]) / std[c]`, laid out as asked.
+struct InputEncoding: Sendable {
+    var encoding: Target.Input.Encoding
+    var layout: Target.Input.Layout
+    var scale: Double
+    var mean: [Double]
+    var std: [Double]
+    let itemShape: [Int]
+
+    init(_ input: Target.Input, itemShape: [Int]) {
+        encoding = input.encoding ?? .tensor
+        layout = input.layout ?? .nchw
+        scale = input.scale ?? 1
+        mean = input.mean ?? [0]
+        std = input.std ?? [1]
+        self.itemShape = itemShape
+        explicitLayout = input.layout != nil
+        explicitEncoding = input.encoding != nil
+    }
+
+    private var explicitLayout: Bool
+    private var explicitEncoding: Bool
+
+    func defaultingLayout(to layout: Target.Input.Layout) -> InputEncoding {
+        var copy = self
+        if !explicitLayout { copy.layout = layout }
+        return copy
+    }
+
+    func defaultingEncoding(to encoding: Target.Input.Encoding) -> InputEncoding {
+        var copy = self
+        if !explicitEncoding { copy.encoding = encoding }
+        return copy
+    }
+
+    /// The values in channel-major order, normalised.
+    func values(_ image: [Float]) -> [Double] {
+        let (channels, plane) = (itemShape[0], itemShape[1] * itemShape[2])
+        return image.enumerated().map { index, pixel in
+            let c = min(index / plane, channels - 1)
+            return (Double(pixel) * scale - mean[min(c, mean.count - 1)]) / std[min(c, std.count - 1)]
+        }
+    }
+
+    /// One image as a JSON-ready nested array in the layout (`flat` is one list).
+    func nested(_ image: [Float]) -> Any {
+        let values = values(image)
+        let (channels, height, width) = (itemShape[0], itemShape[1], itemShape[2])
+        switch layout {
+        case .flat: return values
+        case .nchw:
+            return (0..<channels).map { c in (0..<height).map { y in Array(values[(c * height + y) * width..<(c * height + y + 1) * width]) } }
+        case .nhwc:
+            return (0..<height).map { y in (0..<width).map { x in (0..<channels).map { c in values[(c * height + y) * width + x] } } }
+        }
+    }
+
+    func png(_ image: [Float]) -> Data { PNG.encode(image, channels: itemShape[0], height: itemShape[1], width: itemShape[2]) }
+}
+
+/// Reads labels in the suspect's vocabulary into our class numbers.
+struct LabelReader: Sendable {
+    let classNames: [String]
+    let labelMap: [String: Int]?
+
+    /// A number (an index) or a name: the label map first, then our class names, then a numeric string.
+    func label(_ value: Any) throws -> Int {
+        if let number = value as? NSNumber, !(value is Bool) {
+            let index = number.intValue
+            guard Double(index) == number.doubleValue, classNames.indices.contains(index) else {
+                throw ProbeError.malformed("label \(number) is not a class index 0–\(classNames.count - 1)")
+            }
+            return index
+        }
+        guard let name = value as? String else { throw ProbeError.malformed("label is neither a number nor a name") }
+        if let mapped = labelMap?[name] { return mapped }
+        if let index = classNames.firstIndex(of: name) { return index }
+        if let index = Int(name), classNames.indices.contains(index) { return index }
+        throw ProbeError.malformed("unknown label '\(name)' (add it to label_map)")
+    }
+
+    /// A probability vector of our class count, or a label → probability object.
+    func probabilities(_ value: Any) throws -> [Double] {
+        if let list = value as? [Any] {
+            let numbers = list.compactMap { ($0 as? NSNumber).map { $0.doubleValue } }
+            guard numbers.count == list.count, numbers.count == classNames.count, numbers.allSatisfy({ $0.isFinite }) else {
+                throw ProbeError.malformed("expected \(classNames.count) probabilities, got \(list.count) values")
+            }
+            return numbers
+        }
+        if let object = value as? [String: Any] {
+            var vector = [Double](repeating: 0, count: classNames.count)
+            for (name, probability) in object {
+                guard let p = (probability as? NSNumber)?.doubleValue, p.isFinite else { throw ProbeError.malformed("probability of '\(name)' is not a number") }
+                vector[try label(name)] = p
+            }
+            return vector
+        }
+        throw ProbeError.malformed("probabilities are neither a list nor a label → probability object")
+    }
+
+    func answer(probabilities: [Double]) -> Answer {
+        var best = 0
+        for i in probabilities.indices where probabilities[i] > probabilities[best] { best = i }
+        return Answer(label: best, probabilities: probabilities)
+    }
+}
+
+/// Parses a JSON body, or says it is not JSON (truncated, HTML error page, …).
+func parseJSON(_ body: Data) throws -> Any {
+    do { return try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) } catch {
+        throw ProbeError.malformed("not JSON (\(body.count) bytes)")
+    }
+}
+
+/// `a.b.0.c` into nested objects and arrays.
+func value(at path: String, in root: Any) throws -> Any {
+    var current = root
+    for key in path.split(separator: ".").map(String.init) {
+        if let index = Int(key), let list = current as? [Any] {
+            guard list.indices.contains(index) else { throw ProbeError.malformed("\(path): index \(index) out of range") }
+            current = list[index]
+        } else if let object = current as? [String: Any], let next = object[key] {
+            current = next
+        } else {
+            throw ProbeError.malformed("\(path): no '\(key)'")
+        }
+    }
+    return current
+}
+
+func jsonBody(_ object: Any) throws -> Data {
+    try JSONSerialization.data(withJSONObject: object, options: [])
+}

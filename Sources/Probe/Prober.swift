@@ -1,0 +1,142 @@
+import Engine
+import Foundation
+
+/// Progress of a running probe.
+public struct ProbeProgress: Sendable {
+    public var done: Int
+    public var total: Int
+    public var retries: Int
+    public var failed: Int
+    public var queriesPerSecond: Double
+    public var secondsRemaining: Double
+}
+
+public struct ProbeOptions: Sendable {
+    public var concurrency = 4
+    public var rateLimit: Double?
+    public var retry = RetryPolicy()
+
+    public init(target: Target) {
+        concurrency = target.concurrency ?? 4
+        rateLimit = target.rateLimit
+        if let attempts = target.maxAttempts { retry.maxAttempts = attempts }
+        if let backoff = target.backoffMs { retry.base = Double(backoff) / 1000 }
+        if let maximum = target.maxBackoffMs { retry.maximum = Double(maximum) / 1000 }
+    }
+}
+
+/// Sends a plan's queries through an adapter with a pool of libcurl handles (one per worker
+/// thread), a shared rate limit and retries, writing each query's final outcome to the
+/// transcript exactly once. Queries the transcript already holds are not sent again.
+public final class Prober: @unchecked Sendable {
+    let adapter: ProbeAdapter
+    let settings: TransportSettings
+    let options: ProbeOptions
+
+    public init(adapter: ProbeAdapter, settings: TransportSettings, options: ProbeOptions) {
+        self.adapter = adapter
+        self.settings = settings
+        self.options = options
+    }
+
+    private let lock = NSLock()
+    private var nextIndex = 0
+    private var done = 0, retries = 0, failed = 0
+    private var firstError: Error?
+
+    public func run(_ plan: QueryPlan, transcript: TranscriptWriter, progress: @escaping @Sendable (ProbeProgress) -> Void = { _ in }) throws {
+        let pending = plan.queries.filter { transcript.completed[$0.id] == nil }
+        let alreadyDone = plan.queries.count - pending.count
+        let limiter = RateLimiter(perSecond: options.rateLimit)
+        let started = Date()
+        let workers = max(1, min(options.concurrency, pending.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let session: CurlSession
+            do { session = try CurlSession(settings: settings) } catch { record(error); return }
+            var jitter = SeededGenerator(seed: plan.seed ^ UInt64(worker + 1) &* 0x9E37_79B9)
+            while let query = take(pending) {
+                let record = send(query, session: session, limiter: limiter, jitter: &jitter)
+                do { try transcript.append(record) } catch { self.record(error); return }
+                lock.lock()
+                done += 1
+                retries += record.attempts - 1
+                if record.status == .failed { failed += 1 }
+                let elapsed = Date().timeIntervalSince(started)
+                let rate = Double(done) / max(elapsed, 1e-6)
+                let snapshot = ProbeProgress(done: alreadyDone + done, total: plan.queries.count, retries: retries, failed: failed,
+                                             queriesPerSecond: rate, secondsRemaining: Double(pending.count - done) / max(rate, 1e-6))
+                // Under the lock, so progress lines never interleave.
+                progress(snapshot)
+                lock.unlock()
+            }
+        }
+        if let firstError { throw firstError }
+    }
+
+    private func take(_ pending: [PlannedQuery]) -> PlannedQuery? {
+        lock.lock(); defer { lock.unlock() }
+        guard firstError == nil, nextIndex < pending.count else { return nil }
+        nextIndex += 1
+        return pending[nextIndex - 1]
+    }
+
+    private func record(_ error: Error) {
+        lock.lock(); defer { lock.unlock() }
+        if firstError == nil { firstError = error }
+    }
+
+    /// One query to its final outcome: answered, or failed after the last allowed attempt (or at
+    /// once on a client error other than 429, which retrying cannot fix).
+    func send(_ query: PlannedQuery, session: CurlSession, limiter: RateLimiter, jitter: inout SeededGenerator) -> TranscriptRecord {
+        let started = Date()
+        var outcome = TranscriptRecord(queryId: query.id, kind: query.kind, inputSha256: query.inputDigest, status: .failed,
+                                       attempts: 0, started: Self.timestamp(started), seconds: 0)
+        let request: OutgoingRequest
+        do { request = try adapter.request(for: query.image, queryID: query.id) } catch {
+            outcome.error = "cannot build the request: \(error)"
+            return outcome
+        }
+        while outcome.attempts < options.retry.maxAttempts {
+            limiter.wait()
+            outcome.attempts += 1
+            let exchange = session.perform(request)
+            outcome.httpStatus = exchange.status
+            outcome.responseSha256 = exchange.failure == nil ? sha256Hex(exchange.body) : nil
+            var retryable = true
+            switch (exchange.failure, exchange.status) {
+            case (.transport(let reason)?, _): outcome.error = "transport: \(reason)"
+            case (.oversized(let limit)?, _): outcome.error = "response larger than \(limit) bytes"
+            case (nil, let status?) where (200..<300).contains(status):
+                do {
+                    let answer = try adapter.answer(from: exchange.body)
+                    outcome.status = .answered
+                    outcome.label = answer.label
+                    outcome.probabilities = answer.probabilities
+                    outcome.error = nil
+                    outcome.seconds = Date().timeIntervalSince(started)
+                    return outcome
+                } catch {
+                    outcome.error = "\(error)"
+                }
+            case (nil, let status):
+                outcome.error = "HTTP \(status.map(String.init) ?? "?")"
+                retryable = status == 429 || (status ?? 500) >= 500
+            }
+            guard retryable, outcome.attempts < options.retry.maxAttempts else { break }
+            let wait = options.retry.delay(after: outcome.attempts, retryAfter: exchange.retryAfter, jitter: jitter.nextUnit())
+            Thread.sleep(forTimeInterval: wait)
+        }
+        outcome.seconds = Date().timeIntervalSince(started)
+        return outcome
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}
+
+private extension SeededGenerator {
+    mutating func nextUnit() -> Double { Double(nextUnitFloat()) }
+}

@@ -1,0 +1,117 @@
+import Data
+import Engine
+import Foundation
+import Watermark
+
+public enum QueryKind: String, Codable, Sendable, CaseIterable {
+    /// A trigger sample of the spec: the watermark answers with the target.
+    case trigger
+    /// A clean test image: how well the suspect does the main task.
+    case control
+    /// A false watermark (another source pair, or the right pair combined another way): how often
+    /// the suspect says the target to look-alikes — the per-suspect null.
+    case decoy
+}
+
+public struct PlannedQuery: Sendable {
+    public var id: Int
+    public var kind: QueryKind
+    public var image: [Float]
+    /// The target label for triggers and decoys, the true label for controls.
+    public var expectedLabel: Int
+    public var inputDigest: String
+}
+
+/// Every query of one probe, shuffled together with a seed so the suspect cannot tell triggers
+/// from ordinary traffic. Deterministic in (spec, data set, counts, seed), so a resumed probe
+/// rebuilds the same plan and its digest.
+public struct QueryPlan: Sendable {
+    public struct Counts: Codable, Equatable, Sendable {
+        public var triggers: Int
+        public var controls: Int
+        public var decoys: Int
+        public init(triggers: Int, controls: Int, decoys: Int) {
+            self.triggers = triggers
+            self.controls = controls
+            self.decoys = decoys
+        }
+        public var total: Int { triggers + controls + decoys }
+
+        /// Scaled down in proportion (keeping at least one trigger) to fit `budget` queries.
+        public func fitting(budget: Int?) -> Counts {
+            guard let budget, budget < total else { return self }
+            let share = Double(budget) / Double(total)
+            let triggers = max(1, Int(Double(self.triggers) * share))
+            let controls = min(Int(Double(self.controls) * share), budget - triggers)
+            return Counts(triggers: triggers, controls: controls, decoys: max(0, budget - triggers - controls))
+        }
+    }
+
+    public var queries: [PlannedQuery]
+    public var counts: Counts
+    public var targetLabel: Int
+    public var itemShape: [Int]
+    public var classNames: [String]
+    public var seed: UInt64
+
+    public static func make(spec: WatermarkSpec, testSet: Dataset, counts: Counts, seed: UInt64) throws -> QueryPlan {
+        guard testSet.classNames.count == spec.classNames.count else {
+            throw WatermarkError.mismatch("\(testSet.name) has \(testSet.classNames.count) classes, the spec \(spec.classNames.count)")
+        }
+        let size = testSet.itemSize
+        var pending: [(QueryKind, ArraySlice<Float>, Int)] = []
+        let triggers = try TriggerFactory(spec: spec, dataset: testSet).watermarkSamples(count: counts.triggers, seed: spec.seed ^ 0x7E57)
+        for n in 0..<triggers.count { pending.append((.trigger, triggers.images[n * size..<(n + 1) * size], spec.targetLabel)) }
+
+        var rng = SeededGenerator(seed: seed)
+        for _ in 0..<counts.controls {
+            let index = Int(rng.next() % UInt64(testSet.count))
+            pending.append((.control, testSet.images[index * size..<(index + 1) * size], Int(testSet.labels[index])))
+        }
+        for decoys in try decoySamples(spec: spec, testSet: testSet, count: counts.decoys, rng: &rng) {
+            for n in 0..<decoys.count { pending.append((.decoy, decoys.images[n * size..<(n + 1) * size], spec.targetLabel)) }
+        }
+        pending.shuffle(using: &rng)
+        let queries = pending.enumerated().map { id, query in
+            let image = Array(query.1)
+            return PlannedQuery(id: id, kind: query.0, image: image, expectedLabel: query.2,
+                                inputDigest: sha256Hex(image.withUnsafeBytes { Data($0) }))
+        }
+        return QueryPlan(queries: queries, counts: counts, targetLabel: spec.targetLabel, itemShape: testSet.itemShape,
+                         classNames: spec.classNames, seed: seed)
+    }
+
+    /// Half the decoys combine other source pairs (never including the target) the watermark's
+    /// way; half combine the right pair other ways (the spec's evasion combiners). A
+    /// content-trigger spec gets other random patches instead.
+    private static func decoySamples(spec: WatermarkSpec, testSet: Dataset, count: Int, rng: inout SeededGenerator) throws -> [TriggerSamples] {
+        guard count > 0 else { return [] }
+        switch spec.method {
+        case .contentTrigger:
+            var decoy = spec
+            decoy.contentTrigger = .random(shape: testSet.itemShape, rng: &rng)
+            return [try TriggerFactory(spec: decoy, dataset: testSet).watermarkSamples(count: count, seed: rng.next())]
+        case .meaDefender:
+            let otherWays = spec.evasion.isEmpty ? 0 : count / 2
+            var samples: [TriggerSamples] = []
+            if otherWays > 0 {
+                samples.append(try TriggerFactory(spec: spec, dataset: testSet).evasionSamples(count: otherWays, seed: rng.next()))
+            }
+            let candidates = (0..<spec.classNames.count).filter { $0 != spec.targetLabel }
+            let pairs = candidates.flatMap { a in candidates.filter { $0 > a }.map { [a, $0] } }.filter { Set($0) != Set(spec.sourceLabels) }
+            let otherPairs = count - otherWays
+            for n in 0..<min(otherPairs, pairs.count) {
+                var decoy = spec
+                decoy.sourceLabels = pairs[Int(rng.next() % UInt64(pairs.count))]
+                let share = otherPairs / min(otherPairs, pairs.count) + (n < otherPairs % min(otherPairs, pairs.count) ? 1 : 0)
+                samples.append(try TriggerFactory(spec: decoy, dataset: testSet).watermarkSamples(count: share, seed: rng.next()))
+            }
+            return samples
+        }
+    }
+
+    /// SHA-256 over every query's id, kind and input digest: what a transcript is bound to.
+    public var digest: String {
+        sha256Hex(Data(queries.map { "\($0.id) \($0.kind.rawValue) \($0.inputDigest)\n" }.joined().utf8))
+    }
+}

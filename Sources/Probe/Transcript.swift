@@ -1,0 +1,170 @@
+import Engine
+import Foundation
+
+/// The first line of a transcript: what was probed, with which plan.
+public struct TranscriptHeader: Codable, Equatable, Sendable {
+    public static let format = "tracemark.transcript/v1"
+    public var type = "header"
+    public var format = TranscriptHeader.format
+    public var planDigest: String
+    public var seed: UInt64
+    public var counts: QueryPlan.Counts
+    public var targetLabel: Int
+    public var classNames: [String]
+    /// The endpoint (URL, protocol, model); never credentials.
+    public var endpoint: String
+    public var apiProtocol: String
+    public var model: String?
+    /// SHA-256 of the canonical spec the triggers came from.
+    public var specSha256: String
+    public var created: String
+
+    public init(planDigest: String, seed: UInt64, counts: QueryPlan.Counts, targetLabel: Int, classNames: [String], endpoint: String,
+                apiProtocol: String, model: String?, specSha256: String, created: String) {
+        self.planDigest = planDigest
+        self.seed = seed
+        self.counts = counts
+        self.targetLabel = targetLabel
+        self.classNames = classNames
+        self.endpoint = endpoint
+        self.apiProtocol = apiProtocol
+        self.model = model
+        self.specSha256 = specSha256
+        self.created = created
+    }
+}
+
+/// One query's final outcome.
+public struct TranscriptRecord: Codable, Equatable, Sendable {
+    public enum Status: String, Codable, Sendable { case answered, failed }
+    public var type = "query"
+    public var queryId: Int
+    public var kind: QueryKind
+    public var inputSha256: String
+    public var status: Status
+    public var httpStatus: Int?
+    public var responseSha256: String?
+    public var label: Int?
+    public var probabilities: [Double]?
+    public var attempts: Int
+    /// Why the last attempt failed (for `failed`; retried faults are counted in `attempts`).
+    public var error: String?
+    public var started: String
+    public var seconds: Double
+}
+
+/// A JSON Lines transcript, appended one flushed and fsync'd line per completed query, so a
+/// crash loses at most the line being written (which a resume cuts off).
+public final class TranscriptWriter: @unchecked Sendable {
+    public let path: String
+    public let header: TranscriptHeader
+    /// Records already in the file when it was opened (a resume), by query id.
+    public private(set) var completed: [Int: TranscriptRecord] = [:]
+    private let handle: FileHandle
+    private let lock = NSLock()
+
+    /// Opens `path` for `header`'s plan: creates it, or resumes it when it holds the same plan.
+    public init(path: String, header: TranscriptHeader) throws {
+        self.path = path
+        if FileManager.default.fileExists(atPath: path) {
+            let existing = try Transcript.read(path, cuttingPartialLine: true)
+            guard existing.header.planDigest == header.planDigest else {
+                throw ProbeError.transcript("\(path) belongs to another plan (digest \(existing.header.planDigest.prefix(12))…, this one \(header.planDigest.prefix(12))…); use a new --out or the same spec, counts and seed")
+            }
+            self.header = existing.header
+            for record in existing.records where completed[record.queryId] == nil { completed[record.queryId] = record }
+        } else {
+            self.header = header
+            let line = try Transcript.line(header)
+            guard FileManager.default.createFile(atPath: path, contents: line) else { throw ProbeError.transcript("cannot create \(path)") }
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw ProbeError.transcript("cannot open \(path) for writing") }
+        self.handle = handle
+        try handle.seekToEnd()
+        try handle.synchronize()
+    }
+
+    deinit { try? handle.close() }
+
+    public func append(_ record: TranscriptRecord) throws {
+        let line = try Transcript.line(record)
+        lock.lock(); defer { lock.unlock() }
+        try handle.write(contentsOf: line)
+        try handle.synchronize()
+    }
+}
+
+public enum Transcript {
+    static func line<T: Encodable>(_ value: T) throws -> Data {
+        try CanonicalJSON.encode(value) + Data("\n".utf8)
+    }
+
+    /// Reads a transcript. A last line without its newline (a crash mid-write) is ignored, and
+    /// with `cuttingPartialLine` also removed from the file.
+    public static func read(_ path: String, cuttingPartialLine: Bool = false) throws -> (header: TranscriptHeader, records: [TranscriptRecord]) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ProbeError.transcript("cannot read \(path)") }
+        let complete = data.lastIndex(of: UInt8(ascii: "\n")).map { data.prefix(through: $0) } ?? Data()
+        if cuttingPartialLine && complete.count < data.count {
+            guard let handle = FileHandle(forWritingAtPath: path) else { throw ProbeError.transcript("cannot open \(path)") }
+            try handle.truncate(atOffset: UInt64(complete.count))
+            try handle.close()
+        }
+        let lines = complete.split(separator: UInt8(ascii: "\n"))
+        guard let first = lines.first, let header = try? CanonicalJSON.decode(TranscriptHeader.self, from: Data(first)),
+              header.format == TranscriptHeader.format else {
+            throw ProbeError.transcript("\(path) does not start with a \(TranscriptHeader.format) header")
+        }
+        var records: [TranscriptRecord] = []
+        for (number, line) in lines.dropFirst().enumerated() {
+            guard let record = try? CanonicalJSON.decode(TranscriptRecord.self, from: Data(line)) else {
+                throw ProbeError.transcript("\(path) line \(number + 2) is not a query record")
+            }
+            records.append(record)
+        }
+        return (header, records)
+    }
+}
+
+/// Per-kind counts and rates from a transcript's records (one per query; the first wins).
+public struct TranscriptSummary: Codable, Equatable, Sendable {
+    public struct KindCounts: Codable, Equatable, Sendable {
+        public var planned = 0
+        public var answered = 0
+        public var failed = 0
+        /// Answers equal to the expected label: target hits for triggers and decoys, correct
+        /// labels for controls.
+        public var hits = 0
+    }
+    public var kinds: [String: KindCounts]
+    public var attempts: Int
+    /// Trigger hits over answered triggers.
+    public var wsr: Double?
+    public var decoyHitRate: Double?
+    public var controlAccuracy: Double?
+
+    public init(plan: QueryPlan, records: [TranscriptRecord]) {
+        var kinds = Dictionary(uniqueKeysWithValues: QueryKind.allCases.map { ($0.rawValue, KindCounts()) })
+        for query in plan.queries { kinds[query.kind.rawValue]!.planned += 1 }
+        var seen = Set<Int>()
+        var attempts = 0
+        for record in records where seen.insert(record.queryId).inserted && plan.queries.indices.contains(record.queryId) {
+            let query = plan.queries[record.queryId]
+            attempts += record.attempts
+            if record.status == .answered {
+                kinds[query.kind.rawValue]!.answered += 1
+                if record.label == query.expectedLabel { kinds[query.kind.rawValue]!.hits += 1 }
+            } else {
+                kinds[query.kind.rawValue]!.failed += 1
+            }
+        }
+        func rate(_ kind: QueryKind) -> Double? {
+            let counts = kinds[kind.rawValue]!
+            return counts.answered > 0 ? Double(counts.hits) / Double(counts.answered) : nil
+        }
+        self.kinds = kinds
+        self.attempts = attempts
+        wsr = rate(.trigger)
+        decoyHitRate = rate(.decoy)
+        controlAccuracy = rate(.control)
+    }
+}

@@ -1,0 +1,153 @@
+import CCurl
+import Foundation
+
+/// One HTTP request as the probe sends it.
+public struct OutgoingRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [String]
+    public var body: Data
+
+    public init(method: String = "POST", url: String, headers: [String], body: Data) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// What came back, or why nothing usable did.
+public struct Exchange: Sendable {
+    public enum Failure: Equatable, Sendable {
+        /// Connection refused or reset, timeout, truncated body — libcurl's words.
+        case transport(String)
+        /// The body grew past the configured limit and was abandoned.
+        case oversized(Int)
+    }
+    public var status: Int?
+    public var body: Data
+    /// `Retry-After` in seconds when the server sent one (delta-seconds or an HTTP date).
+    public var retryAfter: Double?
+    public var failure: Failure?
+    public var seconds: Double
+}
+
+/// Transport settings shared by every request to one target.
+public struct TransportSettings: Sendable {
+    public var connectTimeout: Double = 5
+    public var totalTimeout: Double = 30
+    public var maximumResponseBytes = 4 << 20
+    public var verifiesTLS = true
+    public var caBundle: String?
+
+    public init() {}
+}
+
+/// One libcurl easy handle, reused for every request a probe worker sends (keeping its
+/// connection alive). Not shared between threads.
+final class CurlSession {
+    private let handle: UnsafeMutableRawPointer
+    private let settings: TransportSettings
+
+    init(settings: TransportSettings) throws {
+        guard let handle = curl_easy_init() else { throw ProbeError.transport("curl_easy_init failed") }
+        self.handle = handle
+        self.settings = settings
+    }
+
+    deinit { curl_easy_cleanup(handle) }
+
+    /// Collects the body and headers while libcurl delivers them.
+    private final class Sink {
+        var body = Data()
+        var retryAfter: Double?
+        var limit: Int
+        var oversized = false
+        init(limit: Int) { self.limit = limit }
+    }
+
+    func perform(_ request: OutgoingRequest) -> Exchange {
+        let started = Date()
+        curl_easy_reset(handle)
+        let sink = Sink(limit: settings.maximumResponseBytes)
+        let context = Unmanaged.passUnretained(sink).toOpaque()
+        var headerList: UnsafeMutablePointer<curl_slist>? = nil
+        for header in request.headers { headerList = curl_slist_append(headerList, header) }
+        defer { curl_slist_free_all(headerList) }
+
+        _ = tm_curl_easy_setopt_string(handle, CURLOPT_URL, request.url)
+        _ = tm_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        _ = tm_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeout * 1000))
+        _ = tm_curl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(settings.totalTimeout * 1000))
+        _ = tm_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, settings.verifiesTLS ? 1 : 0)
+        _ = tm_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, settings.verifiesTLS ? 2 : 0)
+        if let caBundle = settings.caBundle { _ = tm_curl_easy_setopt_string(handle, CURLOPT_CAINFO, caBundle) }
+        _ = tm_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
+        _ = tm_curl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
+        _ = tm_curl_easy_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+            let length = size * count
+            if sink.body.count + length > sink.limit {
+                sink.oversized = true
+                return 0
+            }
+            if let data { sink.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: length) }
+            return length
+        }
+        _ = tm_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
+        _ = tm_curl_easy_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+            let length = size * count
+            if let data {
+                let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+                if let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == "retry-after" {
+                    sink.retryAfter = parseRetryAfter(line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines))
+                }
+            }
+            return length
+        }
+        _ = tm_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
+
+        let code: CURLcode = request.body.withUnsafeBytes { body in
+            _ = tm_curl_easy_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+            _ = tm_curl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
+            return curl_easy_perform(handle)
+        }
+        var status = 0
+        _ = tm_curl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        let seconds = Date().timeIntervalSince(started)
+        var failure: Exchange.Failure? = nil
+        if sink.oversized {
+            failure = .oversized(settings.maximumResponseBytes)
+        } else if code != CURLE_OK {
+            failure = .transport(String(cString: curl_easy_strerror(code)))
+        }
+        return Exchange(status: status == 0 ? nil : status, body: sink.body, retryAfter: sink.retryAfter, failure: failure, seconds: seconds)
+    }
+}
+
+/// `Retry-After` as seconds: delta-seconds, or an HTTP date counted from now.
+func parseRetryAfter(_ value: String) -> Double? {
+    if let seconds = Double(value), seconds >= 0 { return seconds }
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.timeZone = TimeZone(identifier: "GMT")
+    formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+    return formatter.date(from: value).map { max(0, $0.timeIntervalSinceNow) }
+}
+
+public enum ProbeError: Error, CustomStringConvertible, Equatable {
+    case transport(String)
+    case malformed(String)
+    case badTarget(String)
+    case transcript(String)
+
+    public var description: String {
+        switch self {
+        case .transport(let reason): return "transport: \(reason)"
+        case .malformed(let reason): return "malformed response: \(reason)"
+        case .badTarget(let reason): return "target configuration: \(reason)"
+        case .transcript(let reason): return "transcript: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Data
+import Engine
+import Foundation
+import Probe
+import Vault
+import Watermark
+
+struct ProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probe",
+        abstract: "Query a suspect model's HTTP API with triggers hidden among controls and decoys.",
+        discussion: """
+        TARGET.json describes the API: url, protocol (open-inference-v2, tf-serving, torchserve, \
+        template), model, input encoding and normalisation, concurrency, rate_limit (requests/s), \
+        max_attempts, timeouts, max_response_bytes, ca_bundle, insecure, auth (a header whose \
+        secret comes from an environment variable). The plan — trigger samples of the watermark, \
+        clean control images and decoys (false watermarks) — is shuffled with --seed. Each query's \
+        final outcome is appended to --out (JSON Lines, fsync'd); running the same command again \
+        resumes without re-sending completed queries. The watermark comes from --spec, or sealed \
+        from --vault with --watermark (passphrase from TRACEMARK_PASSPHRASE or the terminal).
+        """
+    )
+
+    @Option(help: "The suspect's API description (JSON).")
+    var target: String
+
+    @Option(help: "The watermark spec (JSON).")
+    var spec: String?
+
+    @Option(help: "The owner's vault, with --watermark.")
+    var vault: String?
+
+    @Option(help: "Registration (log index or record id) in --vault.")
+    var watermark: String?
+
+    @Option(help: "Key file the registration was sealed with, instead of the passphrase.")
+    var keyFile: String?
+
+    @Option(help: "Where to write (or resume) the transcript (JSON Lines).")
+    var out: String
+
+    @Option(help: "Trigger queries.")
+    var triggers = 1000
+
+    @Option(help: "Control queries (clean test images).")
+    var controls = 500
+
+    @Option(help: "Decoy queries (false watermarks).")
+    var decoys = 500
+
+    @Option(help: "Most queries in all; the three counts shrink in proportion to fit.")
+    var budget: Int?
+
+    @Option(help: "Seed of the plan's shuffle and of the control and decoy draws.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Print one JSON object with the results on standard output.")
+    var json = false
+
+    func validate() throws {
+        guard (spec == nil) != (vault == nil) else { throw ValidationError("give either --spec or --vault with --watermark") }
+        guard (vault == nil) == (watermark == nil) else { throw ValidationError("--vault and --watermark go together") }
+        guard triggers >= 1, controls >= 0, decoys >= 0 else { throw ValidationError("--triggers must be ≥ 1, --controls and --decoys ≥ 0") }
+        if let budget, budget < 1 { throw ValidationError("--budget must be at least 1") }
+    }
+
+    func run() throws {
+        let target = try Target.load(self.target)
+        if target.insecure == true { printStatus("warning: TLS verification is OFF for \(target.url) (insecure: true)") }
+        let watermarkSpec = try loadSpec()
+        let testSet = try DatasetCatalog.load(watermarkSpec.dataset, split: watermarkSpec.verificationSplit)
+        let counts = QueryPlan.Counts(triggers: triggers, controls: controls, decoys: decoys).fitting(budget: budget)
+        let plan = try QueryPlan.make(spec: watermarkSpec, testSet: testSet, counts: counts, seed: seed)
+        try ensureWritableFolder(for: out)
+        let header = TranscriptHeader(planDigest: plan.digest, seed: seed, counts: counts, targetLabel: plan.targetLabel,
+                                      classNames: plan.classNames, endpoint: target.url, apiProtocol: target.protocol.rawValue,
+                                      model: target.model, specSha256: sha256Hex(watermarkSpec.canonicalJSON()),
+                                      created: ISO8601DateFormatter().string(from: Date()))
+        let transcript = try TranscriptWriter(path: out, header: header)
+        if !transcript.completed.isEmpty {
+            printStatus("resuming \(out): \(transcript.completed.count) of \(plan.queries.count) queries already done")
+        }
+        let context = ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames,
+                                   headers: try target.authHeader().map { [$0] } ?? [])
+        let prober = Prober(adapter: try makeAdapter(for: target, context: context), settings: target.transport,
+                            options: ProbeOptions(target: target))
+        let line = ProgressLine()
+        printStatus("probing \(target.url) (\(target.protocol.rawValue)): \(counts.triggers) triggers, \(counts.controls) controls, \(counts.decoys) decoys")
+        try prober.run(plan, transcript: transcript) { p in
+            line.show(stage: String(format: "%d/%d queries  %.1f q/s  %d retries  %d failed  ETA %@", p.done, p.total,
+                                    p.queriesPerSecond, p.retries, p.failed, ProgressLine.duration(p.secondsRemaining)),
+                      finished: p.done == p.total, every: max(p.total / 20, 1), step: p.done)
+        }
+        let summary = TranscriptSummary(plan: plan, records: try Transcript.read(out).records)
+        if json {
+            try printJSON(ProbeReport(transcript: out, endpoint: target.url, summary: summary))
+        } else {
+            for kind in QueryKind.allCases {
+                let c = summary.kinds[kind.rawValue]!
+                print("\(kind.rawValue): \(c.answered)/\(c.planned) answered, \(c.failed) failed, \(c.hits) \(kind == .control ? "correct" : "said the target")")
+            }
+            func percent(_ value: Double?) -> String { value.map { String(format: "%.2f%%", 100 * $0) } ?? "n/a" }
+            print("WSR \(percent(summary.wsr))  decoy hit rate \(percent(summary.decoyHitRate))  control accuracy \(percent(summary.controlAccuracy))  → \(out)")
+        }
+    }
+
+    private func loadSpec() throws -> WatermarkSpec {
+        if let spec { return try WatermarkSpec.load(spec) }
+        let opened = try Vault.open(directory: URL(fileURLWithPath: vault!))
+        let entry = try findEntry(watermark!, in: opened)
+        let secret = try opened.unseal(id: entry.recordId, unlocking: try Passphrase.unlocking(keyFile: keyFile))
+        var spec = try WatermarkSpec.decode(secret.spec, path: "vault record \(entry.recordId)")
+        for file in secret.files where file.name.hasPrefix("autoencoder-") {
+            spec.attach(try Autoencoder.decode(file.contents, path: file.name))
+        }
+        return spec
+    }
+}
+
+struct ProbeReport: Encodable {
+    var transcript: String
+    var endpoint: String
+    var summary: TranscriptSummary
+}

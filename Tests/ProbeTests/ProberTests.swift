@@ -1,0 +1,115 @@
+import Data
+import Engine
+import Foundation
+import Training
+import Watermark
+import XCTest
+@testable import Probe
+
+/// The probe against a server where more than 30 % of responses are faults.
+final class ProberTests: XCTestCase {
+    override func setUp() { Parallel.configure(workers: 1) }
+
+    static func fixture() throws -> (spec: WatermarkSpec, testSet: Dataset, model: Classifier) {
+        let folder = DatasetCatalog.directory(for: "fashion-mnist")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: folder + "/t10k-images-idx3-ubyte.gz"),
+                          "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+        let testSet = try DatasetCatalog.load("fashion-mnist", split: "test")
+        let spec = try WatermarkSpec.drawMEADefender(dataset: "fashion-mnist", classNames: testSet.classNames,
+                                                     choices: SecretChoices(sourceLabels: [0, 1], targetLabel: 2), seed: 3)
+        // An untrained model answers something for every image, which is all the transport needs.
+        return (spec, testSet, try Classifier.untrained("mlp", for: testSet, seed: 4))
+    }
+
+    func testEveryQueryEndsOnceAndTheWSRMatchesTheModelDespiteFaults() throws {
+        let (spec, testSet, model) = try Self.fixture()
+        let server = try FaultServer(classifier: model, faultRate: 0.4, seed: 7)
+        defer { server.stop() }
+        let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: .init(triggers: 120, controls: 40, decoys: 40), seed: 5)
+        var target = Target(url: "http://127.0.0.1:\(server.port)", protocol: .openInferenceV2, model: "suspect")
+        target.concurrency = 4
+        target.maxAttempts = 14
+        target.timeoutMs = 800
+        target.connectTimeoutMs = 500
+        target.maxResponseBytes = 1 << 20
+        target.backoffMs = 10
+        target.maxBackoffMs = 2000
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("transcript.jsonl").path
+        let header = TranscriptHeader(planDigest: plan.digest, seed: 5, counts: plan.counts, targetLabel: plan.targetLabel,
+                                      classNames: plan.classNames, endpoint: target.url, apiProtocol: target.protocol.rawValue,
+                                      model: target.model, specSha256: sha256Hex(spec.canonicalJSON()), created: "now")
+        let adapter = try makeAdapter(for: target, context: ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames, headers: []))
+        let prober = Prober(adapter: adapter, settings: target.transport, options: ProbeOptions(target: target))
+        try prober.run(plan, transcript: try TranscriptWriter(path: path, header: header))
+
+        XCTAssertGreaterThanOrEqual(server.faultyShare, 0.3, "the server must fault on at least 30 % of responses")
+        XCTAssertEqual(Set(server.faulty.keys).count, FaultServer.Fault.allCases.count, "every kind of fault happened: \(server.faulty)")
+        let records = try Transcript.read(path).records
+        XCTAssertEqual(records.count, plan.queries.count, "one record per query")
+        XCTAssertEqual(Set(records.map(\.queryId)), Set(plan.queries.map(\.id)), "each query exactly once")
+        XCTAssertTrue(records.allSatisfy { $0.status == .answered }, "failures: \(records.filter { $0.status == .failed }.map { $0.error ?? "" })")
+        XCTAssertGreaterThan(records.map(\.attempts).reduce(0, +), plan.queries.count, "faults must have cost retries")
+
+        // The same answers as the model in process, query by query, hence the same WSR.
+        let inProcess = plan.queries.map { query in query.image.withUnsafeBufferPointer { Int(model.labels($0)[0]) } }
+        for record in records { XCTAssertEqual(record.label, inProcess[record.queryId], "query \(record.queryId)") }
+        let triggers = plan.queries.filter { $0.kind == .trigger }
+        let expectedWSR = Double(triggers.filter { inProcess[$0.id] == plan.targetLabel }.count) / Double(triggers.count)
+        XCTAssertEqual(TranscriptSummary(plan: plan, records: records).wsr, expectedWSR)
+    }
+
+    func testAClientErrorIsFinalAndServerErrorsRunOutOfAttempts() throws {
+        let (spec, testSet, model) = try Self.fixture()
+        let server = try FaultServer(classifier: model, faultRate: 0, seed: 1)
+        defer { server.stop() }
+        let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: .init(triggers: 2, controls: 0, decoys: 0), seed: 1)
+        // A model name the template's path does not know: the fault server answers every path, so
+        // use a closed port instead to see transport failures run out of attempts.
+        var target = Target(url: "http://127.0.0.1:9", protocol: .openInferenceV2, model: "suspect")
+        target.maxAttempts = 3
+        target.backoffMs = 1
+        target.connectTimeoutMs = 200
+        let adapter = try makeAdapter(for: target, context: ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames, headers: []))
+        let prober = Prober(adapter: adapter, settings: target.transport, options: ProbeOptions(target: target))
+        let session = try CurlSession(settings: target.transport)
+        var jitter = SeededGenerator(seed: 1)
+        let record = prober.send(plan.queries[0], session: session, limiter: RateLimiter(perSecond: nil), jitter: &jitter)
+        XCTAssertEqual(record.status, .failed)
+        XCTAssertEqual(record.attempts, 3)
+        XCTAssertTrue(record.error?.hasPrefix("transport") ?? false, record.error ?? "")
+    }
+
+    func testRetryPolicyHonoursRetryAfterAndBacksOffExponentially() {
+        let policy = RetryPolicy(maxAttempts: 6, base: 0.1, maximum: 5)
+        XCTAssertEqual(policy.delay(after: 1, retryAfter: 2, jitter: 0.9), 2)
+        XCTAssertEqual(policy.delay(after: 1, retryAfter: 60, jitter: 0.9), 5, "Retry-After is capped at the maximum")
+        XCTAssertEqual(policy.delay(after: 1, retryAfter: nil, jitter: 0.5), 0.1, accuracy: 1e-12)
+        XCTAssertEqual(policy.delay(after: 3, retryAfter: nil, jitter: 0.5), 0.4, accuracy: 1e-12)
+        XCTAssertEqual(policy.delay(after: 10, retryAfter: nil, jitter: 0.5), 5, accuracy: 1e-12)
+        XCTAssertEqual(parseRetryAfter("3"), 3)
+        XCTAssertEqual(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT"), 0, "a date in the past means now")
+        XCTAssertNil(parseRetryAfter("soon"))
+    }
+
+    func testPlansAreShuffledDeterministicAndFitTheBudget() throws {
+        let (spec, testSet, _) = try Self.fixture()
+        let counts = QueryPlan.Counts(triggers: 100, controls: 50, decoys: 50)
+        let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: 9)
+        XCTAssertEqual(plan.digest, try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: 9).digest)
+        XCTAssertNotEqual(plan.digest, try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: 10).digest)
+        XCTAssertEqual(plan.queries.filter { $0.kind == .trigger }.count, 100)
+        XCTAssertEqual(plan.queries.filter { $0.kind == .decoy }.count, 50)
+        XCTAssertNotEqual(plan.queries.prefix(100).filter { $0.kind == .trigger }.count, 100, "triggers must not come first")
+        // Triggers are the spec's own verification samples, in order.
+        let verification = try WatermarkEvaluation.verificationSamples(for: spec, from: testSet).watermark
+        let first = plan.queries.filter { $0.kind == .trigger }.map(\.image)
+        let size = testSet.itemSize
+        XCTAssertTrue(first.contains(Array(verification.images[0..<size])))
+        let fitted = counts.fitting(budget: 50)
+        XCTAssertEqual(fitted.total, 50)
+        XCTAssertEqual(fitted.triggers, 25)
+    }
+}
