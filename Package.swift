@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Data"]),
         .testTarget(name: "WatermarkTests", dependencies: ["Watermark", "Training", "Engine", "Data"]),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "Engine", "Data", "Watermark", "tracemark"]),
-        .testTarget(name: "ProbeTests", dependencies: ["Probe", "Server", "Engine", "Data", "Watermark", "tracemark"]),
+        .testTarget(name: "ProbeTests", dependencies: ["Probe", "Server", "Engine", "Data", "Training", "Watermark", "tracemark", .product(name: "Hummingbird", package: "hummingbird")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -67,12 +67,15 @@ public struct ModelServer: Sendable {
         }
         router.post("/v2/models/{name}/infer") { request, context in
             try checkName(context)
-            let body = try await request.body.collect(upTo: maximumBodyBytes)
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: maximumBodyBytes) } catch {
+                throw APIError(.contentTooLarge, "request body too large (limit \(maximumBodyBytes) bytes)")
+            }
             let decoded: InferenceProtocol.InferRequest
             do {
                 decoded = try JSONDecoder().decode(InferenceProtocol.InferRequest.self, from: Data(buffer: body))
             } catch {
-                throw APIError(.badRequest, "malformed inference request: \(error)")
+                throw APIError(.badRequest, "malformed inference request: \(describeDecodingError(error))")
             }
             let images = try images(from: decoded)
             let probabilities = await worker.probabilities(images)
@@ -139,6 +142,22 @@ public struct ModelServer: Sendable {
     }
 }
 
+/// A JSON decoding error in a line: what was wrong and where.
+func describeDecodingError(_ error: Error) -> String {
+    guard let decoding = error as? DecodingError else { return "\(error)" }
+    switch decoding {
+    case .keyNotFound(let key, let context): return "missing '\(key.stringValue)'\(place(context))"
+    case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+        return context.debugDescription + place(context)
+    @unknown default: return "\(decoding)"
+    }
+}
+
+private func place(_ context: DecodingError.Context) -> String {
+    let path = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+    return path.isEmpty ? "" : " at \(path)"
+}
+
 /// The first index of the largest value.
 func argmaxIndex(_ row: [Float]) -> Int {
     var best = 0
@@ -174,8 +193,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as APIError {
             throw error
         } catch let error as HTTPError {
-            let message = error.status == .contentTooLarge ? "request body too large" : (error.body ?? error.status.reasonPhrase)
-            throw APIError(error.status, message)
+            throw APIError(error.status, error.body ?? error.status.reasonPhrase)
         }
     }
 }

@@ -61,22 +61,18 @@ final class ProberTests: XCTestCase {
         XCTAssertEqual(TranscriptSummary(plan: plan, records: records).wsr, expectedWSR)
     }
 
-    func testAClientErrorIsFinalAndServerErrorsRunOutOfAttempts() throws {
-        let (spec, testSet, model) = try Self.fixture()
-        let server = try FaultServer(classifier: model, faultRate: 0, seed: 1)
-        defer { server.stop() }
+    func testTransportFailuresRunOutOfAttempts() throws {
+        let (spec, testSet, _) = try Self.fixture()
         let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: .init(triggers: 2, controls: 0, decoys: 0), seed: 1)
-        // A model name the template's path does not know: the fault server answers every path, so
-        // use a closed port instead to see transport failures run out of attempts.
-        var target = Target(url: "http://127.0.0.1:9", protocol: .openInferenceV2, model: "suspect")
+        var target = Target(url: "http://127.0.0.1:9", protocol: .openInferenceV2, model: "suspect")  // nothing listens on port 9
         target.maxAttempts = 3
         target.backoffMs = 1
         target.connectTimeoutMs = 200
         let adapter = try makeAdapter(for: target, context: ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames, headers: []))
         let prober = Prober(adapter: adapter, settings: target.transport, options: ProbeOptions(target: target))
-        let session = try CurlSession(settings: target.transport)
         var jitter = SeededGenerator(seed: 1)
-        let record = prober.send(plan.queries[0], session: session, limiter: RateLimiter(perSecond: nil), jitter: &jitter)
+        let record = prober.send(plan.queries[0], session: try CurlSession(settings: target.transport), limiter: RateLimiter(perSecond: nil),
+                                 jitter: &jitter)
         XCTAssertEqual(record.status, .failed)
         XCTAssertEqual(record.attempts, 3)
         XCTAssertTrue(record.error?.hasPrefix("transport") ?? false, record.error ?? "")

@@ -28,15 +28,15 @@ struct OpenInferenceAdapter: ProbeAdapter {
         guard let outputs = (try parseJSON(body) as? [String: Any])?["outputs"] as? [[String: Any]], !outputs.isEmpty else {
             throw ProbeError.malformed("no outputs")
         }
-        func data(_ output: [String: Any]) -> [Any]? { output["data"] as? [Any] }
+        func data(_ output: [String: Any]) -> [Any]? { (output["data"] as? [Any]).map(flatten) }
         let classes = labels.classNames.count
         if let output = outputs.first(where: { $0["name"] as? String == "probabilities" })
             ?? outputs.first(where: { $0["datatype"] as? String == "FP32" && data($0)?.count == classes }),
            let values = data(output) {
-            return labels.answer(probabilities: try labels.probabilities(flatten(values)))
+            return labels.answer(probabilities: try labels.probabilities(values))
         }
         if let output = outputs.first(where: { ["label", "topk_labels"].contains($0["name"] as? String) }),
-           let first = flatten(data(output) ?? []).first {
+           let first = data(output)?.first {
             return Answer(label: try labels.label(first), probabilities: nil)
         }
         throw ProbeError.malformed("no probabilities or label output")

@@ -119,7 +119,9 @@ struct LabelReader: Sendable {
 
     /// A number (an index) or a name: the label map first, then our class names, then a numeric string.
     func label(_ value: Any) throws -> Int {
-        if let number = value as? NSNumber, !(value is Bool) {
+        // (Foundation on Linux reads 0 and 1 as NSNumbers that also cast to Bool, so booleans are
+        // not singled out.)
+        if let number = value as? NSNumber {
             let index = number.intValue
             guard Double(index) == number.doubleValue, classNames.indices.contains(index) else {
                 throw ProbeError.malformed("label \(number) is not a class index 0–\(classNames.count - 1)")

@@ -1,0 +1,85 @@
+import Data
+import Engine
+import Foundation
+import Training
+import Watermark
+import XCTest
+@testable import Probe
+
+/// `tracemark serve` and `tracemark probe` as a user runs them: a probe killed with SIGKILL and
+/// run again ends with the same transcript as one that was never interrupted.
+final class ProbeCommandTests: XCTestCase {
+    static let binary: String = {
+        var folder = Bundle.main.bundleURL
+        for _ in 0..<3 {
+            let candidate = folder.appendingPathComponent("tracemark").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            folder.deleteLastPathComponent()
+        }
+        return Bundle.main.bundleURL.appendingPathComponent("tracemark").path
+    }()
+
+    func testKillMidProbeThenResumeGivesTheSameTranscript() throws {
+        let (spec, testSet, model) = try ProberTests.fixture()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("probe-cli-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let modelPath = folder.appendingPathComponent("suspect.safetensors").path
+        try Checkpoint.save(model, to: modelPath)
+        let specPath = folder.appendingPathComponent("spec.json").path
+        try spec.write(to: specPath)
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: Self.binary)
+        server.arguments = ["serve", "--model", modelPath, "--port", "0", "--threads", "1"]
+        let output = Pipe()
+        server.standardOutput = output
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        let port = try XCTUnwrap(line.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }, "no port in '\(line)'")
+
+        let target = folder.appendingPathComponent("target.json").path
+        try Data("""
+            {"url": "http://127.0.0.1:\(port)", "protocol": "open-inference-v2", "model": "suspect", "concurrency": 3, "rate_limit": 150}
+            """.utf8).write(to: URL(fileURLWithPath: target))
+        func probe(_ out: String) -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.arguments = ["probe", "--target", target, "--spec", specPath, "--out", out,
+                                 "--triggers", "200", "--controls", "60", "--decoys", "60", "--seed", "4"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            return process
+        }
+        let interrupted = folder.appendingPathComponent("interrupted.jsonl").path
+        let killed = probe(interrupted)
+        try killed.run()
+        Thread.sleep(forTimeInterval: 1.0)
+        kill(killed.processIdentifier, SIGKILL)
+        killed.waitUntilExit()
+        let partial = try Transcript.read(interrupted).records.count
+        XCTAssertGreaterThan(partial, 0, "the probe was killed before it wrote anything")
+        XCTAssertLessThan(partial, 320, "the probe finished before it was killed")
+
+        let resumed = probe(interrupted)
+        try resumed.run()
+        resumed.waitUntilExit()
+        XCTAssertEqual(resumed.terminationStatus, 0)
+        let reference = folder.appendingPathComponent("reference.jsonl").path
+        let whole = probe(reference)
+        try whole.run()
+        whole.waitUntilExit()
+
+        let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: .init(triggers: 200, controls: 60, decoys: 60), seed: 4)
+        let (header, records) = try Transcript.read(interrupted)
+        XCTAssertEqual(header.planDigest, plan.digest)
+        XCTAssertEqual(records.count, plan.queries.count, "each query once after the resume (\(partial) before it)")
+        XCTAssertEqual(Set(records.map(\.queryId)).count, plan.queries.count)
+        let referenceRecords = try Transcript.read(reference).records
+        XCTAssertEqual(TranscriptSummary(plan: plan, records: records), TranscriptSummary(plan: plan, records: referenceRecords))
+        let labels = Dictionary(uniqueKeysWithValues: records.map { ($0.queryId, $0.label) })
+        for record in referenceRecords { XCTAssertEqual(labels[record.queryId], record.label) }
+    }
+}
