@@ -17,5 +17,9 @@ if ((${#missing[@]})); then
 fi
 
 command -v swift >/dev/null || { echo "error: swift is not on PATH (Swift 6.3 is required)" >&2; exit 1; }
-echo "building tracemark (release)…" >&2
-swift build -c release --product tracemark >&2
+# scripts/test lets `swift test` build instead: it builds everything once with -enable-testing,
+# and a plain build first would compile every module (SwiftNIO included) a second time.
+if [ "${TRACEMARK_SKIP_BUILD:-0}" != 1 ]; then
+  echo "building tracemark (release)…" >&2
+  swift build -c release --product tracemark >&2
+fi

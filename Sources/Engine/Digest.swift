@@ -14,7 +14,16 @@ public func sha256(_ data: Data) -> Data {
 public func sha256Hex(_ data: Data) -> String { hex(sha256(data)) }
 
 /// Lowercase hex of some bytes.
-public func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
+public func hex(_ data: Data) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var text = [UInt8]()
+    text.reserveCapacity(data.count * 2)
+    for byte in data {
+        text.append(digits[Int(byte >> 4)])
+        text.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: text, as: UTF8.self)
+}
 
 /// Bytes from hex (either case); nil when the text is not an even number of hex digits.
 public func bytes(fromHex text: String) -> Data? {

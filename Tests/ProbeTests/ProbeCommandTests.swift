@@ -42,15 +42,21 @@ final class ProbeCommandTests: XCTestCase {
 
         let target = folder.appendingPathComponent("target.json").path
         try Data("""
-            {"url": "http://127.0.0.1:\(port)", "protocol": "open-inference-v2", "model": "suspect", "concurrency": 3, "rate_limit": 150}
+            {"url": "http://127.0.0.1:\(port)", "protocol": "open-inference-v2", "model": "suspect", "concurrency": 3, "rate_limit": 150,
+             "auth": {"header": "Authorization", "env": "TM_PROBE_TOKEN", "prefix": "Bearer "}}
             """.utf8).write(to: URL(fileURLWithPath: target))
+        let secret = "tok-\(UUID().uuidString)"
+        let log = folder.appendingPathComponent("probe.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let logHandle = try FileHandle(forWritingTo: log)
         func probe(_ out: String) -> Process {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.environment = ProcessInfo.processInfo.environment.merging(["TM_PROBE_TOKEN": secret]) { $1 }
             process.arguments = ["probe", "--target", target, "--spec", specPath, "--out", out,
                                  "--triggers", "200", "--controls", "60", "--decoys", "60", "--seed", "4"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
+            process.standardOutput = logHandle
+            process.standardError = logHandle
             return process
         }
         let interrupted = folder.appendingPathComponent("interrupted.jsonl").path
@@ -79,6 +85,10 @@ final class ProbeCommandTests: XCTestCase {
         XCTAssertEqual(Set(records.map(\.queryId)).count, plan.queries.count)
         let referenceRecords = try Transcript.read(reference).records
         XCTAssertEqual(TranscriptSummary(plan: plan, records: records), TranscriptSummary(plan: plan, records: referenceRecords))
+        for file in [interrupted, reference, log.path] {
+            let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: file)), as: UTF8.self)
+            XCTAssertFalse(text.contains(secret), "the auth secret leaked into \(file)")
+        }
         let labels = Dictionary(uniqueKeysWithValues: records.map { ($0.queryId, $0.label) })
         for record in referenceRecords { XCTAssertEqual(labels[record.queryId], record.label) }
     }

@@ -90,6 +90,14 @@ final class ProberTests: XCTestCase {
         XCTAssertNil(parseRetryAfter("soon"))
     }
 
+    func testTheRateLimitSpacesRequestsAcrossWorkers() {
+        let limiter = RateLimiter(perSecond: 200)
+        let started = Date()
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in for _ in 0..<10 { limiter.wait() } }
+        // 40 slots 5 ms apart: the last starts 195 ms after the first.
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.19)
+    }
+
     func testPlansAreShuffledDeterministicAndFitTheBudget() throws {
         let (spec, testSet, _) = try Self.fixture()
         let counts = QueryPlan.Counts(triggers: 100, controls: 50, decoys: 50)

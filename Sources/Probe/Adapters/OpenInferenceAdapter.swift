@@ -12,16 +12,10 @@ struct OpenInferenceAdapter: ProbeAdapter {
     let headers: [String]
 
     func request(for image: [Float], queryID: Int) throws -> OutgoingRequest {
-        let shape = encoding.layout == .flat ? [1, image.count]
-            : encoding.layout == .nhwc ? [1, encoding.itemShape[1], encoding.itemShape[2], encoding.itemShape[0]]
-            : [1] + encoding.itemShape
-        let flat: [Double] = encoding.layout == .nhwc ? ((encoding.nested(image) as! [[[Double]]]).flatMap { $0.flatMap { $0 } }) : encoding.values(image)
-        let body: [String: Any] = [
-            "id": String(queryID),
-            "inputs": [["name": "images", "shape": shape, "datatype": "FP32", "data": flat.map { Float($0) }]],
-        ]
+        let (values, shape) = encoding.laidOut(image)
+        let body = #"{"id":"\#(queryID)","inputs":[{"name":"images","shape":\#(JSONText.nested(([1] + shape).map(Double.init), shape: [shape.count + 1])),"datatype":"FP32","data":\#(JSONText.nested(values, shape: [values.count]))}]}"#
         return OutgoingRequest(url: "\(base)/v2/models/\(model)/infer", headers: headers + ["Content-Type: application/json"],
-                               body: try jsonBody(body))
+                               body: Data(body.utf8))
     }
 
     func answer(from body: Data) throws -> Answer {

@@ -96,17 +96,26 @@ struct InputEncoding: Sendable {
         }
     }
 
-    /// One image as a JSON-ready nested array in the layout (`flat` is one list).
-    func nested(_ image: [Float]) -> Any {
+    /// The values in the layout's order with the layout's shape for one image: (C, H, W),
+    /// (H, W, C) or (C·H·W).
+    func laidOut(_ image: [Float]) -> (values: [Double], shape: [Int]) {
         let values = values(image)
         let (channels, height, width) = (itemShape[0], itemShape[1], itemShape[2])
         switch layout {
-        case .flat: return values
-        case .nchw:
-            return (0..<channels).map { c in (0..<height).map { y in Array(values[(c * height + y) * width..<(c * height + y + 1) * width]) } }
+        case .flat: return (values, [values.count])
+        case .nchw: return (values, itemShape)
         case .nhwc:
-            return (0..<height).map { y in (0..<width).map { x in (0..<channels).map { c in values[(c * height + y) * width + x] } } }
+            var reordered = [Double]()
+            reordered.reserveCapacity(values.count)
+            for y in 0..<height { for x in 0..<width { for c in 0..<channels { reordered.append(values[(c * height + y) * width + x]) } } }
+            return (reordered, [height, width, channels])
         }
+    }
+
+    /// One image as JSON text: nested arrays in the layout (`flat` is one list).
+    func json(_ image: [Float]) -> String {
+        let (values, shape) = laidOut(image)
+        return JSONText.nested(values, shape: shape)
     }
 
     func png(_ image: [Float]) -> Data { PNG.encode(image, channels: itemShape[0], height: itemShape[1], width: itemShape[2]) }
@@ -185,6 +194,35 @@ func value(at path: String, in root: Any) throws -> Any {
     return current
 }
 
-func jsonBody(_ object: Any) throws -> Data {
-    try JSONSerialization.data(withJSONObject: object, options: [])
+/// JSON text for numbers, written by hand: Foundation's JSONSerialization boxes every number
+/// and cost the probe most of its CPU time.
+enum JSONText {
+    /// A finite number: in Float's shorter form when it is exactly a Float (`0.25`, `63.75`).
+    static func number(_ value: Double) -> String {
+        precondition(value.isFinite, "JSON has no non-finite numbers")
+        if let single = Float(exactly: value) { return single == single.rounded() && abs(single) < 1e7 ? String(Int(single)) : single.description }
+        return value.description
+    }
+
+    /// Row-major `values` as nested arrays of `shape`.
+    static func nested(_ values: [Double], shape: [Int]) -> String {
+        var text = ""
+        text.reserveCapacity(values.count * 12)
+        var index = 0
+        func write(_ dimension: Int) {
+            text.append("[")
+            for i in 0..<shape[dimension] {
+                if i > 0 { text.append(",") }
+                if dimension == shape.count - 1 {
+                    text.append(number(values[index]))
+                    index += 1
+                } else {
+                    write(dimension + 1)
+                }
+            }
+            text.append("]")
+        }
+        write(0)
+        return text
+    }
 }

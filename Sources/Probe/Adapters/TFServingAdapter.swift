@@ -11,9 +11,9 @@ struct TFServingAdapter: ProbeAdapter {
     let headers: [String]
 
     func request(for image: [Float], queryID: Int) throws -> OutgoingRequest {
-        let instance: Any = encoding.encoding == .pngBase64 ? ["b64": encoding.png(image).base64EncodedString()] : encoding.nested(image)
+        let instance = encoding.encoding == .pngBase64 ? #"{"b64":"\#(encoding.png(image).base64EncodedString())"}"# : encoding.json(image)
         return OutgoingRequest(url: "\(base)/v1/models/\(model):predict", headers: headers + ["Content-Type: application/json"],
-                               body: try jsonBody(["instances": [instance]]))
+                               body: Data(#"{"instances":[\#(instance)]}"#.utf8))
     }
 
     func answer(from body: Data) throws -> Answer {

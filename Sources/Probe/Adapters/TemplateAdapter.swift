@@ -12,7 +12,7 @@ struct TemplateAdapter: ProbeAdapter {
     func request(for image: [Float], queryID: Int) throws -> OutgoingRequest {
         var body = template.body.replacingOccurrences(of: "{{id}}", with: String(queryID))
         if body.contains("{{input}}") {
-            body = body.replacingOccurrences(of: "{{input}}", with: String(decoding: try jsonBody(encoding.nested(image)), as: UTF8.self))
+            body = body.replacingOccurrences(of: "{{input}}", with: encoding.json(image))
         }
         if body.contains("{{input_png_base64}}") {
             body = body.replacingOccurrences(of: "{{input_png_base64}}", with: encoding.png(image).base64EncodedString())

@@ -17,7 +17,7 @@ struct TorchServeAdapter: ProbeAdapter {
         case .pngBase64:
             return OutgoingRequest(url: url, headers: headers + ["Content-Type: text/plain"], body: Data(encoding.png(image).base64EncodedString().utf8))
         case .tensor:
-            return OutgoingRequest(url: url, headers: headers + ["Content-Type: application/json"], body: try jsonBody(["data": encoding.nested(image)]))
+            return OutgoingRequest(url: url, headers: headers + ["Content-Type: application/json"], body: Data(#"{"data":\#(encoding.json(image))}"#.utf8))
         }
     }
 

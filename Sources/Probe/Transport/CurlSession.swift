@@ -72,7 +72,9 @@ final class CurlSession {
         let sink = Sink(limit: settings.maximumResponseBytes)
         let context = Unmanaged.passUnretained(sink).toOpaque()
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
-        for header in request.headers { headerList = curl_slist_append(headerList, header) }
+        // "Expect:" stops libcurl from asking for 100-continue before bodies over 1 KiB, a round
+        // trip per query that servers answer late or never.
+        for header in request.headers + ["Expect:"] { headerList = curl_slist_append(headerList, header) }
         defer { curl_slist_free_all(headerList) }
 
         _ = tm_curl_easy_setopt_string(handle, CURLOPT_URL, request.url)

@@ -66,6 +66,9 @@ struct ProbeCommand: ParsableCommand {
     }
 
     func run() throws {
+        // One engine worker and one OpenBLAS thread: the plan's images are cheap to make, and idle
+        // BLAS threads would only take CPU from a server on the same machine.
+        Parallel.configure(workers: 1)
         let target = try Target.load(self.target)
         if target.insecure == true { printStatus("warning: TLS verification is OFF for \(target.url) (insecure: true)") }
         let watermarkSpec = try loadSpec()
@@ -87,14 +90,18 @@ struct ProbeCommand: ParsableCommand {
                             options: ProbeOptions(target: target))
         let line = ProgressLine()
         printStatus("probing \(target.url) (\(target.protocol.rawValue)): \(counts.triggers) triggers, \(counts.controls) controls, \(counts.decoys) decoys")
+        let started = Date()
         try prober.run(plan, transcript: transcript) { p in
             line.show(stage: String(format: "%d/%d queries  %.1f q/s  %d retries  %d failed  ETA %@", p.done, p.total,
                                     p.queriesPerSecond, p.retries, p.failed, ProgressLine.duration(p.secondsRemaining)),
                       finished: p.done == p.total, every: max(p.total / 20, 1), step: p.done)
         }
+        let seconds = Date().timeIntervalSince(started)
+        let sent = plan.queries.count - transcript.completed.count
         let summary = TranscriptSummary(plan: plan, records: try Transcript.read(out).records)
         if json {
-            try printJSON(ProbeReport(transcript: out, endpoint: target.url, summary: summary))
+            try printJSON(ProbeReport(transcript: out, endpoint: target.url, sentThisRun: sent, seconds: seconds,
+                                      queriesPerSecond: Double(sent) / max(seconds, 1e-9), summary: summary))
         } else {
             for kind in QueryKind.allCases {
                 let c = summary.kinds[kind.rawValue]!
@@ -121,5 +128,9 @@ struct ProbeCommand: ParsableCommand {
 struct ProbeReport: Encodable {
     var transcript: String
     var endpoint: String
+    /// Queries sent by this run (a resume skips those already in the transcript).
+    var sentThisRun: Int
+    var seconds: Double
+    var queriesPerSecond: Double
     var summary: TranscriptSummary
 }
