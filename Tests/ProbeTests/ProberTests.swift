@@ -90,6 +90,22 @@ final class ProberTests: XCTestCase {
         XCTAssertNil(parseRetryAfter("soon"))
     }
 
+    func testHandWrittenTranscriptLinesAreTheCanonicalJSON() throws {
+        var record = TranscriptRecord(queryId: 17, kind: .decoy, inputSha256: String(repeating: "ab", count: 32), status: .answered,
+                                      attempts: 1, started: "2026-11-28T18:20:20.309Z", seconds: 0.008710980415344238)
+        XCTAssertEqual(String(decoding: try record.canonicalJSON(), as: UTF8.self), String(decoding: try CanonicalJSON.encode(record), as: UTF8.self))
+        record.httpStatus = 200
+        record.label = 3
+        record.responseSha256 = String(repeating: "0f", count: 32)
+        record.probabilities = [0.10000000149011612, 1, 0, 1e-07, 2.5e-45, 0.3333333333333333, 1e21, 123456789.125]
+        record.seconds = 12
+        XCTAssertEqual(String(decoding: try record.canonicalJSON(), as: UTF8.self), String(decoding: try CanonicalJSON.encode(record), as: UTF8.self))
+        record.status = .failed
+        record.error = "malformed response: not \"JSON\" (12 bytes)\n\tat /v2 — ünïcode \u{1}"
+        record.attempts = 6
+        XCTAssertEqual(String(decoding: try record.canonicalJSON(), as: UTF8.self), String(decoding: try CanonicalJSON.encode(record), as: UTF8.self))
+    }
+
     func testTheRateLimitSpacesRequestsAcrossWorkers() {
         let limiter = RateLimiter(perSecond: 200)
         let started = Date()

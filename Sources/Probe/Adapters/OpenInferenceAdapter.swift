@@ -13,9 +13,13 @@ struct OpenInferenceAdapter: ProbeAdapter {
 
     func request(for image: [Float], queryID: Int) throws -> OutgoingRequest {
         let (values, shape) = encoding.laidOut(image)
-        let body = #"{"id":"\#(queryID)","inputs":[{"name":"images","shape":\#(JSONText.nested(([1] + shape).map(Double.init), shape: [shape.count + 1])),"datatype":"FP32","data":\#(JSONText.nested(values, shape: [values.count]))}]}"#
+        var body = Array(#"{"id":"\#(queryID)","inputs":[{"name":"images","shape":"#.utf8)
+        body += JSONText.nested(([1] + shape).map(Double.init), shape: [shape.count + 1])
+        body += Array(#","datatype":"FP32","data":"#.utf8)
+        body += JSONText.nested(values, shape: [values.count])
+        body += Array("}]}".utf8)
         return OutgoingRequest(url: "\(base)/v2/models/\(model)/infer", headers: headers + ["Content-Type: application/json"],
-                               body: Data(body.utf8))
+                               body: Data(body))
     }
 
     func answer(from body: Data) throws -> Answer {

@@ -115,7 +115,7 @@ struct InputEncoding: Sendable {
     /// One image as JSON text: nested arrays in the layout (`flat` is one list).
     func json(_ image: [Float]) -> String {
         let (values, shape) = laidOut(image)
-        return JSONText.nested(values, shape: shape)
+        return String(decoding: JSONText.nested(values, shape: shape), as: UTF8.self)
     }
 
     func png(_ image: [Float]) -> Data { PNG.encode(image, channels: itemShape[0], height: itemShape[1], width: itemShape[2]) }
@@ -194,35 +194,42 @@ func value(at path: String, in root: Any) throws -> Any {
     return current
 }
 
-/// JSON text for numbers, written by hand: Foundation's JSONSerialization boxes every number
-/// and cost the probe most of its CPU time.
+/// JSON text for numbers, written by hand into bytes: Foundation's JSONSerialization boxes
+/// every number, and appending to a String checks capacity per piece; together they cost the
+/// probe most of its CPU time.
 enum JSONText {
-    /// A finite number: in Float's shorter form when it is exactly a Float (`0.25`, `63.75`).
-    static func number(_ value: Double) -> String {
+    /// A finite number: in Float's shorter form when it is exactly a Float (`0.25`, `63.75`),
+    /// integral values without a fraction.
+    static func append(_ value: Double, to bytes: inout [UInt8]) {
         precondition(value.isFinite, "JSON has no non-finite numbers")
-        if let single = Float(exactly: value) { return single == single.rounded() && abs(single) < 1e7 ? String(Int(single)) : single.description }
-        return value.description
+        if let single = Float(exactly: value) {
+            if single == single.rounded() && abs(single) < 1e7 { bytes.append(contentsOf: String(Int(single)).utf8) } else {
+                bytes.append(contentsOf: single.description.utf8)
+            }
+        } else {
+            bytes.append(contentsOf: value.description.utf8)
+        }
     }
 
     /// Row-major `values` as nested arrays of `shape`.
-    static func nested(_ values: [Double], shape: [Int]) -> String {
-        var text = ""
-        text.reserveCapacity(values.count * 12)
+    static func nested(_ values: [Double], shape: [Int]) -> [UInt8] {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(values.count * 12 + 16)
         var index = 0
         func write(_ dimension: Int) {
-            text.append("[")
+            bytes.append(UInt8(ascii: "["))
             for i in 0..<shape[dimension] {
-                if i > 0 { text.append(",") }
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
                 if dimension == shape.count - 1 {
-                    text.append(number(values[index]))
+                    append(values[index], to: &bytes)
                     index += 1
                 } else {
                     write(dimension + 1)
                 }
             }
-            text.append("]")
+            bytes.append(UInt8(ascii: "]"))
         }
         write(0)
-        return text
+        return bytes
     }
 }

@@ -91,10 +91,13 @@ struct ProbeCommand: ParsableCommand {
         let line = ProgressLine()
         printStatus("probing \(target.url) (\(target.protocol.rawValue)): \(counts.triggers) triggers, \(counts.controls) controls, \(counts.decoys) decoys")
         let started = Date()
+        let every = max(plan.queries.count / 100, 1)
         try prober.run(plan, transcript: transcript) { p in
+            // Formatting a line per query would cost more than sending it: only every 1 %.
+            guard p.done % every == 0 || p.done == p.total else { return }
             line.show(stage: String(format: "%d/%d queries  %.1f q/s  %d retries  %d failed  ETA %@", p.done, p.total,
                                     p.queriesPerSecond, p.retries, p.failed, ProgressLine.duration(p.secondsRemaining)),
-                      finished: p.done == p.total, every: max(p.total / 20, 1), step: p.done)
+                      finished: p.done == p.total, every: every * 5, step: p.done)
         }
         let seconds = Date().timeIntervalSince(started)
         let sent = plan.queries.count - transcript.completed.count
