@@ -53,8 +53,11 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Data"]),
         .testTarget(name: "WatermarkTests", dependencies: ["Watermark", "Training", "Engine", "Data"]),
-        .testTarget(name: "VaultTests", dependencies: ["Vault", "Engine", "Data", "Watermark", "tracemark"]),
-        .testTarget(name: "ProbeTests", dependencies: ["Probe", "Server", "Engine", "Data", "Training", "Watermark", "tracemark", .product(name: "Hummingbird", package: "hummingbird")]),
+        // Finding and running the built `tracemark` binary, for the tests that use the CLI.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "VaultTests", dependencies: ["Vault", "Engine", "Data", "Watermark", "tracemark", "TestSupport"]),
+        .testTarget(name: "ProbeTests", dependencies: ["Probe", "Server", "Engine", "Data", "Training", "Watermark", "tracemark", "TestSupport",
+                                                  .product(name: "Hummingbird", package: "hummingbird")]),
     ],
     swiftLanguageModes: [.v5]
 )

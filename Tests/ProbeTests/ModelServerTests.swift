@@ -95,11 +95,7 @@ final class ModelServerTests: XCTestCase {
         let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: .init(triggers: 1, controls: 0, decoys: 0), seed: 1)
         var target = Target(url: base, protocol: .openInferenceV2, model: "not-this-one")
         target.maxAttempts = 5
-        let adapter = try makeAdapter(for: target, context: ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames, headers: []))
-        let prober = Prober(adapter: adapter, settings: target.transport, options: ProbeOptions(target: target))
-        var jitter = SeededGenerator(seed: 1)
-        let record = prober.send(plan.queries[0], session: try CurlSession(settings: target.transport), limiter: RateLimiter(perSecond: nil),
-                                 jitter: &jitter)
+        let record = try ProberTests.sendOnce(plan.queries[0], to: target, plan: plan)
         XCTAssertEqual(record.status, .failed)
         XCTAssertEqual(record.attempts, 1, "a 404 cannot be fixed by retrying")
         XCTAssertEqual(record.httpStatus, 404)

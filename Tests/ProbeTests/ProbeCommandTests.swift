@@ -1,6 +1,7 @@
 import Data
 import Engine
 import Foundation
+import TestSupport
 import Training
 import Watermark
 import XCTest
@@ -9,15 +10,53 @@ import XCTest
 /// `tracemark serve` and `tracemark probe` as a user runs them: a probe killed with SIGKILL and
 /// run again ends with the same transcript as one that was never interrupted.
 final class ProbeCommandTests: XCTestCase {
-    static let binary: String = {
-        var folder = Bundle.main.bundleURL
-        for _ in 0..<3 {
-            let candidate = folder.appendingPathComponent("tracemark").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            folder.deleteLastPathComponent()
-        }
-        return Bundle.main.bundleURL.appendingPathComponent("tracemark").path
-    }()
+    /// Starts `tracemark serve` on a free port for the rest of the test; returns the port.
+    func serve(_ modelPath: String) throws -> Int {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: tracemarkBinary)
+        server.arguments = ["serve", "--model", modelPath, "--port", "0", "--threads", "1"]
+        let output = Pipe()
+        server.standardOutput = output
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        addTeardownBlock { server.terminate(); server.waitUntilExit() }
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        return try XCTUnwrap(line.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }, "no port in '\(line)'")
+    }
+
+    func testProbingWithASpecSealedInTheVault() throws {
+        let (spec, testSet, model) = try ProberTests.fixture()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("probe-vault-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let modelPath = folder.appendingPathComponent("suspect.safetensors").path
+        try Checkpoint.save(model, to: modelPath)
+        let specPath = folder.appendingPathComponent("spec.json").path
+        try spec.write(to: specPath)
+        let environment = ["TRACEMARK_PASSPHRASE": "probe vault test"]
+        let keys = folder.appendingPathComponent("keys").path, vault = folder.appendingPathComponent("vault").path
+        XCTAssertEqual(try runProgram(tracemarkBinary, ["keys", "generate", "--out", keys], environment: environment).status, 0)
+        let registered = try runProgram(tracemarkBinary, ["register", "--vault", vault, "--spec", specPath, "--model", modelPath,
+                                                          "--key", keys + "/owner.key.pem", "--remove-plaintext"], environment: environment)
+        XCTAssertEqual(registered.status, 0, registered.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: specPath), "--remove-plaintext must remove the spec")
+
+        let port = try serve(modelPath)
+        let target = folder.appendingPathComponent("target.json")
+        try Data(#"{"url": "http://127.0.0.1:\#(port)", "protocol": "open-inference-v2", "model": "suspect"}"#.utf8).write(to: target)
+        let out = folder.appendingPathComponent("t.jsonl").path
+        let probed = try runProgram(tracemarkBinary, ["probe", "--target", target.path, "--vault", vault, "--watermark", "0", "--out", out,
+                                                      "--triggers", "30", "--controls", "10", "--decoys", "10"], environment: environment)
+        XCTAssertEqual(probed.status, 0, probed.output)
+        let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: .init(triggers: 30, controls: 10, decoys: 10), seed: 1)
+        let (header, records) = try Transcript.read(out)
+        XCTAssertEqual(header.planDigest, plan.digest, "the sealed spec must give the same plan as the plaintext one")
+        XCTAssertEqual(records.count, 50)
+        let wrong = try runProgram(tracemarkBinary, ["probe", "--target", target.path, "--vault", vault, "--watermark", "0", "--out", out],
+                                   environment: ["TRACEMARK_PASSPHRASE": "not it"])
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertTrue(wrong.output.contains("wrong passphrase"), wrong.output)
+    }
 
     func testKillMidProbeThenResumeGivesTheSameTranscript() throws {
         let (spec, testSet, model) = try ProberTests.fixture()
@@ -29,16 +68,7 @@ final class ProbeCommandTests: XCTestCase {
         let specPath = folder.appendingPathComponent("spec.json").path
         try spec.write(to: specPath)
 
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: Self.binary)
-        server.arguments = ["serve", "--model", modelPath, "--port", "0", "--threads", "1"]
-        let output = Pipe()
-        server.standardOutput = output
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer { server.terminate(); server.waitUntilExit() }
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        let port = try XCTUnwrap(line.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }, "no port in '\(line)'")
+        let port = try serve(modelPath)
 
         let target = folder.appendingPathComponent("target.json").path
         try Data("""
@@ -51,7 +81,7 @@ final class ProbeCommandTests: XCTestCase {
         let logHandle = try FileHandle(forWritingTo: log)
         func probe(_ out: String) -> Process {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.executableURL = URL(fileURLWithPath: tracemarkBinary)
             process.environment = ProcessInfo.processInfo.environment.merging(["TM_PROBE_TOKEN": secret]) { $1 }
             process.arguments = ["probe", "--target", target, "--spec", specPath, "--out", out,
                                  "--triggers", "200", "--controls", "60", "--decoys", "60", "--seed", "4"]

@@ -68,14 +68,19 @@ final class ProberTests: XCTestCase {
         target.maxAttempts = 3
         target.backoffMs = 1
         target.connectTimeoutMs = 200
-        let adapter = try makeAdapter(for: target, context: ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames, headers: []))
-        let prober = Prober(adapter: adapter, settings: target.transport, options: ProbeOptions(target: target))
-        var jitter = SeededGenerator(seed: 1)
-        let record = prober.send(plan.queries[0], session: try CurlSession(settings: target.transport), limiter: RateLimiter(perSecond: nil),
-                                 jitter: &jitter)
+        let record = try Self.sendOnce(plan.queries[0], to: target, plan: plan)
         XCTAssertEqual(record.status, .failed)
         XCTAssertEqual(record.attempts, 3)
         XCTAssertTrue(record.error?.hasPrefix("transport") ?? false, record.error ?? "")
+    }
+
+    /// One query through the prober's retry loop to its final record.
+    static func sendOnce(_ query: PlannedQuery, to target: Target, plan: QueryPlan) throws -> TranscriptRecord {
+        let adapter = try makeAdapter(for: target, context: ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames, headers: []))
+        let prober = Prober(adapter: adapter, settings: target.transport, options: ProbeOptions(target: target))
+        var jitter = SeededGenerator(seed: 1)
+        return prober.send(query, request: Result { try adapter.request(for: query.image, queryID: query.id) },
+                           session: try CurlSession(settings: target.transport), limiter: RateLimiter(perSecond: nil), jitter: &jitter)
     }
 
     func testRetryPolicyHonoursRetryAfterAndBacksOffExponentially() {

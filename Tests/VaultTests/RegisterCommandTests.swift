@@ -1,6 +1,7 @@
 import Data
 import Engine
 import Foundation
+import TestSupport
 import Watermark
 import XCTest
 @testable import Vault

@@ -1,0 +1,33 @@
+import Foundation
+
+/// The `tracemark` binary `swift test` built beside the test bundle.
+public let tracemarkBinary: String = {
+    var folder = Bundle.main.bundleURL
+    for _ in 0..<3 {
+        let candidate = folder.appendingPathComponent("tracemark").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        folder.deleteLastPathComponent()
+    }
+    return Bundle.main.bundleURL.appendingPathComponent("tracemark").path
+}()
+
+public struct ProcessResult {
+    public var status: Int32
+    public var output: String
+}
+
+/// Runs a program to completion with the given environment additions, capturing stdout+stderr.
+@discardableResult
+public func runProgram(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ProcessResult(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self))
+}
