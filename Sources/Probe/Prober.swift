@@ -40,6 +40,7 @@ public final class Prober: @unchecked Sendable {
     }
 
     private let lock = NSLock()
+    private var nextIndex = 0
     private var done = 0, retries = 0, failed = 0
     private var firstError: Error?
 
@@ -49,14 +50,12 @@ public final class Prober: @unchecked Sendable {
         let limiter = RateLimiter(perSecond: options.rateLimit)
         let started = Date()
         let workers = max(1, min(options.concurrency, pending.count))
-        let pipeline = RequestPipeline(queries: pending, adapter: adapter, capacity: 2 * workers)
-        defer { pipeline.stop() }
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             let session: CurlSession
             do { session = try CurlSession(settings: settings) } catch { record(error); return }
             var jitter = SeededGenerator(seed: plan.seed ^ UInt64(worker + 1) &* 0x9E37_79B9)
-            while !stopping, let (query, request) = pipeline.next() {
-                let record = send(query, request: request, session: session, limiter: limiter, jitter: &jitter)
+            while let query = take(pending) {
+                let record = send(query, session: session, limiter: limiter, jitter: &jitter)
                 do { try transcript.append(record) } catch { self.record(error); return }
                 lock.lock()
                 done += 1
@@ -75,10 +74,11 @@ public final class Prober: @unchecked Sendable {
         if let firstError { throw firstError }
     }
 
-    /// After a transcript error no further query is sent.
-    private var stopping: Bool {
+    private func take(_ pending: [PlannedQuery]) -> PlannedQuery? {
         lock.lock(); defer { lock.unlock() }
-        return firstError != nil
+        guard firstError == nil, nextIndex < pending.count else { return nil }
+        nextIndex += 1
+        return pending[nextIndex - 1]
     }
 
     private func record(_ error: Error) {
@@ -88,15 +88,12 @@ public final class Prober: @unchecked Sendable {
 
     /// One query to its final outcome: answered, or failed after the last allowed attempt (or at
     /// once on a client error other than 429, which retrying cannot fix).
-    func send(_ query: PlannedQuery, request built: Result<OutgoingRequest, Error>, session: CurlSession, limiter: RateLimiter,
-              jitter: inout SeededGenerator) -> TranscriptRecord {
+    func send(_ query: PlannedQuery, session: CurlSession, limiter: RateLimiter, jitter: inout SeededGenerator) -> TranscriptRecord {
         let started = Date()
         var outcome = TranscriptRecord(queryId: query.id, kind: query.kind, inputSha256: query.inputDigest, status: .failed,
                                        attempts: 0, started: Self.timestamp(started), seconds: 0)
         let request: OutgoingRequest
-        switch built {
-        case .success(let made): request = made
-        case .failure(let error):
+        do { request = try adapter.request(for: query.image, queryID: query.id) } catch {
             outcome.error = "cannot build the request: \(error)"
             return outcome
         }
@@ -147,51 +144,6 @@ public final class Prober: @unchecked Sendable {
         }
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(milliseconds % 1000), 3))Z"
-    }
-}
-
-/// Builds requests ahead of the workers on a thread of its own, so that encoding one query's
-/// body overlaps the round trips of the ones before it (at concurrency 1 it was on the latency
-/// path). Hands them out in plan order.
-final class RequestPipeline: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var ready: [(PlannedQuery, Result<OutgoingRequest, Error>)] = []
-    private var finished = false
-    private var stopped = false
-
-    init(queries: [PlannedQuery], adapter: ProbeAdapter, capacity: Int) {
-        Thread.detachNewThread { [self] in
-            for query in queries {
-                let built = Result { try adapter.request(for: query.image, queryID: query.id) }
-                condition.lock()
-                while ready.count >= capacity && !stopped { condition.wait() }
-                if stopped { condition.unlock(); return }
-                ready.append((query, built))
-                condition.broadcast()
-                condition.unlock()
-            }
-            condition.lock()
-            finished = true
-            condition.broadcast()
-            condition.unlock()
-        }
-    }
-
-    /// The next query and its request; nil once every query has been handed out.
-    func next() -> (PlannedQuery, Result<OutgoingRequest, Error>)? {
-        condition.lock(); defer { condition.unlock() }
-        while ready.isEmpty && !finished && !stopped { condition.wait() }
-        guard !ready.isEmpty, !stopped else { return nil }
-        condition.broadcast()
-        return ready.removeFirst()
-    }
-
-    /// Ends the building thread early (the probe stopped on an error).
-    func stop() {
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        condition.unlock()
     }
 }
 

@@ -79,8 +79,7 @@ final class ProberTests: XCTestCase {
         let adapter = try makeAdapter(for: target, context: ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames, headers: []))
         let prober = Prober(adapter: adapter, settings: target.transport, options: ProbeOptions(target: target))
         var jitter = SeededGenerator(seed: 1)
-        return prober.send(query, request: Result { try adapter.request(for: query.image, queryID: query.id) },
-                           session: try CurlSession(settings: target.transport), limiter: RateLimiter(perSecond: nil), jitter: &jitter)
+        return prober.send(query, session: try CurlSession(settings: target.transport), limiter: RateLimiter(perSecond: nil), jitter: &jitter)
     }
 
     func testRetryPolicyHonoursRetryAfterAndBacksOffExponentially() {
