@@ -48,14 +48,50 @@ public struct TransportSettings: Sendable {
 final class CurlSession {
     private let handle: UnsafeMutableRawPointer
     private let settings: TransportSettings
+    /// The header list libcurl holds, rebuilt only when a request's headers differ.
+    private var headers: [String]?
+    private var headerList: UnsafeMutablePointer<curl_slist>?
 
+    /// Sets every option that is the same for all requests once, so a request only sets its URL,
+    /// method, headers and body.
     init(settings: TransportSettings) throws {
         guard let handle = curl_easy_init() else { throw ProbeError.transport("curl_easy_init failed") }
         self.handle = handle
         self.settings = settings
+        _ = tm_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        _ = tm_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeout * 1000))
+        _ = tm_curl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(settings.totalTimeout * 1000))
+        _ = tm_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, settings.verifiesTLS ? 1 : 0)
+        _ = tm_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, settings.verifiesTLS ? 2 : 0)
+        if let caBundle = settings.caBundle { _ = tm_curl_easy_setopt_string(handle, CURLOPT_CAINFO, caBundle) }
+        _ = tm_curl_easy_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+            let length = size * count
+            if sink.body.count + length > sink.limit {
+                sink.oversized = true
+                return 0
+            }
+            if let data { sink.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: length) }
+            return length
+        }
+        _ = tm_curl_easy_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+            let length = size * count
+            // Only a line starting with R can be Retry-After: skip the others without making a String.
+            if let data, length > 12, data.pointee == 0x52 || data.pointee == 0x72 {
+                let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+                if let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == "retry-after" {
+                    sink.retryAfter = parseRetryAfter(line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines))
+                }
+            }
+            return length
+        }
     }
 
-    deinit { curl_easy_cleanup(handle) }
+    deinit {
+        curl_easy_cleanup(handle)
+        curl_slist_free_all(headerList)
+    }
 
     /// Collects the body and headers while libcurl delivers them.
     private final class Sink {
@@ -68,48 +104,21 @@ final class CurlSession {
 
     func perform(_ request: OutgoingRequest) -> Exchange {
         let started = Date()
-        curl_easy_reset(handle)
         let sink = Sink(limit: settings.maximumResponseBytes)
         let context = Unmanaged.passUnretained(sink).toOpaque()
-        var headerList: UnsafeMutablePointer<curl_slist>? = nil
-        // "Expect:" stops libcurl from asking for 100-continue before bodies over 1 KiB, a round
-        // trip per query that servers answer late or never.
-        for header in request.headers + ["Expect:"] { headerList = curl_slist_append(headerList, header) }
-        defer { curl_slist_free_all(headerList) }
-
+        if headers != request.headers {
+            curl_slist_free_all(headerList)
+            headerList = nil
+            // "Expect:" stops libcurl from asking for 100-continue before bodies over 1 KiB, a
+            // round trip per query that servers answer late or never.
+            for header in request.headers + ["Expect:"] { headerList = curl_slist_append(headerList, header) }
+            headers = request.headers
+            _ = tm_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
+        }
         _ = tm_curl_easy_setopt_string(handle, CURLOPT_URL, request.url)
-        _ = tm_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
-        _ = tm_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeout * 1000))
-        _ = tm_curl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(settings.totalTimeout * 1000))
-        _ = tm_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, settings.verifiesTLS ? 1 : 0)
-        _ = tm_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, settings.verifiesTLS ? 2 : 0)
-        if let caBundle = settings.caBundle { _ = tm_curl_easy_setopt_string(handle, CURLOPT_CAINFO, caBundle) }
-        _ = tm_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
         _ = tm_curl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
-        _ = tm_curl_easy_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
-            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
-            let length = size * count
-            if sink.body.count + length > sink.limit {
-                sink.oversized = true
-                return 0
-            }
-            if let data { sink.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: length) }
-            return length
-        }
         _ = tm_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
-        _ = tm_curl_easy_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
-            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
-            let length = size * count
-            if let data {
-                let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
-                if let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == "retry-after" {
-                    sink.retryAfter = parseRetryAfter(line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines))
-                }
-            }
-            return length
-        }
         _ = tm_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
-
         let code: CURLcode = request.body.withUnsafeBytes { body in
             _ = tm_curl_easy_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
             _ = tm_curl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
