@@ -24,23 +24,3 @@ public func hex(_ data: Data) -> String {
     }
     return String(decoding: text, as: UTF8.self)
 }
-
-/// Bytes from hex (either case); nil when the text is not an even number of hex digits.
-public func bytes(fromHex text: String) -> Data? {
-    let digits = Array(text.utf8)
-    guard digits.count % 2 == 0 else { return nil }
-    func value(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case 48...57: return digit - 48
-        case 97...102: return digit - 87
-        case 65...70: return digit - 55
-        default: return nil
-        }
-    }
-    var result = Data(capacity: digits.count / 2)
-    for i in stride(from: 0, to: digits.count, by: 2) {
-        guard let high = value(digits[i]), let low = value(digits[i + 1]) else { return nil }
-        result.append(high << 4 | low)
-    }
-    return result
-}
