@@ -68,9 +68,10 @@ extension TranscriptRecord {
         fields.append("\"query_id\":\(queryId)")
         if let responseSha256 { fields.append("\"response_sha256\":\"\(responseSha256)\"") }
         fields.append("\"seconds\":" + Self.number(seconds))
-        fields.append("\"started\":" + String(decoding: try CanonicalJSON.encode(started), as: UTF8.self))
+        // `started` is an RFC 3339 time and `type` a fixed word: nothing in them needs escaping.
+        fields.append("\"started\":\"\(started)\"")
         fields.append("\"status\":\"\(status.rawValue)\"")
-        fields.append("\"type\":" + String(decoding: try CanonicalJSON.encode(type), as: UTF8.self))
+        fields.append("\"type\":\"\(type)\"")
         return Data(("{" + fields.joined(separator: ",") + "}").utf8)
     }
 
