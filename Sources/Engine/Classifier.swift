@@ -54,11 +54,6 @@ public final class Classifier {
 
     public func labels(_ raw: UnsafeBufferPointer<Float>) -> [Int32] {
         let scores = logits(raw)
-        return (0..<scores.batch).map { n in
-            let row = scores.data + n * classCount
-            var best = 0
-            for k in 1..<classCount where row[k] > row[best] { best = k }
-            return Int32(best)
-        }
+        return (0..<scores.batch).map { n in Int32(argmax(UnsafeBufferPointer(start: scores.data + n * classCount, count: classCount))) }
     }
 }

@@ -39,51 +39,61 @@ public final class Prober: @unchecked Sendable {
         self.options = options
     }
 
-    private let lock = NSLock()
-    private var nextIndex = 0
-    private var done = 0, retries = 0, failed = 0
-    private var firstError: Error?
-
     public func run(_ plan: QueryPlan, transcript: TranscriptWriter, progress: @escaping @Sendable (ProbeProgress) -> Void = { _ in }) throws {
         let pending = plan.queries.filter { transcript.completed[$0.id] == nil }
-        let alreadyDone = plan.queries.count - pending.count
+        let run = Run(pending: pending, alreadyDone: plan.queries.count - pending.count)
         let limiter = RateLimiter(perSecond: options.rateLimit)
-        let started = Date()
-        let workers = max(1, min(options.concurrency, pending.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        DispatchQueue.concurrentPerform(iterations: max(1, min(options.concurrency, pending.count))) { worker in
             let session: CurlSession
-            do { session = try CurlSession(settings: settings) } catch { record(error); return }
+            do { session = try CurlSession(settings: settings) } catch { run.fail(error); return }
             var jitter = SeededGenerator(seed: plan.seed ^ UInt64(worker + 1) &* 0x9E37_79B9)
-            while let query = take(pending) {
+            while let query = run.next() {
                 let record = send(query, session: session, limiter: limiter, jitter: &jitter)
-                do { try transcript.append(record) } catch { self.record(error); return }
-                lock.lock()
-                done += 1
-                retries += record.attempts - 1
-                if record.status == .failed { failed += 1 }
-                let elapsed = Date().timeIntervalSince(started)
-                let rate = Double(done) / max(elapsed, 1e-6)
-                let snapshot = ProbeProgress(done: alreadyDone + done, total: plan.queries.count, retries: retries, failed: failed,
-                                             queriesPerSecond: rate, secondsRemaining: Double(pending.count - done) / max(rate, 1e-6))
-                // Under the lock, so progress lines never interleave.
-                progress(snapshot)
-                lock.unlock()
+                do { try transcript.append(record) } catch { run.fail(error); return }
+                run.finished(record, progress: progress)
             }
         }
         try transcript.synchronize()
-        if let firstError { throw firstError }
+        if let error = run.firstError { throw error }
     }
 
-    private func take(_ pending: [PlannedQuery]) -> PlannedQuery? {
-        lock.lock(); defer { lock.unlock() }
-        guard firstError == nil, nextIndex < pending.count else { return nil }
-        nextIndex += 1
-        return pending[nextIndex - 1]
-    }
+    /// One run's shared state: the next query to hand out, counts for progress, the first error.
+    private final class Run: @unchecked Sendable {
+        let pending: [PlannedQuery]
+        let alreadyDone: Int
+        let started = Date()
+        private let lock = NSLock()
+        private var nextIndex = 0, done = 0, retries = 0, failed = 0
+        private(set) var firstError: Error?
 
-    private func record(_ error: Error) {
-        lock.lock(); defer { lock.unlock() }
-        if firstError == nil { firstError = error }
+        init(pending: [PlannedQuery], alreadyDone: Int) {
+            self.pending = pending
+            self.alreadyDone = alreadyDone
+        }
+
+        /// The next query, or nil when all are handed out or the run failed.
+        func next() -> PlannedQuery? {
+            lock.lock(); defer { lock.unlock() }
+            guard firstError == nil, nextIndex < pending.count else { return nil }
+            nextIndex += 1
+            return pending[nextIndex - 1]
+        }
+
+        func fail(_ error: Error) {
+            lock.lock(); defer { lock.unlock() }
+            if firstError == nil { firstError = error }
+        }
+
+        /// Counts a written record and reports progress, under the lock so lines never interleave.
+        func finished(_ record: TranscriptRecord, progress: (ProbeProgress) -> Void) {
+            lock.lock(); defer { lock.unlock() }
+            done += 1
+            retries += record.attempts - 1
+            if record.status == .failed { failed += 1 }
+            let rate = Double(done) / max(Date().timeIntervalSince(started), 1e-6)
+            progress(ProbeProgress(done: alreadyDone + done, total: alreadyDone + pending.count, retries: retries, failed: failed,
+                                   queriesPerSecond: rate, secondsRemaining: Double(pending.count - done) / max(rate, 1e-6)))
+        }
     }
 
     /// One query to its final outcome: answered, or failed after the last allowed attempt (or at

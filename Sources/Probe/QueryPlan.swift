@@ -60,7 +60,7 @@ public struct QueryPlan: Sendable {
         }
         let size = testSet.itemSize
         var pending: [(QueryKind, ArraySlice<Float>, Int)] = []
-        let triggers = try TriggerFactory(spec: spec, dataset: testSet).watermarkSamples(count: counts.triggers, seed: spec.seed ^ 0x7E57)
+        let triggers = try WatermarkEvaluation.triggerSamples(for: spec, from: testSet, count: counts.triggers)
         for n in 0..<triggers.count { pending.append((.trigger, triggers.images[n * size..<(n + 1) * size], spec.targetLabel)) }
 
         var rng = SeededGenerator(seed: seed)

@@ -131,7 +131,7 @@ public struct ModelServer: Sendable {
         case .probabilities:
             return [.init(name: "probabilities", shape: [batch, classes], datatype: "FP32", data: probabilities.map(Double.init))]
         case .label:
-            return [.init(name: "label", shape: [batch], datatype: "INT64", data: rows.map { Double(argmaxIndex($0)) })]
+            return [.init(name: "label", shape: [batch], datatype: "INT64", data: rows.map { Double(argmax($0)) })]
         case .topK(let k):
             let k = min(k, classes)
             let ranked = rows.map { row in row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }.prefix(k) }
@@ -156,13 +156,6 @@ func describeDecodingError(_ error: Error) -> String {
 private func place(_ context: DecodingError.Context) -> String {
     let path = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
     return path.isEmpty ? "" : " at \(path)"
-}
-
-/// The first index of the largest value.
-func argmaxIndex(_ row: [Float]) -> Int {
-    var best = 0
-    for i in row.indices where row[i] > row[best] { best = i }
-    return best
 }
 
 func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -69,7 +69,7 @@ public final class Vault {
     /// A record whose signature verifies.
     public func record(id: String) throws -> SealedRecord {
         guard let blob = try store.record(id: id) else { throw VaultError.notFound("sealed record \(id)") }
-        guard owner.verify(blob.signature, of: preAuthenticationEncoding(type: SealedRecord.payloadType, body: blob.payload)),
+        guard owner.verify(blob, type: SealedRecord.payloadType),
               let record = try? CanonicalJSON.decode(SealedRecord.self, from: blob.payload), record.id == id else {
             throw VaultError.damaged("sealed record \(id) fails its signature check")
         }
@@ -101,7 +101,7 @@ public final class Vault {
         let recordIDs = try store.recordIDs()
         for id in recordIDs {
             guard let blob = try store.record(id: id) else { continue }
-            guard owner.verify(blob.signature, of: preAuthenticationEncoding(type: SealedRecord.payloadType, body: blob.payload)) else {
+            guard owner.verify(blob, type: SealedRecord.payloadType) else {
                 problems.append("sealed record \(id): signature does not verify"); continue
             }
             guard let record = try? CanonicalJSON.decode(SealedRecord.self, from: blob.payload), record.format == SealedRecord.format else {
@@ -117,7 +117,7 @@ public final class Vault {
         let blobs = try store.entries()
         for (index, blob) in blobs.enumerated() {
             defer { previousHash = RegistrationEntry.hash(of: blob) }
-            guard owner.verify(blob.signature, of: preAuthenticationEncoding(type: RegistrationEntry.payloadType, body: blob.payload)) else {
+            guard owner.verify(blob, type: RegistrationEntry.payloadType) else {
                 problems.append("log entry \(index): signature does not verify"); continue
             }
             guard let entry = try? CanonicalJSON.decode(RegistrationEntry.self, from: blob.payload), entry.format == RegistrationEntry.format else {
@@ -162,4 +162,11 @@ public struct VaultVerification: Codable, Equatable, Sendable {
     public var records: Int
     public var problems: [String]
     public var isSound: Bool { problems.isEmpty }
+}
+
+extension PublicKey {
+    /// Whether `blob` was signed by this key as a payload of `type` (over DSSE's pre-authentication encoding).
+    func verify(_ blob: SignedBlob, type: String) -> Bool {
+        verify(blob.signature, of: preAuthenticationEncoding(type: type, body: blob.payload))
+    }
 }

@@ -27,9 +27,17 @@ public enum WatermarkEvaluation {
     public static func verificationSamples(for spec: WatermarkSpec, from verificationSet: Dataset) throws
         -> (watermark: TriggerSamples, evasion: TriggerSamples) {
         let factory = try TriggerFactory(spec: spec, dataset: verificationSet)
-        return (factory.watermarkSamples(count: spec.triggerSetSize, seed: spec.seed ^ 0x7E57),
-                factory.evasionSamples(count: spec.triggerSetSize, seed: spec.seed ^ 0xE7A5_7E57))
+        return (factory.watermarkSamples(count: spec.triggerSetSize, seed: spec.seed ^ triggerSeed),
+                factory.evasionSamples(count: spec.triggerSetSize, seed: spec.seed ^ evasionSeed))
     }
+
+    /// The verification trigger samples alone: the first `count` (default `spec.triggerSetSize`)
+    /// of them — a shorter set is a prefix of a longer one.
+    public static func triggerSamples(for spec: WatermarkSpec, from verificationSet: Dataset, count: Int? = nil) throws -> TriggerSamples {
+        try TriggerFactory(spec: spec, dataset: verificationSet).watermarkSamples(count: count ?? spec.triggerSetSize, seed: spec.seed ^ triggerSeed)
+    }
+
+    private static let triggerSeed: UInt64 = 0x7E57, evasionSeed: UInt64 = 0xE7A5_7E57
 
     public static func scores(of classifier: Classifier, spec: WatermarkSpec, testSet: Dataset) throws -> WatermarkScores {
         let samples = try verificationSamples(for: spec, from: testSet)

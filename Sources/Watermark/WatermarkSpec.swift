@@ -104,7 +104,10 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
     public static func load(_ path: String) throws -> WatermarkSpec {
         guard let data = FileManager.default.contents(atPath: path) else { throw WatermarkError.unreadable(path: path) }
         var spec = try decode(data, path: path)
-        try spec.attachAutoencoders(from: URL(fileURLWithPath: path).deletingLastPathComponent())
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try spec.attachAutoencoders(from: "beside the spec in \(folder.path)") {
+            FileManager.default.contents(atPath: folder.appendingPathComponent($0).path)
+        }
         return spec
     }
 }

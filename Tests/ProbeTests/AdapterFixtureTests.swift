@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Probe
 
@@ -86,9 +87,7 @@ final class AdapterFixtureTests: XCTestCase {
     }
 
     func testTargetFilesAreCheckedWithClearErrors() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("targets-\(UUID())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let folder = temporaryFolder(self)
         func load(_ text: String) -> String {
             let path = folder.appendingPathComponent("t.json").path
             XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)))

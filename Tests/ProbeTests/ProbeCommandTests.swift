@@ -24,15 +24,19 @@ final class ProbeCommandTests: XCTestCase {
         return try XCTUnwrap(line.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }, "no port in '\(line)'")
     }
 
-    func testProbingWithASpecSealedInTheVault() throws {
+    /// A temporary folder holding an untrained suspect model and a spec for it.
+    func suspectOnDisk() throws -> (folder: URL, spec: WatermarkSpec, testSet: Dataset, modelPath: String, specPath: String) {
         let (spec, testSet, model) = try ProberTests.fixture()
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("probe-vault-\(UUID())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let folder = temporaryFolder(self)
         let modelPath = folder.appendingPathComponent("suspect.safetensors").path
         try Checkpoint.save(model, to: modelPath)
         let specPath = folder.appendingPathComponent("spec.json").path
         try spec.write(to: specPath)
+        return (folder, spec, testSet, modelPath, specPath)
+    }
+
+    func testProbingWithASpecSealedInTheVault() throws {
+        let (folder, spec, testSet, modelPath, specPath) = try suspectOnDisk()
         let environment = ["TRACEMARK_PASSPHRASE": "probe vault test"]
         let keys = folder.appendingPathComponent("keys").path, vault = folder.appendingPathComponent("vault").path
         XCTAssertEqual(try runProgram(tracemarkBinary, ["keys", "generate", "--out", keys], environment: environment).status, 0)
@@ -59,14 +63,7 @@ final class ProbeCommandTests: XCTestCase {
     }
 
     func testKillMidProbeThenResumeGivesTheSameTranscript() throws {
-        let (spec, testSet, model) = try ProberTests.fixture()
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("probe-cli-\(UUID())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let modelPath = folder.appendingPathComponent("suspect.safetensors").path
-        try Checkpoint.save(model, to: modelPath)
-        let specPath = folder.appendingPathComponent("spec.json").path
-        try spec.write(to: specPath)
+        let (folder, spec, testSet, modelPath, specPath) = try suspectOnDisk()
 
         let port = try serve(modelPath)
 

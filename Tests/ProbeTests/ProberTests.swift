@@ -1,6 +1,7 @@
 import Data
 import Engine
 import Foundation
+import TestSupport
 import Training
 import Watermark
 import XCTest
@@ -34,9 +35,7 @@ final class ProberTests: XCTestCase {
         target.maxResponseBytes = 1 << 20
         target.backoffMs = 10
         target.maxBackoffMs = 2000
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let folder = temporaryFolder(self)
         let path = folder.appendingPathComponent("transcript.jsonl").path
         let header = TranscriptHeader(planDigest: plan.digest, seed: 5, counts: plan.counts, targetLabel: plan.targetLabel,
                                       classNames: plan.classNames, endpoint: target.url, apiProtocol: target.protocol.rawValue,

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Probe
 
@@ -11,9 +12,7 @@ final class TLSTests: XCTestCase {
         for tool in tools where !FileManager.default.isExecutableFile(atPath: tool) {
             throw XCTSkip("\(tool) is not installed")
         }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let folder = temporaryFolder(self)
         let (key, certificate) = (folder.appendingPathComponent("key.pem").path, folder.appendingPathComponent("cert.pem").path)
         let made = Process()
         made.executableURL = URL(fileURLWithPath: tools[0])

@@ -5,11 +5,10 @@ import Foundation
 /// (or [1, C·H·W] with layout `flat`); the answer is the `probabilities` output (or any FP32
 /// output of our class count), else `label`, else the first of `topk_labels`.
 struct OpenInferenceAdapter: ProbeAdapter {
-    let base: String
+    let endpoint: Endpoint
     let model: String
     let encoding: InputEncoding
     let labels: LabelReader
-    let headers: [String]
 
     func request(for image: [Float], queryID: Int) throws -> OutgoingRequest {
         let (values, shape) = encoding.laidOut(image)
@@ -18,8 +17,7 @@ struct OpenInferenceAdapter: ProbeAdapter {
         body += Array(#","datatype":"FP32","data":"#.utf8)
         body += JSONText.nested(values, shape: [values.count])
         body += Array("}]}".utf8)
-        return OutgoingRequest(url: "\(base)/v2/models/\(model)/infer", headers: headers + ["Content-Type: application/json"],
-                               body: Data(body))
+        return endpoint.post("/v2/models/\(model)/infer", contentType: "application/json", body: Data(body))
     }
 
     func answer(from body: Data) throws -> Answer {

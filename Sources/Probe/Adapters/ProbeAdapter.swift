@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// What the suspect answered for one image: its top-1 label in our class numbering and, when
@@ -35,56 +36,53 @@ public struct ProbeContext: Sendable {
 
 /// The adapter for a target's protocol.
 public func makeAdapter(for target: Target, context: ProbeContext) throws -> ProbeAdapter {
-    let base = target.url.hasSuffix("/") ? String(target.url.dropLast()) : target.url
-    let encoding = InputEncoding(target.input ?? Target.Input(), itemShape: context.itemShape)
+    let endpoint = Endpoint(base: target.url.hasSuffix("/") ? String(target.url.dropLast()) : target.url, headers: context.headers)
+    let input = target.input ?? Target.Input()
     let labels = LabelReader(classNames: context.classNames, labelMap: target.labelMap)
     switch target.protocol {
     case .openInferenceV2:
-        return OpenInferenceAdapter(base: base, model: target.model!, encoding: encoding, labels: labels, headers: context.headers)
+        return OpenInferenceAdapter(endpoint: endpoint, model: target.model!, encoding: InputEncoding(input, itemShape: context.itemShape),
+                                    labels: labels)
     case .tfServing:
-        return TFServingAdapter(base: base, model: target.model!, encoding: encoding.defaultingLayout(to: .nhwc), labels: labels,
-                                headers: context.headers)
+        return TFServingAdapter(endpoint: endpoint, model: target.model!,
+                                encoding: InputEncoding(input, itemShape: context.itemShape, defaultLayout: .nhwc), labels: labels)
     case .torchServe:
-        return TorchServeAdapter(base: base, model: target.model!, encoding: encoding.defaultingEncoding(to: .png), labels: labels,
-                                 headers: context.headers)
+        return TorchServeAdapter(endpoint: endpoint, model: target.model!,
+                                 encoding: InputEncoding(input, itemShape: context.itemShape, defaultEncoding: .png), labels: labels)
     case .template:
-        return TemplateAdapter(base: base, template: target.template!, encoding: encoding, labels: labels, headers: context.headers)
+        return TemplateAdapter(endpoint: endpoint, template: target.template!, encoding: InputEncoding(input, itemShape: context.itemShape),
+                               labels: labels)
+    }
+}
+
+/// The API's base URL and the headers every request carries (auth).
+struct Endpoint: Sendable {
+    let base: String
+    let headers: [String]
+
+    func post(_ path: String, contentType: String, body: Data) -> OutgoingRequest {
+        OutgoingRequest(url: base + path, headers: headers + ["Content-Type: \(contentType)"], body: body)
     }
 }
 
 /// Pixels in [0, 1] to the API's numbers: `(pixel·scale − mean[c]) / std[c]`, laid out as asked.
 struct InputEncoding: Sendable {
-    var encoding: Target.Input.Encoding
-    var layout: Target.Input.Layout
-    var scale: Double
-    var mean: [Double]
-    var std: [Double]
+    let encoding: Target.Input.Encoding
+    let layout: Target.Input.Layout
+    let scale: Double
+    let mean: [Double]
+    let std: [Double]
     let itemShape: [Int]
 
-    init(_ input: Target.Input, itemShape: [Int]) {
-        encoding = input.encoding ?? .tensor
-        layout = input.layout ?? .nchw
+    /// What the target asks for, else the protocol's usual encoding and layout.
+    init(_ input: Target.Input, itemShape: [Int], defaultEncoding: Target.Input.Encoding = .tensor,
+         defaultLayout: Target.Input.Layout = .nchw) {
+        encoding = input.encoding ?? defaultEncoding
+        layout = input.layout ?? defaultLayout
         scale = input.scale ?? 1
         mean = input.mean ?? [0]
         std = input.std ?? [1]
         self.itemShape = itemShape
-        explicitLayout = input.layout != nil
-        explicitEncoding = input.encoding != nil
-    }
-
-    private var explicitLayout: Bool
-    private var explicitEncoding: Bool
-
-    func defaultingLayout(to layout: Target.Input.Layout) -> InputEncoding {
-        var copy = self
-        if !explicitLayout { copy.layout = layout }
-        return copy
-    }
-
-    func defaultingEncoding(to encoding: Target.Input.Encoding) -> InputEncoding {
-        var copy = self
-        if !explicitEncoding { copy.encoding = encoding }
-        return copy
     }
 
     /// The values in channel-major order, normalised.
@@ -164,11 +162,7 @@ struct LabelReader: Sendable {
         throw ProbeError.malformed("probabilities are neither a list nor a label → probability object")
     }
 
-    func answer(probabilities: [Double]) -> Answer {
-        var best = 0
-        for i in probabilities.indices where probabilities[i] > probabilities[best] { best = i }
-        return Answer(label: best, probabilities: probabilities)
-    }
+    func answer(probabilities: [Double]) -> Answer { Answer(label: argmax(probabilities), probabilities: probabilities) }
 }
 
 /// Parses a JSON body, or says it is not JSON (truncated, HTML error page, …).

@@ -4,16 +4,14 @@ import Foundation
 /// (the image nested in the layout, NHWC unless the target says otherwise); the answer is
 /// `predictions[0]`, a probability vector or a label.
 struct TFServingAdapter: ProbeAdapter {
-    let base: String
+    let endpoint: Endpoint
     let model: String
     let encoding: InputEncoding
     let labels: LabelReader
-    let headers: [String]
 
     func request(for image: [Float], queryID: Int) throws -> OutgoingRequest {
         let instance = encoding.encoding == .pngBase64 ? #"{"b64":"\#(encoding.png(image).base64EncodedString())"}"# : encoding.json(image)
-        return OutgoingRequest(url: "\(base)/v1/models/\(model):predict", headers: headers + ["Content-Type: application/json"],
-                               body: Data(#"{"instances":[\#(instance)]}"#.utf8))
+        return endpoint.post("/v1/models/\(model):predict", contentType: "application/json", body: Data(#"{"instances":[\#(instance)]}"#.utf8))
     }
 
     func answer(from body: Data) throws -> Answer {

@@ -3,11 +3,10 @@ import Foundation
 /// Any JSON API: the target's body template with `{{input}}`, `{{input_png_base64}}` and `{{id}}`
 /// filled in, posted to `url + path`; the answer read at `probabilities_path` or `label_path`.
 struct TemplateAdapter: ProbeAdapter {
-    let base: String
+    let endpoint: Endpoint
     let template: Target.Template
     let encoding: InputEncoding
     let labels: LabelReader
-    let headers: [String]
 
     func request(for image: [Float], queryID: Int) throws -> OutgoingRequest {
         var body = template.body.replacingOccurrences(of: "{{id}}", with: String(queryID))
@@ -17,8 +16,7 @@ struct TemplateAdapter: ProbeAdapter {
         if body.contains("{{input_png_base64}}") {
             body = body.replacingOccurrences(of: "{{input_png_base64}}", with: encoding.png(image).base64EncodedString())
         }
-        return OutgoingRequest(url: base + template.path, headers: headers + ["Content-Type: \(template.contentType ?? "application/json")"],
-                               body: Data(body.utf8))
+        return endpoint.post(template.path, contentType: template.contentType ?? "application/json", body: Data(body.utf8))
     }
 
     func answer(from body: Data) throws -> Answer {

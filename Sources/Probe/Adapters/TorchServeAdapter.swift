@@ -4,20 +4,17 @@ import Foundation
 /// target asks for a JSON tensor); the handler's usual answer is `{"label": probability, …}`
 /// (top-k class names), or a bare label.
 struct TorchServeAdapter: ProbeAdapter {
-    let base: String
+    let endpoint: Endpoint
     let model: String
     let encoding: InputEncoding
     let labels: LabelReader
-    let headers: [String]
 
     func request(for image: [Float], queryID: Int) throws -> OutgoingRequest {
-        let url = "\(base)/predictions/\(model)"
+        let path = "/predictions/\(model)"
         switch encoding.encoding {
-        case .png: return OutgoingRequest(url: url, headers: headers + ["Content-Type: image/png"], body: encoding.png(image))
-        case .pngBase64:
-            return OutgoingRequest(url: url, headers: headers + ["Content-Type: text/plain"], body: Data(encoding.png(image).base64EncodedString().utf8))
-        case .tensor:
-            return OutgoingRequest(url: url, headers: headers + ["Content-Type: application/json"], body: Data(#"{"data":\#(encoding.json(image))}"#.utf8))
+        case .png: return endpoint.post(path, contentType: "image/png", body: encoding.png(image))
+        case .pngBase64: return endpoint.post(path, contentType: "text/plain", body: Data(encoding.png(image).base64EncodedString().utf8))
+        case .tensor: return endpoint.post(path, contentType: "application/json", body: Data(#"{"data":\#(encoding.json(image))}"#.utf8))
         }
     }
 

@@ -69,28 +69,34 @@ extension WatermarkSpec {
         evasion = evasion.map(attached)
     }
 
-    /// Attaches the autoencoders the spec needs from their files in `folder`, checking each file's digest.
-    mutating func attachAutoencoders(from folder: URL) throws {
+    /// The attached autoencoders' weights, each under the file name the spec expects.
+    public var autoencoderFiles: [(name: String, contents: Data)] {
+        attachedAutoencoders.map { (Self.autoencoderFileName(digest: $0.digest), $0.encoded()) }
+    }
+
+    /// Attaches the autoencoders the spec needs, reading each file by name with `read` and
+    /// checking its digest; `place` says where the files were looked for.
+    public mutating func attachAutoencoders(from place: String, read: (_ fileName: String) -> Data?) throws {
         for digest in missingAutoencoders {
-            let file = folder.appendingPathComponent(Self.autoencoderFileName(digest: digest)).path
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw WatermarkError.unreadable(path: file + " (the spec's autoencoder weights, expected beside the spec)")
+            let name = Self.autoencoderFileName(digest: digest)
+            guard let data = read(name) else {
+                throw WatermarkError.unreadable(path: "\(name) (the spec's autoencoder weights, expected \(place))")
             }
             guard sha256Hex(data) == digest else {
-                throw WatermarkError.invalidSpec(path: file, reason: "its SHA-256 is not the digest \(digest) the spec names")
+                throw WatermarkError.invalidSpec(path: "\(name) \(place)", reason: "its SHA-256 is not the digest \(digest) the spec names")
             }
-            attach(try Autoencoder.decode(data, path: file))
+            attach(try Autoencoder.decode(data, path: name))
         }
     }
 
     /// Writes each attached autoencoder into `folder` under its file name.
     func writeAutoencoders(to folder: URL) throws {
-        for autoencoder in attachedAutoencoders {
-            let file = folder.appendingPathComponent(Self.autoencoderFileName(digest: autoencoder.digest)).path
+        for file in autoencoderFiles {
+            let path = folder.appendingPathComponent(file.name).path
             do {
-                try autoencoder.encoded().write(to: URL(fileURLWithPath: file), options: .atomic)
+                try file.contents.write(to: URL(fileURLWithPath: path), options: .atomic)
             } catch {
-                throw WatermarkError.unwritable(path: file, reason: error.localizedDescription)
+                throw WatermarkError.unwritable(path: path, reason: error.localizedDescription)
             }
         }
     }

@@ -114,8 +114,8 @@ public final class EmbeddingTrainer {
                 network.store.zeroGradients()
                 // The pull is gated on what the model answers in evaluation mode, which is what a
                 // thief sees (batch statistics make training-mode answers differ).
-                let pullGate = configuration.sourcePull > 0 && sources > 0
-                    ? sourceTargetProbabilities(input, rows: shifted(firstRows).lowerBound..<shifted(secondRows).upperBound) : []
+                let sourceRows = shifted(firstRows).lowerBound..<shifted(secondRows).upperBound
+                let pullGate = configuration.sourcePull > 0 && sources > 0 ? sourceTargetProbabilities(input, rows: sourceRows) : []
                 let logits = network.forward(input, training: true)
                 var losses = [EmbeddingTask: Float]()
                 for task in tasks {
@@ -137,7 +137,7 @@ public final class EmbeddingTrainer {
                                                          gradientP: g, gradientQ: pull > 0 ? sourceSide : nil, scaleQ: pull)
                             + Loss.klDivergence(p: logits, pRows: shifted(markRows), q: logits, qRows: shifted(secondRows),
                                                 gradientP: g, gradientQ: pull > 0 ? sourceSide : nil, scaleQ: pull)
-                        if pull > 0 { addSourcePull(sourceSide, gate: pullGate, into: g, rows: shifted(firstRows).lowerBound..<shifted(secondRows).upperBound) }
+                        if pull > 0 { addSourcePull(sourceSide, gate: pullGate, into: g, rows: sourceRows) }
                     }
                 }
                 if case .mgda(let interval, let normalization, let groups, let floor) = configuration.weighting, globalStep % interval == 0 {
@@ -166,7 +166,7 @@ public final class EmbeddingTrainer {
                     lossSums[task, default: 0] += Double(losses[task]!)
                     weightSums[task, default: 0] += weights[task]!
                 }
-                correct += zip(0..<batch, labels).filter { argmax(logits.data + $0 * logits.itemCount, logits.itemCount) == Int($1) }.count
+                correct += zip(0..<batch, labels).filter { argmax(UnsafeBufferPointer(start: logits.data + $0 * logits.itemCount, count: logits.itemCount)) == Int($1) }.count
                 seen += batch
                 imagesSeen += rows - shift
                 globalStep += 1

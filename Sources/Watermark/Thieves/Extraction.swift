@@ -34,7 +34,7 @@ public struct ExtractionAttack {
         let classes = victim.classNames.count
         var labelled = queries
         labelled.classNames = victim.classNames
-        labelled.labels = (0..<queries.count).map { n in Int32(argmax(answers.data + n * classes, classes)) }
+        labelled.labels = (0..<queries.count).map { n in Int32(argmax(UnsafeBufferPointer(start: answers.data + n * classes, count: classes))) }
         let surrogate = try Classifier.untrained(surrogateArchitecture, for: labelled, seed: training.seed)
         let trainer = Trainer(classifier: surrogate, configuration: training)
         switch labels {
@@ -59,7 +59,7 @@ public struct ExtractionAttack {
         let classes = victim.classNames.count
         for round in 0...rounds {
             let answers = try set.images.withUnsafeBufferPointer { try victim.answer($0) }
-            set.labels = (0..<set.count).map { n in Int32(argmax(answers.data + n * classes, classes)) }
+            set.labels = (0..<set.count).map { n in Int32(argmax(UnsafeBufferPointer(start: answers.data + n * classes, count: classes))) }
             // A fresh optimizer state each round; the surrogate keeps its weights.
             let trainer = Trainer(classifier: surrogate, configuration: training)
             switch labels {
@@ -107,10 +107,4 @@ public struct ExtractionAttack {
         result.labels += set.labels
         return result
     }
-}
-
-func argmax(_ row: UnsafePointer<Float>, _ count: Int) -> Int {
-    var best = 0
-    for k in 1..<count where row[k] > row[best] { best = k }
-    return best
 }

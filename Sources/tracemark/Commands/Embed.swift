@@ -184,11 +184,11 @@ struct Embed: ParsableCommand {
         }
 
         printStatus("embedding a \(spec.method.rawValue) watermark into \(classifier.card.architecture) on \(trainSet.count) \(data) images, \(epochs) epochs")
-        let verification = try WatermarkEvaluation.verificationSamples(for: spec, from: testSet)
+        let triggers = try WatermarkEvaluation.triggerSamples(for: spec, from: testSet)
         let trainer = EmbeddingTrainer(classifier: classifier, factory: try TriggerFactory(spec: spec, dataset: trainSet),
                                        configuration: configuration)
         let line = ProgressLine()
-        let result = trainer.embed(testSet: testSet, verification: verification.watermark) { progress in
+        let result = trainer.embed(testSet: testSet, verification: triggers) { progress in
             line.show(progress)
         }
         for epoch in result.epochs {

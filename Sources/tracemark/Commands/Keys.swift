@@ -73,9 +73,3 @@ func loadPublicKey(_ path: String) throws -> PublicKey {
     guard let pem = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read public key \(path)") }
     return try PublicKey(pem: pem)
 }
-
-func loadSigningKey(_ path: String) throws -> SigningKey {
-    guard let pem = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read private key \(path)") }
-    let encrypted = String(decoding: pem, as: UTF8.self).contains("ENCRYPTED")
-    return try SigningKey(pem: pem, passphrase: encrypted ? try Passphrase.read(prompt: "Passphrase for \(path): ") : nil)
-}

@@ -121,9 +121,7 @@ struct ProbeCommand: ParsableCommand {
         let entry = try findEntry(watermark!, in: opened)
         let secret = try opened.unseal(id: entry.recordId, unlocking: try Passphrase.unlocking(keyFile: keyFile))
         var spec = try WatermarkSpec.decode(secret.spec, path: "vault record \(entry.recordId)")
-        for file in secret.files where file.name.hasPrefix("autoencoder-") {
-            spec.attach(try Autoencoder.decode(file.contents, path: file.name))
-        }
+        try spec.attachAutoencoders(from: "in vault record \(entry.recordId)") { name in secret.files.first { $0.name == name }?.contents }
         return spec
     }
 }

@@ -56,20 +56,17 @@ struct Register: ParsableCommand {
 
         printStatus("making the trigger set (\(watermark.triggerSetSize) samples from \(watermark.dataset) \(watermark.verificationSplit))")
         let verificationSet = try DatasetCatalog.load(watermark.dataset, split: watermark.verificationSplit)
-        let triggers = try WatermarkEvaluation.verificationSamples(for: watermark, from: verificationSet).watermark
-        var files = [SealedSecret.File(name: "trigger-set.safetensors", contents: triggers.encoded())]
-        for autoencoder in watermark.attachedAutoencoders {
-            files.append(.init(name: WatermarkSpec.autoencoderFileName(digest: autoencoder.digest), contents: autoencoder.encoded()))
-        }
+        let triggers = try WatermarkEvaluation.triggerSamples(for: watermark, from: verificationSet)
+        let autoencoders = watermark.autoencoderFiles
+        let files = [SealedSecret.File(name: "trigger-set.safetensors", contents: triggers.encoded())]
+            + autoencoders.map { SealedSecret.File(name: $0.name, contents: $0.contents) }
         let secret = try SealedSecret.fresh(spec: watermark.canonicalJSON(), files: files)
 
         let opened = try Vault.open(directory: URL(fileURLWithPath: vault), creatingFor: signer.publicKey)
         let (record, entry) = try opened.register(secret, modelDigest: modelDigest, signer: signer, unlocking: unlocking)
 
         let specFolder = URL(fileURLWithPath: spec).deletingLastPathComponent()
-        let plaintext = [spec] + watermark.attachedAutoencoders.map {
-            specFolder.appendingPathComponent(WatermarkSpec.autoencoderFileName(digest: $0.digest)).path
-        }
+        let plaintext = [spec] + autoencoders.map { specFolder.appendingPathComponent($0.name).path }
         if removePlaintext {
             for path in plaintext { try FileManager.default.removeItem(atPath: path) }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import XCTest
 
 /// The `tracemark` binary `swift test` built beside the test bundle.
 public let tracemarkBinary: String = {
@@ -30,4 +31,12 @@ public func runProgram(_ executable: String, _ arguments: [String], environment:
     let output = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return ProcessResult(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self))
+}
+
+/// A fresh temporary folder, removed when the test ends.
+public func temporaryFolder(_ test: XCTestCase) -> URL {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tracemark-test-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
+    return folder
 }
