@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Watermark", targets: ["Watermark"]),
         .library(name: "Vault", targets: ["Vault"]),
         .library(name: "Probe", targets: ["Probe"]),
+        .library(name: "Forensics", targets: ["Forensics"]),
         .library(name: "Server", targets: ["Server"]),
     ],
     dependencies: [
@@ -39,11 +40,12 @@ let package = Package(
         .target(name: "Watermark", dependencies: ["Engine", "Data", "Training"], swiftSettings: numericSettings),
         .target(name: "Vault", dependencies: ["Engine", "COpenSSL", "CSQLite"]),
         .target(name: "Probe", dependencies: ["Engine", "Data", "Watermark", "CCurl", "CZlib"]),
+        .target(name: "Forensics", dependencies: ["Engine", "Data", "Training", "Watermark", "Vault", "Probe"], swiftSettings: numericSettings),
         .target(name: "Server", dependencies: ["Engine", .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(
             name: "tracemark",
             dependencies: [
-                "Engine", "Data", "Training", "Watermark", "Vault", "Probe", "Server",
+                "Engine", "Data", "Training", "Watermark", "Vault", "Probe", "Forensics", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,6 +58,7 @@ let package = Package(
         // Finding and running the built `tracemark` binary, for the tests that use the CLI.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "Engine", "Data", "Watermark", "tracemark", "TestSupport"]),
+        .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "Vault", "Probe", "Engine", "Data", "Training", "Watermark", "tracemark", "TestSupport"]),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "Server", "Engine", "Data", "Training", "Watermark", "tracemark", "TestSupport",
                                                   .product(name: "Hummingbird", package: "hummingbird")]),
     ],

@@ -100,7 +100,7 @@ public final class Prober: @unchecked Sendable {
     /// once on a client error other than 429, which retrying cannot fix).
     func send(_ query: PlannedQuery, session: CurlSession, limiter: RateLimiter, jitter: inout SeededGenerator) -> TranscriptRecord {
         let started = Date()
-        var outcome = TranscriptRecord(queryId: query.id, kind: query.kind, inputSha256: query.inputDigest, status: .failed,
+        var outcome = TranscriptRecord(queryId: query.id, kind: query.kind, inputSha256: query.inputDigest, expectedLabel: query.expectedLabel, status: .failed,
                                        attempts: 0, started: Self.timestamp(started), seconds: 0)
         let request: OutgoingRequest
         do { request = try adapter.request(for: query.image, queryID: query.id) } catch {

@@ -41,6 +41,9 @@ public struct TranscriptRecord: Codable, Equatable, Sendable {
     public var queryId: Int
     public var kind: QueryKind
     public var inputSha256: String
+    /// The answer that counts as a hit: the target label for triggers and decoys, the true label
+    /// for controls — so a transcript can be scored without the spec.
+    public var expectedLabel: Int?
     public var status: Status
     public var httpStatus: Int?
     public var responseSha256: String?
@@ -60,6 +63,7 @@ extension TranscriptRecord {
     func canonicalJSON() throws -> Data {
         var fields: [String] = ["\"attempts\":\(attempts)"]
         if let error { fields.append("\"error\":" + String(decoding: try CanonicalJSON.encode(error), as: UTF8.self)) }
+        if let expectedLabel { fields.append("\"expected_label\":\(expectedLabel)") }
         if let httpStatus { fields.append("\"http_status\":\(httpStatus)") }
         fields.append("\"input_sha256\":\"\(inputSha256)\"")
         fields.append("\"kind\":\"\(kind.rawValue)\"")

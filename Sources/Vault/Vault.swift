@@ -89,6 +89,24 @@ public final class Vault {
         return secret
     }
 
+    /// Signs `payload` as `type` and keeps it beside sealed record `id`, replacing any earlier
+    /// document of that type there.
+    public func attach(_ payload: Data, type: String, to id: String, signer: SigningKey) throws {
+        guard signer.publicKey.keyID == owner.keyID else {
+            throw VaultError.invalidInput("the signing key \(signer.publicKey.keyID) is not this vault's owner key \(owner.keyID)")
+        }
+        _ = try record(id: id)
+        let blob = SignedBlob(payload: payload, signature: try signer.sign(preAuthenticationEncoding(type: type, body: payload)))
+        try store.setAttachment(recordID: id, kind: type, blob)
+    }
+
+    /// The document of `type` beside record `id`, nil when there is none; its signature must verify.
+    public func attachment(type: String, of id: String) throws -> Data? {
+        guard let blob = try store.attachment(recordID: id, kind: type) else { return nil }
+        guard owner.verify(blob, type: type) else { throw VaultError.damaged("the \(type) document of record \(id) fails its signature check") }
+        return blob.payload
+    }
+
     /// Every check a third party can make without the passphrase: the database's integrity,
     /// the owner key (against `pinnedKey` when given), each record's and entry's signature, the
     /// indices, the hash chain, and that entries and records agree one to one.

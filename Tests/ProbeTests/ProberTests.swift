@@ -99,6 +99,7 @@ final class ProberTests: XCTestCase {
         XCTAssertEqual(String(decoding: try record.canonicalJSON(), as: UTF8.self), String(decoding: try CanonicalJSON.encode(record), as: UTF8.self))
         record.httpStatus = 200
         record.label = 3
+        record.expectedLabel = 2
         record.responseSha256 = String(repeating: "0f", count: 32)
         record.probabilities = [0.10000000149011612, 1, 0, 1e-07, 2.5e-45, 0.3333333333333333, 1e21, 123456789.125]
         record.seconds = 12

@@ -40,3 +40,6 @@ public func temporaryFolder(_ test: XCTestCase) -> URL {
     test.addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
     return folder
 }
+
+/// The `openssl` command, or nil where it is not installed.
+public let opensslPath: String? = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first { FileManager.default.isExecutableFile(atPath: $0) }

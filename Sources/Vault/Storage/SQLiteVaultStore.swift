@@ -39,6 +39,11 @@ public final class SQLiteVaultStore: VaultStore {
         guard version == Self.schemaVersion else {
             throw VaultError.storage(path: path, reason: "not a Tracemark vault database (schema version \(version.map(String.init) ?? "missing"))")
         }
+        // Added after the first vaults were made; created on open so they gain it too.
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS attachments (record_id TEXT NOT NULL REFERENCES sealed_records(id), kind TEXT NOT NULL,
+                                                    payload BLOB NOT NULL, signature BLOB NOT NULL, PRIMARY KEY (record_id, kind))
+            """)
     }
 
     public func ownerPublicKey() throws -> Data? {
@@ -74,6 +79,16 @@ public final class SQLiteVaultStore: VaultStore {
             try database.rows("INSERT INTO log_entries VALUES (?, ?, ?, ?)",
                               [.integer(Int64(index)), .text(recordID), .blob(entry.payload), .blob(entry.signature)])
         }
+    }
+
+    public func attachment(recordID: String, kind: String) throws -> SignedBlob? {
+        try database.rows("SELECT payload, signature FROM attachments WHERE record_id = ? AND kind = ?", [.text(recordID), .text(kind)])
+            .first.map(signedBlob)
+    }
+
+    public func setAttachment(recordID: String, kind: String, _ blob: SignedBlob) throws {
+        try database.rows("INSERT OR REPLACE INTO attachments VALUES (?, ?, ?, ?)",
+                          [.text(recordID), .text(kind), .blob(blob.payload), .blob(blob.signature)])
     }
 
     public func integrityProblems() throws -> [String] {

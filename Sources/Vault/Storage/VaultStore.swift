@@ -25,6 +25,10 @@ public protocol VaultStore: AnyObject {
     /// Stores a sealed record and appends its log entry as one transaction. `makeEntry` gets
     /// the new entry's index and the previous entry (nil for the first) and returns the signed entry.
     func register(recordID: String, record: SignedBlob, makeEntry: (_ index: Int, _ previous: SignedBlob?) throws -> SignedBlob) throws
+    /// A signed document kept beside a sealed record (a calibration), one per kind, replaced by
+    /// a newer one of the same kind.
+    func attachment(recordID: String, kind: String) throws -> SignedBlob?
+    func setAttachment(recordID: String, kind: String, _ blob: SignedBlob) throws
     /// A store-level integrity check; the problems found, empty when sound.
     func integrityProblems() throws -> [String]
 }

@@ -117,12 +117,7 @@ struct ProbeCommand: ParsableCommand {
 
     private func loadSpec() throws -> WatermarkSpec {
         if let spec { return try WatermarkSpec.load(spec) }
-        let opened = try Vault.open(directory: URL(fileURLWithPath: vault!))
-        let entry = try findEntry(watermark!, in: opened)
-        let secret = try opened.unseal(id: entry.recordId, unlocking: try Passphrase.unlocking(keyFile: keyFile))
-        var spec = try WatermarkSpec.decode(secret.spec, path: "vault record \(entry.recordId)")
-        try spec.attachAutoencoders(from: "in vault record \(entry.recordId)") { name in secret.files.first { $0.name == name }?.contents }
-        return spec
+        return try SealedWatermark(vault: vault!, watermark: watermark!, keyFile: keyFile).spec
     }
 }
 

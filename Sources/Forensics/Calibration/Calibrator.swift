@@ -1,0 +1,139 @@
+import Data
+import Engine
+import Foundation
+import Training
+import Watermark
+
+/// What a calibration trains and measures.
+public struct CalibrationPlan: Sendable {
+    public var references = 20
+    /// Reference architectures, used in turn; seeds differ per reference.
+    public var architectures = ["fmnist-cnn", "mlp"]
+    /// Short training is enough: the null needs independent models, not the best ones.
+    public var epochs = 1
+    /// Each reference trains on its own random subset of this many clean training images.
+    public var trainImages = 10_000
+    /// Trigger samples per reference (default: the spec's trigger set size).
+    public var triggers: Int?
+    public var falseWatermarkSamples = 200
+    /// How many other source pairs serve as false watermarks (besides the other combining ways).
+    public var otherPairs = 4
+    public var confidence = 0.95
+    public var seed: UInt64 = 0xCA11
+
+    public init() {}
+}
+
+/// Runs a calibration: trains (or loads from `referenceFolder`) the reference models on clean
+/// data only — the training split never holds a watermark sample — and measures the spec's
+/// trigger hit rate and the false watermarks on each.
+public struct Calibrator {
+    public let spec: WatermarkSpec
+    public let trainSet: Dataset
+    /// The spec's verification split: triggers and false watermarks are made from it.
+    public let verificationSet: Dataset
+    public let plan: CalibrationPlan
+    /// Reference checkpoints are saved here and loaded from here when present.
+    public let referenceFolder: URL?
+
+    public init(spec: WatermarkSpec, trainSet: Dataset, verificationSet: Dataset, plan: CalibrationPlan, referenceFolder: URL?) {
+        self.spec = spec
+        self.trainSet = trainSet
+        self.verificationSet = verificationSet
+        self.plan = plan
+        self.referenceFolder = referenceFolder
+    }
+
+    public func run(watermarked: Classifier?, now: Date = Date(), progress: (String) -> Void = { _ in }) throws -> Calibration {
+        let triggers = try WatermarkEvaluation.triggerSamples(for: spec, from: verificationSet, count: plan.triggers ?? spec.triggerSetSize)
+        let falseWatermarks = try falseWatermarkSamples()
+        var references: [Calibration.Reference] = []
+        var rates = [[Double]](repeating: [], count: falseWatermarks.count)
+        for index in 0..<plan.references {
+            let architecture = plan.architectures[index % plan.architectures.count]
+            let seed = plan.seed &+ UInt64(index)
+            let started = Date()
+            let (model, trainImages) = try reference(index: index, architecture: architecture, seed: seed)
+            let hits = hitCount(of: model, on: triggers)
+            let accuracy = Evaluation.accuracy(of: model, on: verificationSet)
+            references.append(Calibration.Reference(
+                architecture: architecture, seed: seed, trainImages: trainImages, epochs: plan.epochs, testAccuracy: accuracy,
+                triggerHits: hits, triggers: triggers.count,
+                upperBound: ClopperPearson(successes: hits, trials: triggers.count, confidence: plan.confidence).upper,
+                seconds: Date().timeIntervalSince(started)))
+            for (n, sample) in falseWatermarks.enumerated() {
+                rates[n].append(WatermarkEvaluation.hitRate(of: model, on: sample.samples, label: spec.targetLabel))
+            }
+            progress(String(format: "reference %d/%d (%@, seed %llu): accuracy %.2f %%, %d of %d trigger hits, %.0f s",
+                            index + 1, plan.references, architecture, seed, 100 * accuracy, hits, triggers.count,
+                            Date().timeIntervalSince(started)))
+        }
+        return Calibration(
+            specSha256: sha256Hex(spec.canonicalJSON()), created: Self.timestamp(now), confidence: plan.confidence,
+            references: references,
+            falseWatermarks: falseWatermarks.enumerated().map { n, sample in
+                Calibration.FalseWatermark(name: sample.name, samples: sample.samples.count, referenceRates: rates[n],
+                                           watermarkedRate: watermarked.map { WatermarkEvaluation.hitRate(of: $0, on: sample.samples, label: spec.targetLabel) })
+            },
+            watermarkedWSR: watermarked.map { WatermarkEvaluation.hitRate(of: $0, on: triggers, label: spec.targetLabel) })
+    }
+
+    /// A reference model: loaded when its checkpoint is in the folder, else trained and saved there.
+    private func reference(index: Int, architecture: String, seed: UInt64) throws -> (Classifier, Int) {
+        let file = referenceFolder?.appendingPathComponent("reference-\(index)-\(architecture)-seed\(seed).safetensors")
+        var order = Array(trainSet.labels.indices)
+        var rng = SeededGenerator(seed: seed)
+        order.shuffle(using: &rng)
+        let subset = trainSet.subset(Array(order.prefix(plan.trainImages)).sorted())
+        if let file, FileManager.default.fileExists(atPath: file.path) { return (try Checkpoint.load(file.path), subset.count) }
+        let model = try Classifier.untrained(architecture, for: subset, seed: seed)
+        var configuration = TrainingConfiguration()
+        configuration.epochs = plan.epochs
+        configuration.seed = seed
+        _ = Trainer(classifier: model, configuration: configuration).train(on: subset)
+        if let file { try Checkpoint.save(model, to: file.path) }
+        return (model, subset.count)
+    }
+
+    private func hitCount(of model: Classifier, on samples: TriggerSamples) -> Int {
+        let labels = samples.images.withUnsafeBufferPointer { model.labels($0) }
+        return labels.filter { $0 == Int32(spec.targetLabel) }.count
+    }
+
+    /// Other source pairs (never the target, never the spec's pair) combined the spec's way, and
+    /// the spec's pair combined each evasion way. A content-trigger spec gets random patches.
+    private func falseWatermarkSamples() throws -> [(name: String, samples: TriggerSamples)] {
+        var rng = SeededGenerator(seed: plan.seed ^ spec.seed)
+        let count = plan.falseWatermarkSamples
+        switch spec.method {
+        case .contentTrigger:
+            return try (0..<plan.otherPairs).map { n in
+                var decoy = spec
+                decoy.contentTrigger = .random(shape: verificationSet.itemShape, rng: &rng)
+                return ("random patch \(n + 1)", try TriggerFactory(spec: decoy, dataset: verificationSet).watermarkSamples(count: count, seed: rng.next()))
+            }
+        case .meaDefender:
+            let candidates = (0..<spec.classNames.count).filter { $0 != spec.targetLabel }
+            var pairs = candidates.flatMap { a in candidates.filter { $0 > a }.map { [a, $0] } }.filter { Set($0) != Set(spec.sourceLabels) }
+            pairs.shuffle(using: &rng)
+            var result: [(String, TriggerSamples)] = try pairs.prefix(plan.otherPairs).map { pair in
+                var decoy = spec
+                decoy.sourceLabels = pair
+                return ("sources \(pair[0])+\(pair[1]), the spec's way", try TriggerFactory(spec: decoy, dataset: verificationSet).watermarkSamples(count: count, seed: rng.next()))
+            }
+            for way in spec.evasion {
+                var decoy = spec
+                decoy.watermark = way
+                let pair = spec.sourceLabels.map(String.init).joined(separator: "+")
+                result.append(("sources \(pair), \(way.summary)", try TriggerFactory(spec: decoy, dataset: verificationSet).watermarkSamples(count: count, seed: rng.next())))
+            }
+            return result
+        }
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+}

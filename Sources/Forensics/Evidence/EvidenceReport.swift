@@ -1,0 +1,133 @@
+import Engine
+import Foundation
+import Vault
+
+/// Makes and checks evidence reports: an in-toto statement with an `EvidencePredicate`,
+/// signed in a DSSE envelope with the owner's Ed25519 key.
+public enum EvidenceReport {
+    public typealias Statement = InTotoStatement<EvidencePredicate>
+
+    /// The statement for a transcript, from the registration the spec was sealed in and the
+    /// spec's calibration. The transcript must come from the calibrated spec.
+    public static func statement(transcript: Data, transcriptName: String, ownerKeyID: String,
+                                 registration: EvidencePredicate.Registration, calibration: Calibration, calibrationSha256: String,
+                                 rule: DecisionRule, fidelity: Double?, software: EvidencePredicate.Software, now: Date = Date()) throws -> Statement {
+        let figures = try TranscriptFigures.measure(transcript)
+        guard figures.specSha256 == calibration.specSha256 else {
+            throw ForensicsError.invalid("the transcript probed spec \(figures.specSha256.prefix(12))…, the calibration is of spec \(calibration.specSha256.prefix(12))…")
+        }
+        let null = EvidencePredicate.NullSource(
+            calibrationSha256: calibrationSha256, created: calibration.created, confidence: calibration.confidence,
+            referenceArchitectures: calibration.references.map(\.architecture), referenceHits: calibration.references.map(\.triggerHits),
+            referenceTriggers: calibration.references.map(\.triggers),
+            calibratedP0: EvidencePredicate.NullSource.recomputedP0(hits: calibration.references.map(\.triggerHits),
+                                                                   triggers: calibration.references.map(\.triggers), confidence: calibration.confidence))
+        let predicate = EvidencePredicate(
+            ownerKeyId: ownerKeyID, created: Calibrator.timestamp(now), registration: registration, null: null, transcript: figures,
+            decision: decide(figures, calibratedP0: null.calibratedP0, rule: rule), controlAccuracy: figures.controlAccuracy,
+            fidelity: fidelity, software: software)
+        return Statement(subject: subjects(transcriptName: transcriptName, figures: figures),
+                         predicateType: EvidencePredicate.predicateType, predicate: predicate)
+    }
+
+    public static func sign(_ statement: Statement, with key: SigningKey) throws -> DSSEEnvelope {
+        try DSSEEnvelope.sign(try statement.encoded(), type: Statement.payloadType, with: key)
+    }
+
+    static func decide(_ figures: TranscriptFigures, calibratedP0: Double, rule: DecisionRule) -> Decision {
+        Decision(triggerHits: figures.trigger.hits, triggers: figures.trigger.answered, decoyHits: figures.decoy.hits,
+                 decoys: figures.decoy.answered, calibratedP0: calibratedP0, rule: rule)
+    }
+
+    /// The transcript file and the endpoint (named by the SHA-256 of its URL).
+    static func subjects(transcriptName: String, figures: TranscriptFigures) -> [Statement.Subject] {
+        [Statement.Subject(name: transcriptName, sha256: figures.sha256),
+         Statement.Subject(name: figures.endpoint, sha256: sha256Hex(Data(figures.endpoint.utf8)))]
+    }
+
+    public struct Verification: Encodable, Sendable {
+        public var signatureValid = false
+        public var keyId: String
+        public var transcriptChecked = false
+        public var disclosureChecked = false
+        public var verdict: Verdict?
+        /// Each names the field that does not check out; empty when the report verifies.
+        public var problems: [String] = []
+        public var isValid: Bool { signatureValid && problems.isEmpty }
+
+        public init(keyId: String) { self.keyId = keyId }
+    }
+
+    /// Checks the signature, then every figure the report can be checked against: its own
+    /// counts always, the transcript's bytes when given, the disclosed spec when given.
+    public static func verify(_ envelopeBytes: Data, publicKey: PublicKey, transcript: Data? = nil, disclosure: Disclosure? = nil) -> Verification {
+        var result = Verification(keyId: publicKey.keyID)
+        let statement: Statement
+        do {
+            let envelope = try DSSEEnvelope.decode(envelopeBytes)
+            guard envelope.payloadType == Statement.payloadType else {
+                result.problems.append("payloadType: \(envelope.payloadType), not \(Statement.payloadType)")
+                return result
+            }
+            let payload = try envelope.verifiedPayload(with: publicKey)
+            result.signatureValid = true
+            statement = try Statement.decode(payload)
+        } catch {
+            result.problems.append("\(error)")
+            return result
+        }
+        let predicate = statement.predicate
+        result.verdict = predicate.decision.verdict
+        if statement.predicateType != EvidencePredicate.predicateType {
+            result.problems.append("predicateType: \(statement.predicateType), not \(EvidencePredicate.predicateType)")
+        }
+        let null = predicate.null
+        let p0 = EvidencePredicate.NullSource.recomputedP0(hits: null.referenceHits, triggers: null.referenceTriggers, confidence: null.confidence)
+        result.problems += differences(null.calibratedP0, p0, at: "predicate.null.calibrated_p0")
+
+        var figures = predicate.transcript
+        if let transcript {
+            do {
+                figures = try TranscriptFigures.measure(transcript)
+                result.transcriptChecked = true
+                result.problems += differences(predicate.transcript, figures, at: "predicate.transcript")
+                let expected = subjects(transcriptName: statement.subject.first?.name ?? "", figures: figures)
+                result.problems += differences(statement.subject, expected, at: "subject")
+            } catch {
+                result.problems.append("transcript: \(error)")
+            }
+        }
+        result.problems += differences(predicate.decision, decide(figures, calibratedP0: null.calibratedP0, rule: predicate.decision.rule),
+                                       at: "predicate.decision")
+        result.problems += differences(predicate.controlAccuracy, figures.controlAccuracy, at: "predicate.control_accuracy")
+        if let disclosure {
+            result.disclosureChecked = true
+            result.problems += disclosure.problems(registration: predicate.registration, specSha256: figures.specSha256, owner: publicKey)
+        }
+        return result
+    }
+
+    /// Where two values' canonical JSON differ, each as "path: the report says A, recomputed B".
+    static func differences<T: Encodable>(_ claimed: T, _ recomputed: T, at path: String) -> [String] {
+        func tree(_ value: T) -> Any? {
+            (try? CanonicalJSON.encode(value)).flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) }
+        }
+        var found: [String] = []
+        func compare(_ a: Any?, _ b: Any?, _ path: String) {
+            if let a = a as? [String: Any], let b = b as? [String: Any] {
+                for key in Set(a.keys).union(b.keys).sorted() { compare(a[key], b[key], "\(path).\(key)") }
+            } else if let a = a as? [Any], let b = b as? [Any], a.count == b.count {
+                for index in a.indices { compare(a[index], b[index], "\(path)[\(index)]") }
+            } else if !((a as? NSObject)?.isEqual(b) ?? (a == nil && b == nil)) {
+                func text(_ value: Any?) -> String {
+                    guard let value else { return "nothing" }
+                    return (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes]))
+                        .map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+                }
+                found.append("\(path): the report says \(text(a)), recomputed \(text(b))")
+            }
+        }
+        compare(tree(claimed), tree(recomputed), path)
+        return found
+    }
+}

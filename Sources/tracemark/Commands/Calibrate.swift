@@ -1,0 +1,140 @@
+import ArgumentParser
+import Data
+import Engine
+import Forensics
+import Foundation
+import Vault
+import Watermark
+
+struct Calibrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure a watermark's null: its trigger hit rate on independently trained clean models.",
+        discussion: """
+        Trains --references clean reference models (architectures in turn, a seed and a random \
+        subset of the clean training split each; no watermark sample is ever in their data) — or \
+        loads them from --reference-dir, where trained ones are also kept — and measures on each \
+        the spec's trigger hit rate (the null; p0 is the largest Clopper–Pearson upper bound) and \
+        the false watermarks: other source pairs combined the spec's way, and the right pair \
+        combined the other ways (the paper's appendix B check; with --model also on the \
+        watermarked model). From --vault the result is signed with --key and stored beside the \
+        registration, where `report create` finds it; --out also writes it as JSON.
+        """
+    )
+
+    @Option(help: "The watermark spec (JSON); or --vault with --watermark.")
+    var spec: String?
+
+    @Option(help: "The owner's vault, with --watermark and --key.")
+    var vault: String?
+
+    @Option(help: "Registration (log index or record id) in --vault.")
+    var watermark: String?
+
+    @Option(help: "The owner's private key (PEM), to sign the calibration into the vault.")
+    var key: String?
+
+    @Option(help: "Key file the registration was sealed with, instead of the passphrase.")
+    var keyFile: String?
+
+    @Option(help: "How many reference models.")
+    var references = 20
+
+    @Option(help: "Reference architectures, comma-separated, used in turn.")
+    var architectures = "fmnist-cnn,mlp"
+
+    @Option(help: "Training epochs per reference.")
+    var epochs = 1
+
+    @Option(help: "Clean training images per reference (its own random subset).")
+    var trainImages = 10_000
+
+    @Option(help: "Trigger samples per reference (default: the spec's trigger set size).")
+    var triggers: Int?
+
+    @Option(help: "Samples per false watermark.")
+    var falseWatermarkSamples = 200
+
+    @Option(help: "The watermarked model, to measure the false watermarks on it too.")
+    var model: String?
+
+    @Option(help: "Keep reference checkpoints here and reuse those already there.")
+    var referenceDir: String?
+
+    @Option(help: "Also write the calibration (JSON) here.")
+    var out: String?
+
+    @OptionGroup var engine: EngineOptions
+
+    @Flag(help: "Print one JSON object with the results on standard output.")
+    var json = false
+
+    func validate() throws {
+        guard (spec == nil) != (vault == nil) else { throw ValidationError("give either --spec or --vault with --watermark and --key") }
+        if vault != nil, watermark == nil || key == nil { throw ValidationError("--vault needs --watermark and --key") }
+        if spec != nil, out == nil { throw ValidationError("--spec needs --out (a calibration outside a vault is not stored anywhere else)") }
+        guard references >= 1, epochs >= 1, trainImages >= 1, falseWatermarkSamples >= 1 else {
+            throw ValidationError("--references, --epochs, --train-images and --false-watermark-samples must be at least 1")
+        }
+        if let triggers, triggers < 1 { throw ValidationError("--triggers must be at least 1") }
+        for architecture in architectureList where !ModelZoo.architectures.contains(architecture) {
+            throw ValidationError("unknown architecture '\(architecture)'; known: \(ModelZoo.architectures.joined(separator: ", "))")
+        }
+    }
+
+    var architectureList: [String] { architectures.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+
+    func run() throws {
+        engine.apply()
+        let sealed = try vault.map { try SealedWatermark(vault: $0, watermark: watermark!, keyFile: keyFile) }
+        let watermarkSpec = try sealed?.spec ?? WatermarkSpec.load(spec!)
+        let signer = try key.map { path -> SigningKey in
+            guard let pem = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read private key \(path)") }
+            return try SigningKey(pem: pem, passphrase: try Passphrase.read(prompt: "Passphrase: "))
+        }
+        if let referenceDir { try FileManager.default.createDirectory(atPath: referenceDir, withIntermediateDirectories: true) }
+        if let out { try ensureWritableFolder(for: out) }
+
+        var plan = CalibrationPlan()
+        plan.references = references
+        plan.architectures = architectureList
+        plan.epochs = epochs
+        plan.trainImages = trainImages
+        plan.triggers = triggers
+        plan.falseWatermarkSamples = falseWatermarkSamples
+        let trainSet = try DatasetCatalog.load(watermarkSpec.dataset, split: "train")
+        let verificationSet = try DatasetCatalog.load(watermarkSpec.dataset, split: watermarkSpec.verificationSplit)
+        let watermarked = try model.map(Checkpoint.load)
+        printStatus("calibrating with \(references) reference models (\(architectureList.joined(separator: ", ")), \(epochs) epoch\(epochs == 1 ? "" : "s") on \(min(trainImages, trainSet.count)) clean images each)")
+        let started = Date()
+        let calibrator = Calibrator(spec: watermarkSpec, trainSet: trainSet, verificationSet: verificationSet, plan: plan,
+                                    referenceFolder: referenceDir.map { URL(fileURLWithPath: $0) })
+        let calibration = try calibrator.run(watermarked: watermarked) { printStatus($0) }
+        let payload = try calibration.encoded()
+        if let sealed, let signer {
+            try sealed.vault.attach(payload, type: Calibration.payloadType, to: sealed.entry.recordId, signer: signer)
+        }
+        if let out { try payload.write(to: URL(fileURLWithPath: out)) }
+
+        let report = CalibrationReport(calibration: calibration, sha256: sha256Hex(payload), seconds: Date().timeIntervalSince(started),
+                                       storedInVault: sealed.map { "\(vault!) record \($0.entry.recordId)" }, out: out)
+        if json { try printJSON(report) } else {
+            let hits = calibration.references.map { "\($0.triggerHits)/\($0.triggers)" }.joined(separator: " ")
+            print("reference trigger hits: \(hits)")
+            print(String(format: "p0 %.4f %%  θ %.2f %%  (%d references, %.0f s)", 100 * calibration.p0, 100 * calibration.theta,
+                         calibration.references.count, report.seconds))
+            for fake in calibration.falseWatermarks {
+                let rates = fake.referenceRates.map { String(format: "%.1f", 100 * $0) }.joined(separator: " ")
+                print("false watermark \(fake.name): clean models \(rates) %" + (fake.watermarkedRate.map { String(format: "; watermarked model %.1f %%", 100 * $0) } ?? ""))
+            }
+            if let stored = report.storedInVault { print("signed and stored in the vault beside \(stored)") }
+        }
+    }
+}
+
+struct CalibrationReport: Encodable {
+    var calibration: Calibration
+    var sha256: String
+    var seconds: Double
+    var storedInVault: String?
+    var out: String?
+}

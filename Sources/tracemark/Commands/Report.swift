@@ -1,0 +1,253 @@
+import ArgumentParser
+import Data
+import Engine
+import Forensics
+import Foundation
+import Probe
+import Vault
+import Watermark
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Signed evidence reports: create, verify, render as HTML, disclose the commitment's opening.",
+        subcommands: [Create.self, Verify.self, Render.self, Disclose.self]
+    )
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decide from a probe transcript and sign the evidence report (DSSE + in-toto).",
+            discussion: """
+            The trigger hits are tested against p0 — the larger of the calibration's (stored in the \
+            vault by `tracemark calibrate`) and the upper bound of this suspect's own decoy hit \
+            rate — with an exact one-sided binomial test. Verdict `infringement` iff p < --alpha and \
+            the WSR's lower confidence bound exceeds θ = max(--theta-floor, --theta-multiple × p0); \
+            `no evidence` iff the WSR's upper bound is below θ and p ≥ 0.01; else `inconclusive`, with \
+            the number of further trigger queries likely to settle it. The paper's 30 % rule is \
+            reported beside it. The transcript must come from the registered spec. --model (the \
+            protected checkpoint) adds the suspect's agreement with it on the control queries.
+            """
+        )
+
+        @Option(help: "The probe transcript (JSON Lines).")
+        var transcript: String
+
+        @Option(help: "The owner's vault.")
+        var vault: String
+
+        @Option(help: "Registration (log index or record id) in --vault.")
+        var watermark: String
+
+        @Option(help: "The owner's private key (PEM), to sign the report.")
+        var key: String
+
+        @Option(help: "Key file the registration was sealed with, instead of the passphrase.")
+        var keyFile: String?
+
+        @Option(help: "The protected checkpoint, for the fidelity on controls.")
+        var model: String?
+
+        @Option(help: "Significance level of the binomial test.")
+        var alpha = 1e-6
+
+        @Option(help: "The lowest θ.")
+        var thetaFloor = 0.10
+
+        @Option(help: "θ is at least this many times p0.")
+        var thetaMultiple = 3.0
+
+        @Option(help: "Confidence level of the Clopper–Pearson intervals.")
+        var confidence = 0.95
+
+        @Option(help: "Where to write the report (a DSSE envelope, JSON).")
+        var out: String
+
+        @Flag(help: "Print one JSON object with the results on standard output.")
+        var json = false
+
+        func validate() throws {
+            guard alpha > 0, alpha < 1, confidence > 0, confidence < 1 else { throw ValidationError("--alpha and --confidence lie strictly between 0 and 1") }
+            guard thetaFloor > 0, thetaFloor < 1, thetaMultiple >= 1 else { throw ValidationError("--theta-floor lies in (0, 1) and --theta-multiple is at least 1") }
+        }
+
+        func run() throws {
+            guard let transcriptBytes = FileManager.default.contents(atPath: transcript) else { throw CommandFailure("cannot read transcript \(transcript)") }
+            guard let keyPEM = FileManager.default.contents(atPath: key) else { throw CommandFailure("cannot read private key \(key)") }
+            let signer = try SigningKey(pem: keyPEM, passphrase: try Passphrase.read(prompt: "Passphrase: "))
+            let sealed = try SealedWatermark(vault: vault, watermark: watermark, keyFile: keyFile)
+            let specDigest = sha256Hex(sealed.spec.canonicalJSON())
+            let header = try Transcript.read(transcript).header
+            guard header.specSha256 == specDigest else {
+                throw CommandFailure("\(transcript) was probed with spec \(header.specSha256.prefix(12))…, not registration \(sealed.entry.index)'s (\(specDigest.prefix(12))…)")
+            }
+            guard let calibrationBytes = try sealed.vault.attachment(type: Calibration.payloadType, of: sealed.entry.recordId) else {
+                throw CommandFailure("registration \(sealed.entry.index) has no calibration yet: run `tracemark calibrate --vault \(vault) --watermark \(watermark) --key …` first")
+            }
+            var rule = DecisionRule()
+            rule.alpha = alpha
+            rule.thetaFloor = thetaFloor
+            rule.thetaMultiple = thetaMultiple
+            rule.confidence = confidence
+            let registration = EvidencePredicate.Registration(
+                recordId: sealed.entry.recordId, commitment: sealed.entry.commitment, index: sealed.entry.index, time: sealed.entry.time,
+                entrySha256: RegistrationEntry.hash(of: sealed.signedEntry), modelDigest: sealed.entry.modelDigest)
+            let statement = try EvidenceReport.statement(
+                transcript: transcriptBytes, transcriptName: URL(fileURLWithPath: transcript).lastPathComponent, ownerKeyID: signer.publicKey.keyID,
+                registration: registration, calibration: try Calibration.decode(calibrationBytes), calibrationSha256: sha256Hex(calibrationBytes),
+                rule: rule, fidelity: try model.flatMap { try fidelity(of: $0, spec: sealed.spec, header: header) },
+                software: .init(name: "tracemark", version: TracemarkVersion.current))
+            try ensureWritableFolder(for: out)
+            try EvidenceReport.sign(statement, with: signer).encoded().write(to: URL(fileURLWithPath: out))
+            try printDecision(statement.predicate, out: out, json: json)
+        }
+
+        /// Agreement of the suspect's answers with the protected model's on the answered controls:
+        /// the plan is rebuilt from the spec (and checked against the transcript's plan digest).
+        private func fidelity(of modelPath: String, spec: WatermarkSpec, header: TranscriptHeader) throws -> Double? {
+            let testSet = try DatasetCatalog.load(spec.dataset, split: spec.verificationSplit)
+            let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: header.counts, seed: header.seed)
+            guard plan.digest == header.planDigest else { throw CommandFailure("the transcript's plan is not the one this spec, counts and seed make") }
+            let ours = try Checkpoint.load(modelPath)
+            let answered = try Transcript.read(transcript).records.filter { $0.kind == .control && $0.status == .answered && $0.label != nil }
+            guard !answered.isEmpty else { return nil }
+            let images = answered.flatMap { plan.queries[$0.queryId].image }
+            let labels = images.withUnsafeBufferPointer { ours.labels($0) }
+            return Double(zip(answered, labels).filter { $0.label == Int($1) }.count) / Double(answered.count)
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a report's signature and figures with the owner's public key alone.",
+            discussion: """
+            Checks the DSSE signature over the exact payload bytes, then recomputes the decision \
+            from the report's counts and calibration. With --transcript it also recomputes the \
+            transcript's SHA-256 and Merkle root and every count and figure from its lines; with \
+            --disclosure it checks that the disclosed spec and salt open the report's commitment. \
+            Each mismatch names its field. Exit status 1 when anything fails.
+            """
+        )
+
+        @Argument(help: "The report (DSSE envelope JSON).")
+        var report: String
+
+        @Option(help: "The owner's public key (PEM).")
+        var pubkey: String
+
+        @Option(help: "The probe transcript the report names.")
+        var transcript: String?
+
+        @Option(help: "A disclosure from `tracemark report disclose`.")
+        var disclosure: String?
+
+        @Flag(help: "Print one JSON object with the results on standard output.")
+        var json = false
+
+        func run() throws {
+            let verification = try verifyReport(report, pubkey: pubkey, transcript: transcript, disclosure: disclosure)
+            if json { try printJSON(verification) } else {
+                if verification.isValid {
+                    print("report verified: signature by key \(verification.keyId)"
+                          + (verification.transcriptChecked ? ", every figure recomputed from the transcript" : ", figures consistent (give --transcript to recompute them)")
+                          + (verification.disclosureChecked ? ", commitment opened by the disclosure" : "")
+                          + "; verdict \(verification.verdict?.rawValue ?? "?")")
+                } else {
+                    print("report does NOT verify:")
+                    for problem in verification.problems { print("  \(problem)") }
+                }
+            }
+            if !verification.isValid { throw ExitCode(1) }
+        }
+    }
+
+    struct Render: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Render a report as a self-contained HTML page (verdict in words, figures, SVG charts).",
+            discussion: "The page states whether the report verified: give --pubkey (and --transcript) to check it first."
+        )
+
+        @Argument(help: "The report (DSSE envelope JSON).")
+        var report: String
+
+        @Option(help: "The owner's public key (PEM), to verify before rendering.")
+        var pubkey: String?
+
+        @Option(help: "The probe transcript, to recompute the figures before rendering.")
+        var transcript: String?
+
+        @Option(help: "Where to write the HTML page.")
+        var out: String
+
+        func run() throws {
+            guard let bytes = FileManager.default.contents(atPath: report) else { throw CommandFailure("cannot read report \(report)") }
+            let envelope = try DSSEEnvelope.decode(bytes)
+            guard let payload = Data(base64Encoded: envelope.payload) else { throw CommandFailure("\(report): the payload is not base64") }
+            let statement = try EvidenceReport.Statement.decode(payload)
+            var verification = EvidenceReport.Verification(keyId: statement.predicate.ownerKeyId)
+            verification.problems = ["the signature was not checked (no --pubkey)"]
+            if let pubkey { verification = try verifyReport(report, pubkey: pubkey, transcript: transcript, disclosure: nil) }
+            try ensureWritableFolder(for: out)
+            try Data(HTMLReport.render(statement, verification: verification).utf8).write(to: URL(fileURLWithPath: out))
+            print("verdict \(statement.predicate.decision.verdict.rawValue) → \(out)" + (verification.isValid ? " (verified)" : " (not verified)"))
+        }
+    }
+
+    struct Disclose: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the opening of a registration's commitment (spec, salt, signed log entry) for a court.",
+            discussion: """
+            This reveals the secret watermark spec: give it only to whoever must check the \
+            commitment. `tracemark report verify --disclosure` checks it against a report.
+            """
+        )
+
+        @Option(help: "The owner's vault.")
+        var vault: String
+
+        @Option(help: "Registration (log index or record id) in --vault.")
+        var watermark: String
+
+        @Option(help: "Key file the registration was sealed with, instead of the passphrase.")
+        var keyFile: String?
+
+        @Option(help: "Where to write the disclosure (JSON).")
+        var out: String
+
+        func run() throws {
+            let sealed = try SealedWatermark(vault: vault, watermark: watermark, keyFile: keyFile)
+            try ensureWritableFolder(for: out)
+            try CanonicalJSON.encode(Disclosure(spec: sealed.secret.spec, salt: sealed.secret.salt, entry: sealed.signedEntry))
+                .write(to: URL(fileURLWithPath: out))
+            print("disclosed registration \(sealed.entry.index) (commitment \(sealed.entry.commitment)) → \(out); it reveals the secret spec")
+        }
+    }
+}
+
+private func verifyReport(_ report: String, pubkey: String, transcript: String?, disclosure: String?) throws -> EvidenceReport.Verification {
+    func read(_ path: String, _ what: String) throws -> Data {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read \(what) \(path)") }
+        return data
+    }
+    let key = try PublicKey(pem: try read(pubkey, "public key"))
+    return EvidenceReport.verify(try read(report, "report"), publicKey: key, transcript: try transcript.map { try read($0, "transcript") },
+                                 disclosure: try disclosure.map { try Disclosure.decode(try read($0, "disclosure")) })
+}
+
+private func printDecision(_ predicate: EvidencePredicate, out: String, json: Bool) throws {
+    let d = predicate.decision
+    if json { try printJSON(CreatedReport(report: out, decision: d, controlAccuracy: predicate.controlAccuracy, fidelity: predicate.fidelity)); return }
+    print("verdict: \(d.verdict.rawValue)")
+    print(String(format: "WSR %.2f %% (%d of %d; %.0f %% interval %.2f–%.2f %%)  p0 %.4f %% (%@)  θ %.2f %%  p = %@",
+                 100 * d.wsr, d.triggerHits, d.triggers, 100 * d.interval.confidence, 100 * d.interval.lower, 100 * d.interval.upper,
+                 100 * d.p0, d.p0Source, 100 * d.theta, Decision.scientific(d.log10PValue)))
+    for reason in d.reasons { print("  \(reason)") }
+    if let further = d.furtherTriggerQueries { print("  about \(further) more trigger queries would most likely settle it") }
+    print("the paper's rule (WSR > \(Int(d.rule.paperThreshold * 100)) %): \(d.paperVerdict.rawValue)" + (d.agreesWithPaper ? "" : " — it disagrees"))
+    print("signed report → \(out)")
+}
+
+struct CreatedReport: Encodable {
+    var report: String
+    var decision: Decision
+    var controlAccuracy: Double?
+    var fidelity: Double?
+}

@@ -1,0 +1,150 @@
+import Engine
+import Foundation
+@testable import Probe
+import TestSupport
+import Vault
+import XCTest
+@testable import Forensics
+
+/// Reports made, signed and verified in process, from a transcript written here.
+final class EvidenceTests: XCTestCase {
+    let key = try! SigningKey.generate()
+
+    /// A transcript of `triggerHits` of 100 triggers, 40 controls (30 correct) and 60 decoys
+    /// (3 answering the target), one failed decoy, target label 2 of 10.
+    func transcript(triggerHits: Int = 80) throws -> Data {
+        let header = TranscriptHeader(planDigest: String(repeating: "ab", count: 32), seed: 1,
+                                      counts: .init(triggers: 100, controls: 40, decoys: 60), targetLabel: 2,
+                                      classNames: (0..<10).map { "class \($0)" }, endpoint: "http://127.0.0.1:9/v2/models/suspect",
+                                      apiProtocol: "open-inference-v2", model: "suspect", specSha256: String(repeating: "cd", count: 32),
+                                      created: "2026-11-28T20:00:00Z")
+        var lines = [try CanonicalJSON.encode(header)]
+        func record(_ id: Int, _ kind: QueryKind, label: Int?, expected: Int) throws {
+            var r = TranscriptRecord(queryId: id, kind: kind, inputSha256: String(repeating: "0", count: 64), expectedLabel: expected,
+                                     status: label == nil ? .failed : .answered, attempts: 1,
+                                     started: String(format: "2026-11-28T20:%02d:%02d.000Z", id / 60, id % 60), seconds: 0.01)
+            r.label = label
+            r.httpStatus = label == nil ? 503 : 200
+            lines.append(try r.canonicalJSON())
+        }
+        var id = 0
+        for n in 0..<100 { try record(id, .trigger, label: n < triggerHits ? 2 : 5, expected: 2); id += 1 }
+        for n in 0..<40 { try record(id, .control, label: n < 30 ? n % 10 : (n + 1) % 10, expected: n % 10); id += 1 }
+        for n in 0..<60 { try record(id, .decoy, label: n == 59 ? nil : (n < 3 ? 2 : 7), expected: 2); id += 1 }
+        return lines.map { $0 + Data("\n".utf8) }.reduce(Data(), +)
+    }
+
+    func calibration(hits: [Int] = Array(repeating: 0, count: 20)) -> Calibration {
+        Calibration(specSha256: String(repeating: "cd", count: 32), created: "2026-11-28T19:00:00Z", confidence: 0.95,
+                    references: hits.enumerated().map { index, hit in
+                        Calibration.Reference(architecture: index % 2 == 0 ? "fmnist-cnn" : "mlp", seed: UInt64(index), trainImages: 1000,
+                                              epochs: 1, testAccuracy: 0.8, triggerHits: hit, triggers: 1000,
+                                              upperBound: ClopperPearson(successes: hit, trials: 1000).upper, seconds: 1)
+                    }, falseWatermarks: [], watermarkedWSR: nil)
+    }
+
+    func envelope(for transcript: Data) throws -> Data {
+        let statement = try EvidenceReport.statement(
+            transcript: transcript, transcriptName: "transcript.jsonl", ownerKeyID: key.publicKey.keyID,
+            registration: .init(recordId: "r1", commitment: String(repeating: "e", count: 64), index: 0, time: "2026-11-28T18:00:00Z",
+                                entrySha256: String(repeating: "f", count: 64), modelDigest: String(repeating: "1", count: 64)),
+            calibration: calibration(), calibrationSha256: String(repeating: "2", count: 64), rule: DecisionRule(), fidelity: nil,
+            software: .init(name: "tracemark", version: "test"))
+        return try EvidenceReport.sign(statement, with: key).encoded()
+    }
+
+    func testMerkleRootFollowsRFC6962() {
+        XCTAssertEqual(MerkleTree.root(of: []), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        // A lone empty leaf hashes to SHA-256(0x00), RFC 6962's value.
+        XCTAssertEqual(MerkleTree.root(of: [Data()]), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
+        let items = ["a", "b", "c"].map { Data($0.utf8) }
+        let leaves = items.map { sha256(Data([0]) + $0) }
+        let expected = sha256(Data([1]) + sha256(Data([1]) + leaves[0] + leaves[1]) + leaves[2])
+        XCTAssertEqual(MerkleTree.root(of: items), hex(expected))
+    }
+
+    func testTheFiguresComeFromTheTranscriptLines() throws {
+        let figures = try TranscriptFigures.measure(try transcript())
+        XCTAssertEqual(figures.trigger.hits, 80)
+        XCTAssertEqual(figures.trigger.answered, 100)
+        XCTAssertEqual(figures.control.hits, 30)
+        XCTAssertEqual(figures.decoy.answered, 59)
+        XCTAssertEqual(figures.decoy.failed, 1)
+        XCTAssertEqual(figures.decoy.hits, 3)
+        XCTAssertEqual(figures.trigger.labels[2], 80)
+        XCTAssertEqual(figures.lines, 201)
+        XCTAssertEqual(figures.firstQuery, "2026-11-28T20:00:00.000Z")
+    }
+
+    func testAReportVerifiesAndRecomputesFromItsTranscript() throws {
+        let lines = try transcript()
+        let report = try envelope(for: lines)
+        let verification = EvidenceReport.verify(report, publicKey: key.publicKey, transcript: lines)
+        XCTAssertTrue(verification.isValid, verification.problems.joined(separator: "\n"))
+        XCTAssertTrue(verification.transcriptChecked)
+        XCTAssertEqual(verification.verdict, .infringement)
+        XCTAssertFalse(EvidenceReport.verify(report, publicKey: try SigningKey.generate().publicKey).isValid, "another key")
+    }
+
+    func testAnotherTranscriptIsCaughtFieldByField() throws {
+        let report = try envelope(for: try transcript())
+        let other = try transcript(triggerHits: 79)
+        let problems = EvidenceReport.verify(report, publicKey: key.publicKey, transcript: other).problems
+        XCTAssertTrue(problems.contains { $0.hasPrefix("predicate.transcript.trigger.hits: the report says 80, recomputed 79") }, problems.joined(separator: "\n"))
+        XCTAssertTrue(problems.contains { $0.hasPrefix("predicate.transcript.sha256") })
+        XCTAssertTrue(problems.contains { $0.hasPrefix("subject[0].digest.sha256") })
+    }
+
+    /// Every byte of the envelope and of the transcript matters — except the key id, which DSSE
+    /// makes an unauthenticated hint: changing it must not fail a valid signature.
+    func testAnySingleByteChangeFailsVerification() throws {
+        let lines = try transcript()
+        let report = try envelope(for: lines)
+        let keyID = Data(key.publicKey.keyID.utf8)
+        let hint = report.range(of: keyID)!
+        for index in stride(from: 0, to: report.count, by: 1) {
+            var changed = report
+            changed[index] = changed[index] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+            let valid = EvidenceReport.verify(changed, publicKey: key.publicKey).isValid
+            if hint.contains(index) { XCTAssertTrue(valid, "the key id hint at byte \(index)") } else { XCTAssertFalse(valid, "envelope byte \(index)") }
+        }
+        // Each transcript check re-reads all 201 lines, so every 101st byte (the digest covers every byte).
+        for index in stride(from: 0, to: lines.count, by: 101) {
+            var changed = lines
+            changed[index] = changed[index] == UInt8(ascii: "0") ? UInt8(ascii: "1") : UInt8(ascii: "0")
+            XCTAssertFalse(EvidenceReport.verify(report, publicKey: key.publicKey, transcript: changed).isValid, "transcript byte \(index)")
+        }
+    }
+
+    func testTheOpenSSLCommandAloneVerifiesTheSignature() throws {
+        guard let openssl = opensslPath else { throw XCTSkip("openssl is not installed: apt-get install openssl") }
+        let folder = temporaryFolder(self)
+        let envelope = try DSSEEnvelope.decode(try envelope(for: try transcript()))
+        // The bytes DSSE signs, built here from the envelope's fields as its spec defines them.
+        let body = try XCTUnwrap(Data(base64Encoded: envelope.payload))
+        var pae = Data("DSSEv1 \(envelope.payloadType.utf8.count) \(envelope.payloadType) \(body.count) ".utf8)
+        pae.append(body)
+        let files = (pae: folder.appendingPathComponent("pae.bin"), sig: folder.appendingPathComponent("sig.bin"), key: folder.appendingPathComponent("owner.pub.pem"))
+        try pae.write(to: files.pae)
+        try XCTUnwrap(Data(base64Encoded: envelope.signatures[0].sig)).write(to: files.sig)
+        try key.publicKey.pem.write(to: files.key)
+        let verify = ["pkeyutl", "-verify", "-pubin", "-inkey", files.key.path, "-rawin", "-in", files.pae.path, "-sigfile", files.sig.path]
+        let good = try runProgram(openssl, verify)
+        XCTAssertEqual(good.status, 0, good.output)
+        XCTAssertTrue(good.output.contains("Signature Verified Successfully"), good.output)
+        pae[pae.count - 2] ^= 1
+        try pae.write(to: files.pae)
+        XCTAssertNotEqual(try runProgram(openssl, verify).status, 0, "openssl must reject a changed payload")
+    }
+
+    /// The README's worked example: the committed report verifies against the committed transcript.
+    func testTheWorkedExampleInFixturesVerifies() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/report")
+        let key = try PublicKey(pem: try Data(contentsOf: folder.appendingPathComponent("owner.pub.pem")))
+        let verification = EvidenceReport.verify(try Data(contentsOf: folder.appendingPathComponent("report.json")), publicKey: key,
+                                                 transcript: try Data(contentsOf: folder.appendingPathComponent("transcript.jsonl")))
+        XCTAssertTrue(verification.isValid, verification.problems.joined(separator: "\n"))
+        XCTAssertEqual(verification.verdict, .inconclusive)
+    }
+}
