@@ -39,9 +39,12 @@ public final class Prober: @unchecked Sendable {
         self.options = options
     }
 
-    public func run(_ plan: QueryPlan, transcript: TranscriptWriter, progress: @escaping @Sendable (ProbeProgress) -> Void = { _ in }) throws {
+    /// `stopWhen` sees each written record in turn; once it answers true no further query is
+    /// sent (those in flight still finish), and a later run resumes with the rest of the plan.
+    public func run(_ plan: QueryPlan, transcript: TranscriptWriter, stopWhen: ((TranscriptRecord) -> Bool)? = nil,
+                    progress: @escaping @Sendable (ProbeProgress) -> Void = { _ in }) throws {
         let pending = plan.queries.filter { transcript.completed[$0.id] == nil }
-        let run = Run(pending: pending, alreadyDone: plan.queries.count - pending.count)
+        let run = Run(pending: pending, alreadyDone: plan.queries.count - pending.count, stopWhen: stopWhen)
         let limiter = RateLimiter(perSecond: options.rateLimit)
         DispatchQueue.concurrentPerform(iterations: max(1, min(options.concurrency, pending.count))) { worker in
             let session: CurlSession
@@ -61,20 +64,23 @@ public final class Prober: @unchecked Sendable {
     private final class Run: @unchecked Sendable {
         let pending: [PlannedQuery]
         let alreadyDone: Int
+        let stopWhen: ((TranscriptRecord) -> Bool)?
         let started = Date()
         private let lock = NSLock()
         private var nextIndex = 0, done = 0, retries = 0, failed = 0
+        private var stopped = false
         private(set) var firstError: Error?
 
-        init(pending: [PlannedQuery], alreadyDone: Int) {
+        init(pending: [PlannedQuery], alreadyDone: Int, stopWhen: ((TranscriptRecord) -> Bool)?) {
             self.pending = pending
             self.alreadyDone = alreadyDone
+            self.stopWhen = stopWhen
         }
 
-        /// The next query, or nil when all are handed out or the run failed.
+        /// The next query, or nil when all are handed out, the run failed or was told to stop.
         func next() -> PlannedQuery? {
             lock.lock(); defer { lock.unlock() }
-            guard firstError == nil, nextIndex < pending.count else { return nil }
+            guard firstError == nil, !stopped, nextIndex < pending.count else { return nil }
             nextIndex += 1
             return pending[nextIndex - 1]
         }
@@ -90,6 +96,7 @@ public final class Prober: @unchecked Sendable {
             done += 1
             retries += record.attempts - 1
             if record.status == .failed { failed += 1 }
+            if let stopWhen, !stopped, stopWhen(record) { stopped = true }
             let rate = Double(done) / max(Date().timeIntervalSince(started), 1e-6)
             progress(ProbeProgress(done: alreadyDone + done, total: alreadyDone + pending.count, retries: retries, failed: failed,
                                    queriesPerSecond: rate, secondsRemaining: Double(pending.count - done) / max(rate, 1e-6)))

@@ -147,4 +147,35 @@ final class EvidenceTests: XCTestCase {
         XCTAssertTrue(verification.isValid, verification.problems.joined(separator: "\n"))
         XCTAssertEqual(verification.verdict, .inconclusive)
     }
+
+    /// The probe's early stop: decisive for a clean suspect and for a thief, never for a
+    /// suspect that answers the target to decoys too.
+    func testTheSequentialStopDecidesOnlyOnDecisiveEvidence() {
+        func record(_ kind: QueryKind, hit: Bool) -> TranscriptRecord {
+            var r = TranscriptRecord(queryId: 0, kind: kind, inputSha256: "", expectedLabel: 2, status: .answered, attempts: 1, started: "", seconds: 0)
+            r.label = hit ? 2 : 7
+            return r
+        }
+        func run(triggerRate: Double, decoyRate: Double, queries: Int = 2000) -> (SequentialStop, Int?) {
+            let stop = SequentialStop(calibratedP0: 0.011, decoysPlanned: true)
+            var rng = SystemRandomNumberGenerator()
+            for n in 0..<queries {
+                let decoy = n % 3 == 2
+                if stop.observe(record(decoy ? .decoy : .trigger, hit: Double.random(in: 0..<1, using: &rng) < (decoy ? decoyRate : triggerRate))) {
+                    return (stop, n + 1)
+                }
+            }
+            return (stop, nil)
+        }
+        let (clean, cleanStop) = run(triggerRate: 0, decoyRate: 0)
+        XCTAssertEqual(clean.outcome, .acceptNull)
+        XCTAssertEqual(clean.triggers, 49, "ln(0.01) / ln(0.9 / 0.989) misses against the calibrated null")
+        XCTAssertNotNil(cleanStop)
+        let (thief, thiefStop) = run(triggerRate: 0.8, decoyRate: 0.02)
+        XCTAssertEqual(thief.outcome, .acceptAlternative)
+        XCTAssertLessThan(try XCTUnwrap(thiefStop), 300)
+        let (echo, echoStop) = run(triggerRate: 0.8, decoyRate: 0.8)
+        XCTAssertNotEqual(echo.outcome, .acceptAlternative)
+        XCTAssertNil(echoStop)
+    }
 }

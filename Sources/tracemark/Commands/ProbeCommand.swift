@@ -1,6 +1,7 @@
 import ArgumentParser
 import Data
 import Engine
+import Forensics
 import Foundation
 import Probe
 import Vault
@@ -55,12 +56,16 @@ struct ProbeCommand: ParsableCommand {
     @Option(help: "Seed of the plan's shuffle and of the control and decoy draws.")
     var seed: UInt64 = 1
 
+    @Flag(help: "Stop sending once Wald's sequential test is decisive (needs --vault and a calibration there).")
+    var stopWhenDecisive = false
+
     @Flag(help: "Print one JSON object with the results on standard output.")
     var json = false
 
     func validate() throws {
         guard (spec == nil) != (vault == nil) else { throw ValidationError("give either --spec or --vault with --watermark") }
         guard (vault == nil) == (watermark == nil) else { throw ValidationError("--vault and --watermark go together") }
+        if stopWhenDecisive, vault == nil { throw ValidationError("--stop-when-decisive needs --vault: the test starts from the calibration stored there") }
         guard triggers >= 1, controls >= 0, decoys >= 0 else { throw ValidationError("--triggers must be ≥ 1, --controls and --decoys ≥ 0") }
         if let budget, budget < 1 { throw ValidationError("--budget must be at least 1") }
     }
@@ -71,7 +76,8 @@ struct ProbeCommand: ParsableCommand {
         Parallel.configure(workers: 1)
         let target = try Target.load(self.target)
         if target.insecure == true { printStatus("warning: TLS verification is OFF for \(target.url) (insecure: true)") }
-        let watermarkSpec = try loadSpec()
+        let sealed = try vault.map { try SealedWatermark(vault: $0, watermark: watermark!, keyFile: keyFile) }
+        let watermarkSpec = try sealed?.spec ?? WatermarkSpec.load(spec!)
         let testSet = try DatasetCatalog.load(watermarkSpec.dataset, split: watermarkSpec.verificationSplit)
         let counts = QueryPlan.Counts(triggers: triggers, controls: controls, decoys: decoys).fitting(budget: budget)
         let plan = try QueryPlan.make(spec: watermarkSpec, testSet: testSet, counts: counts, seed: seed)
@@ -90,21 +96,40 @@ struct ProbeCommand: ParsableCommand {
                             options: ProbeOptions(target: target))
         let line = ProgressLine()
         printStatus("probing \(target.url) (\(target.protocol.rawValue)): \(counts.triggers) triggers, \(counts.controls) controls, \(counts.decoys) decoys")
+        let sequential = try sealed.flatMap { sealed -> SequentialStop? in
+            guard stopWhenDecisive else { return nil }
+            guard let calibration = try sealed.vault.attachment(type: Calibration.payloadType, of: sealed.entry.recordId) else {
+                throw CommandFailure("--stop-when-decisive: registration \(sealed.entry.index) has no calibration yet (run `tracemark calibrate`)")
+            }
+            return SequentialStop(calibratedP0: try Calibration.decode(calibration).p0, decoysPlanned: counts.decoys > 0)
+        }
+        // A resumed transcript may already be decisive: then nothing more is sent.
+        let decidedBefore = sequential.map { sequential in
+            transcript.completed.values.sorted { $0.queryId < $1.queryId }.contains(where: sequential.observe)
+        } ?? false
         let started = Date()
-        let every = max(plan.queries.count / 100, 1)
-        try prober.run(plan, transcript: transcript) { p in
-            // Formatting a line per query would cost more than sending it: only every 1 %.
-            guard p.done % every == 0 || p.done == p.total else { return }
-            line.show(stage: String(format: "%d/%d queries  %.1f q/s  %d retries  %d failed  ETA %@", p.done, p.total,
-                                    p.queriesPerSecond, p.retries, p.failed, ProgressLine.duration(p.secondsRemaining)),
-                      finished: p.done == p.total, every: every * 5, step: p.done)
+        if decidedBefore {
+            printStatus("the sequential test had already decided on the transcript so far (\(sequential!.outcome.rawValue)); nothing sent")
+        } else {
+            let every = max(plan.queries.count / 100, 1)
+            try prober.run(plan, transcript: transcript, stopWhen: sequential?.observe) { p in
+                // Formatting a line per query would cost more than sending it: only every 1 %.
+                guard p.done % every == 0 || p.done == p.total else { return }
+                line.show(stage: String(format: "%d/%d queries  %.1f q/s  %d retries  %d failed  ETA %@", p.done, p.total,
+                                        p.queriesPerSecond, p.retries, p.failed, ProgressLine.duration(p.secondsRemaining)),
+                          finished: p.done == p.total, every: every * 5, step: p.done)
+            }
         }
         let seconds = Date().timeIntervalSince(started)
-        let sent = plan.queries.count - transcript.completed.count
-        let summary = TranscriptSummary(plan: plan, records: try Transcript.read(out).records)
+        let records = try Transcript.read(out).records
+        let sent = records.count - transcript.completed.count
+        if let sequential, sequential.outcome != .undecided, records.count < plan.queries.count {
+            printStatus("stopped early: Wald's test \(sequential.outcome.rawValue) after \(sequential.triggers) trigger and \(sequential.decoys) decoy answers; \(plan.queries.count - records.count) planned queries not sent (run again without --stop-when-decisive to send them)")
+        }
+        let summary = TranscriptSummary(plan: plan, records: records)
         if json {
             try printJSON(ProbeReport(transcript: out, endpoint: target.url, sentThisRun: sent, seconds: seconds,
-                                      queriesPerSecond: Double(sent) / max(seconds, 1e-9), summary: summary))
+                                      queriesPerSecond: Double(sent) / max(seconds, 1e-9), sequentialOutcome: sequential?.outcome, summary: summary))
         } else {
             for kind in QueryKind.allCases {
                 let c = summary.kinds[kind.rawValue]!
@@ -113,11 +138,6 @@ struct ProbeCommand: ParsableCommand {
             func percent(_ value: Double?) -> String { value.map { String(format: "%.2f%%", 100 * $0) } ?? "n/a" }
             print("WSR \(percent(summary.wsr))  decoy hit rate \(percent(summary.decoyHitRate))  control accuracy \(percent(summary.controlAccuracy))  → \(out)")
         }
-    }
-
-    private func loadSpec() throws -> WatermarkSpec {
-        if let spec { return try WatermarkSpec.load(spec) }
-        return try SealedWatermark(vault: vault!, watermark: watermark!, keyFile: keyFile).spec
     }
 }
 
@@ -128,5 +148,7 @@ struct ProbeReport: Encodable {
     var sentThisRun: Int
     var seconds: Double
     var queriesPerSecond: Double
+    /// With --stop-when-decisive: what Wald's test concluded (`undecided` if the plan ran out first).
+    var sequentialOutcome: SequentialTest.Outcome?
     var summary: TranscriptSummary
 }
