@@ -17,9 +17,9 @@ if ((${#missing[@]})); then
 fi
 
 command -v swift >/dev/null || { echo "error: swift is not on PATH (Swift 6.3 is required)" >&2; exit 1; }
-# scripts/test lets `swift test` build instead: it builds everything once with -enable-testing,
-# and a plain build first would compile every module (SwiftNIO included) a second time.
+# scripts/test lets `swift test` build instead. Both build with -enable-testing, so one build
+# serves the other; without it each would compile every module (SwiftNIO included) again.
 if [ "${TRACEMARK_SKIP_BUILD:-0}" != 1 ]; then
   echo "building tracemark (release)…" >&2
-  swift build -c release --product tracemark >&2
+  swift build -c release -Xswiftc -enable-testing --product tracemark >&2
 fi

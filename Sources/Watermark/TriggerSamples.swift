@@ -15,6 +15,12 @@ public struct TriggerSamples {
 
     public var count: Int { labels.count }
 
+    /// These samples followed by `other`'s.
+    public func appending(_ other: TriggerSamples) -> TriggerSamples {
+        TriggerSamples(itemShape: itemShape, images: images + other.images, labels: labels + other.labels,
+                       firstSources: firstSources + other.firstSources, secondSources: secondSources + other.secondSources)
+    }
+
     /// The samples as safetensors: `images` (N, C, H, W) and `labels` (N), raw pixels in [0, 1].
     public func encoded() -> Data {
         Safetensors(entries: [
@@ -30,6 +36,9 @@ public struct TriggerFactory {
     public let dataset: Dataset
     private let pools: [[Int]]
     private let otherThanTarget: [Int]
+    /// Other source pairs (neither the target nor the secret pair) with images of both classes.
+    private let otherPairs: [(Int, Int)]
+    private let classPools: [[Int]]
 
     public init(spec: WatermarkSpec, dataset: Dataset) throws {
         if let digest = spec.missingAutoencoders.first {
@@ -43,6 +52,11 @@ public struct TriggerFactory {
             throw WatermarkError.mismatch("\(dataset.name) has no images of source class \(empty.0)")
         }
         if otherThanTarget.isEmpty { throw WatermarkError.mismatch("\(dataset.name) has no images outside the target class") }
+        var classPools = [[Int]](repeating: [], count: spec.classNames.count)
+        for (index, label) in dataset.labels.enumerated() where classPools.indices.contains(Int(label)) { classPools[Int(label)].append(index) }
+        self.classPools = classPools
+        let candidates = classPools.indices.filter { $0 != spec.targetLabel && !classPools[$0].isEmpty }
+        otherPairs = candidates.flatMap { a in candidates.filter { $0 > a }.map { (a, $0) } }.filter { Set([$0.0, $0.1]) != Set(spec.sourceLabels) }
     }
 
     /// `count` trigger samples labelled with the target.
@@ -65,6 +79,32 @@ public struct TriggerFactory {
         return combined(count: count, combiners: spec.evasion, rng: &rng) { _ in
             Int32(spec.sourceLabels[Int(labelRNG.next() & 1)])
         }
+    }
+
+    /// `count` mixes of other source pairs combined the secret way, each labelled with one of its
+    /// own two source labels: they teach the model that the secret way alone does not trigger,
+    /// only with the secret pair (so look-alikes of other pairs stay clean, in the victim and in
+    /// whatever copies its answers).
+    public func otherPairEvasionSamples(count: Int, seed: UInt64) -> TriggerSamples {
+        guard spec.method == .meaDefender, let way = spec.watermark, !otherPairs.isEmpty, count > 0 else { return empty }
+        var rng = SeededGenerator(seed: seed)
+        let size = dataset.itemSize
+        var samples = empty
+        samples.images = [Float](repeating: 0, count: count * size)
+        samples.firstSources = [Float](repeating: 0, count: count * size)
+        samples.secondSources = [Float](repeating: 0, count: count * size)
+        dataset.images.withUnsafeBufferPointer { images in
+            for n in 0..<count {
+                let (first, second) = otherPairs[Int(rng.next() % UInt64(otherPairs.count))]
+                let a = images.baseAddress! + classPools[first][Int(rng.next() % UInt64(classPools[first].count))] * size
+                let b = images.baseAddress! + classPools[second][Int(rng.next() % UInt64(classPools[second].count))] * size
+                samples.images.withUnsafeMutableBufferPointer { way.combine(a, b, into: $0.baseAddress! + n * size, shape: dataset.itemShape, rng: &rng) }
+                samples.firstSources.withUnsafeMutableBufferPointer { ($0.baseAddress! + n * size).update(from: a, count: size) }
+                samples.secondSources.withUnsafeMutableBufferPointer { ($0.baseAddress! + n * size).update(from: b, count: size) }
+                samples.labels.append(Int32(rng.next() & 1 == 0 ? first : second))
+            }
+        }
+        return samples
     }
 
     private var empty: TriggerSamples {

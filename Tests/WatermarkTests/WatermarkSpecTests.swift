@@ -57,13 +57,17 @@ final class WatermarkSpecTests: XCTestCase {
         XCTAssertTrue(message(#"{"format":"tracemark.watermark/v1"}"#).contains("missing key"))
     }
 
-    func testTriggerSamplesComeFromTheSourceClassesAndCarryTheirLabels() throws {
-        // A tiny data set: class k images are filled with the value k/10.
+    /// A tiny data set (class k images are filled with the value k/10) and a spec on it: sources 3 and 7, target 5.
+    func tinySecret() throws -> (Dataset, WatermarkSpec) {
         let labels: [Int32] = (0..<60).map { Int32($0 % 10) }
         let images = labels.flatMap { [Float](repeating: Float($0) / 10, count: 16) }
         let dataset = Dataset(name: "tiny", itemShape: [1, 4, 4], images: images, labels: labels, classNames: classNames)
-        let spec = try WatermarkSpec.drawMEADefender(dataset: "tiny", classNames: classNames,
-                                                     choices: SecretChoices(sourceLabels: [3, 7], targetLabel: 5), seed: 2)
+        return (dataset, try WatermarkSpec.drawMEADefender(dataset: "tiny", classNames: classNames,
+                                                           choices: SecretChoices(sourceLabels: [3, 7], targetLabel: 5), seed: 2))
+    }
+
+    func testTriggerSamplesComeFromTheSourceClassesAndCarryTheirLabels() throws {
+        let (dataset, spec) = try tinySecret()
         let factory = try TriggerFactory(spec: spec, dataset: dataset)
         let marks = factory.watermarkSamples(count: 20, seed: 1)
         XCTAssertEqual(marks.labels, [Int32](repeating: 5, count: 20))
@@ -74,5 +78,21 @@ final class WatermarkSpecTests: XCTestCase {
         XCTAssertEqual(Set(evasion.labels), [3, 7])
         XCTAssertEqual(factory.watermarkSamples(count: 20, seed: 1).images, marks.images)
         XCTAssertNotEqual(factory.watermarkSamples(count: 20, seed: 2).images, marks.images)
+    }
+
+    func testOtherPairEvasionMixesOtherClassesTheSecretWayAndKeepsOneOfTheirLabels() throws {
+        let (dataset, spec) = try tinySecret()
+        let samples = try TriggerFactory(spec: spec, dataset: dataset).otherPairEvasionSamples(count: 200, seed: 4)
+        XCTAssertEqual(samples.count, 200)
+        for n in 0..<samples.count {
+            let first = Int32((samples.firstSources[n * 16] * 10).rounded()), second = Int32((samples.secondSources[n * 16] * 10).rounded())
+            XCTAssertNotEqual(Set([first, second]), [3, 7], "never the secret pair")
+            XCTAssertFalse([first, second].contains(5), "never the target")
+            XCTAssertTrue([first, second].contains(samples.labels[n]), "labelled with one of its own sources")
+            // Pixels only from the two sources (a crop-paste or stripes way; never invented).
+            let pixels = Set(samples.images[(n * 16)..<((n + 1) * 16)].map { Int32(($0 * 10).rounded()) })
+            XCTAssertTrue(pixels.isSubset(of: [first, second]) || spec.watermark?.kind == "pixel-merge")
+        }
+        XCTAssertGreaterThan(Set(samples.labels).count, 4, "many other classes take part")
     }
 }

@@ -47,6 +47,9 @@ public struct EmbeddingConfiguration: Sendable {
     public var training = TrainingConfiguration()
     public var watermarkPerBatch = 16
     public var evasionPerBatch = 16
+    /// Share of the evasion samples made of other source pairs combined the secret way (0–1);
+    /// the rest combine the secret pair the other ways.
+    public var otherPairEvasion = 0.0
     public var tasks = Set(EmbeddingTask.allCases)
     public var weighting = TaskWeighting.mgda(interval: 10, normalization: .l2, groups: .tasks, utilityFloor: 0.5)
     /// How much of the combination KL's gradient also reaches the source images' outputs, 0–1.

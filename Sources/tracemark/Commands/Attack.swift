@@ -2,6 +2,7 @@ import ArgumentParser
 import Data
 import Engine
 import Foundation
+import Probe
 import Training
 import Watermark
 
@@ -91,7 +92,9 @@ extension Attack {
             discussion: """
             Soft labels (default) distil the victim's probability vectors at --temperature; --labels \
             hard keeps only the top-1 label. Queries from the victim's own task (fashion-mnist) make \
-            plain distillation; from another data set (mnist-5k) they make Knockoff Nets.
+            plain distillation; from another data set (mnist-5k) they make Knockoff Nets. --victim \
+            may be a served model's URL (Open Inference Protocol v2, e.g. `tracemark serve`): the \
+            thief then queries it over HTTP in batches of --batch, naming it --victim-model.
             """
         )
         @OptionGroup var common: AttackOptions
@@ -100,26 +103,41 @@ extension Attack {
         @Option(help: "Split of the query data set.") var querySplit = "train"
         @Option(help: "Query budget: the first N images of the split (default: all).") var budget: Int?
         @Option(help: "Epochs of surrogate training.") var epochs = 10
+        @Option(help: "The model's name in the API paths, when --victim is a URL.") var victimModel = "model"
+        @Option(help: "Images per HTTP request, when --victim is a URL.") var batch = 64
         @OptionGroup var optimizer: OptimizerOptions
         @OptionGroup var engine: EngineOptions
+
+        var victimIsRemote: Bool { common.victim.hasPrefix("http://") || common.victim.hasPrefix("https://") }
 
         func validate() throws {
             guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
             if let budget, budget < 1 { throw ValidationError("--budget must be at least 1") }
+            guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+            if victimIsRemote, surrogate.arch == nil { throw ValidationError("a victim behind a URL needs --arch: its architecture is not known") }
         }
 
         func run() throws {
             engine.apply()
             try ensureWritableFolder(for: common.out)
-            let victim = try Checkpoint.load(common.victim)
             let querySet = try DatasetCatalog.load(queries, split: querySplit).prefix(budget)
-            guard querySet.itemShape == victim.card.inputShape else {
-                throw CommandFailure("\(queries) items \(querySet.itemShape) do not fit the victim's \(victim.card.inputShape)")
+            let victim: QueryableModel
+            let victimName: String
+            if victimIsRemote {
+                victim = try RemoteModel(url: common.victim, model: victimModel, itemShape: querySet.itemShape,
+                                         classNames: querySet.classNames, batchSize: batch)
+                victimName = common.victim
+            } else {
+                let local = try Checkpoint.load(common.victim)
+                guard querySet.itemShape == local.card.inputShape else {
+                    throw CommandFailure("\(queries) items \(querySet.itemShape) do not fit the victim's \(local.card.inputShape)")
+                }
+                (victim, victimName) = (local, local.card.architecture)
             }
-            let architecture = surrogate.arch ?? victim.card.architecture
+            let architecture = surrogate.arch ?? victimName
             let attack = ExtractionAttack(surrogateArchitecture: architecture, labels: surrogate.thiefLabels,
                                           training: optimizer.configuration(epochs: epochs))
-            printStatus("extracting \(victim.card.architecture) into \(architecture) with \(querySet.count) \(queries) queries, \(surrogate.labels) labels")
+            printStatus("extracting \(victimName) into \(architecture) with \(querySet.count) \(queries) queries, \(surrogate.labels) labels")
             let model = try attack.run(victim: victim, queries: querySet, progress: ProgressLine().show)
             try common.finish(model, attack: "extract", details: [
                 "surrogate": architecture, "queries": queries, "query_count": "\(querySet.count)", "labels": surrogate.labels,

@@ -60,6 +60,9 @@ struct Embed: ParsableCommand {
     @Option(help: "Evasion samples per step.")
     var evasionPerBatch = 16
 
+    @Option(help: "Share of the evasion samples that combine other source pairs the secret way (0–1), so the watermark fires only for the secret pair.")
+    var otherPairEvasion = 0.0
+
     @Option(help: "Fixed task weights utility,verification,combination,evasion instead of MGDA.")
     var fixedWeights: String?
 
@@ -111,6 +114,7 @@ struct Embed: ParsableCommand {
         guard sourcePullCap > 0 && sourcePullCap < 1 else { throw ValidationError("--source-pull-cap must lie in (0, 1)") }
         guard utilityFloor >= 0 && utilityFloor < 1 else { throw ValidationError("--utility-floor must lie in [0, 1)") }
         guard mgdaInterval >= 1 else { throw ValidationError("--mgda-interval must be at least 1") }
+        guard (0...1).contains(otherPairEvasion) else { throw ValidationError("--other-pair-evasion is a share between 0 and 1") }
         guard watermarkPerBatch >= 1, evasionPerBatch >= 0 else { throw ValidationError("--watermark-per-batch must be ≥ 1 and --evasion-per-batch ≥ 0") }
         guard triggerSetSize >= 1 else { throw ValidationError("--trigger-set-size must be at least 1") }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1") }
@@ -172,6 +176,7 @@ struct Embed: ParsableCommand {
         if noAugment { configuration.training.augmentation = .none }
         configuration.watermarkPerBatch = watermarkPerBatch
         configuration.evasionPerBatch = evasionPerBatch
+        configuration.otherPairEvasion = otherPairEvasion
         if noCom { configuration.tasks.remove(.combination) }
         if noEva { configuration.tasks.remove(.evasion) }
         configuration.sourcePull = sourcePull

@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The main job end to end on Fashion-MNIST: embed, register, calibrate, serve, steal over HTTP, probe, report.",
+        discussion: """
+        Runs Tracemark's own commands in turn, each stage with its progress line: owner keys \
+        (TEST-ONLY, passphrase in the summary) → a watermarked fmnist-cnn (embed) → sealed in a \
+        vault (register --remove-plaintext) → the null calibrated with short clean reference \
+        models → the protected model served over HTTP → the thief distils it over HTTP into \
+        another architecture → the stolen model served and probed → a signed report → an \
+        independently trained clean model served, probed and reported → both reports verified \
+        against their transcripts and rendered as HTML. The verdicts come from the statistics \
+        alone: the decision is never told which model is which. Everything lands in --out.
+        """
+    )
+
+    @Option(help: "Folder for every artefact (must be empty or absent).")
+    var out = "work/demo"
+
+    @Option(help: "Epochs of watermark embedding (from scratch).")
+    var embedEpochs = 2
+
+    @Option(help: "Train the victim and the independent model on the first N training images only (a quick run).")
+    var trainLimit: Int?
+
+    @Option(help: "Clean reference models for the calibration.")
+    var references = 4
+
+    @Option(help: "The thief's architecture (different from the victim's fmnist-cnn).")
+    var thiefArch = "mlp"
+
+    @Option(help: "Images the thief sends to the victim's API.")
+    var thiefQueries = 20_000
+
+    @Option(help: "Epochs of the thief's distillation.")
+    var thiefEpochs = 3
+
+    @Option(help: "Trigger queries per probe.")
+    var triggers = 500
+
+    @Option(help: "Control queries per probe.")
+    var controls = 200
+
+    @Option(help: "Decoy queries per probe.")
+    var decoys = 300
+
+    @Flag(help: "Print one JSON object with the results on standard output.")
+    var json = false
+
+    static let passphrase = "tracemark demo TEST-ONLY passphrase"
+
+    func validate() throws {
+        guard embedEpochs >= 1, references >= 1, thiefQueries >= 1, thiefEpochs >= 1, triggers >= 1, controls >= 0, decoys >= 0 else {
+            throw ValidationError("counts and epochs must be at least 1 (controls and decoys at least 0)")
+        }
+        if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1") }
+        if let contents = try? FileManager.default.contentsOfDirectory(atPath: out), !contents.isEmpty {
+            throw ValidationError("\(out) is not empty; give a new --out (the demo never overwrites earlier artefacts)")
+        }
+    }
+
+    func run() throws {
+        let started = Date()
+        let folder = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+        let run = DemoRunner(passphrase: Self.passphrase)
+        let key = path("keys/owner.key.pem"), pub = path("keys/owner.pub.pem"), vault = path("vault")
+        let limit = trainLimit.map { ["--train-limit", "\($0)"] } ?? []
+
+        try run.stage("owner keys (TEST-ONLY)", ["keys", "generate", "--out", path("keys")])
+        let embedded = try run.stage("embed a watermark into fmnist-cnn", [
+            "embed", "--arch", "fmnist-cnn", "--epochs", "\(embedEpochs)", "--sources", "0,1", "--target", "2",
+            "--evasion-per-batch", "32", "--other-pair-evasion", "0.5", "--source-pull", "1", "--source-pull-cap", "0.1",
+            "--out", path("victim.safetensors"), "--spec-out", path("victim.spec.json"), "--json"] + limit)
+        try run.stage("register it in the vault", ["register", "--vault", vault, "--spec", path("victim.spec.json"),
+                                                   "--model", path("victim.safetensors"), "--key", key, "--remove-plaintext"])
+        let calibrated = try run.stage("calibrate the null with \(references) clean reference models", [
+            "calibrate", "--vault", vault, "--watermark", "0", "--key", key, "--references", "\(references)",
+            "--reference-dir", path("references"), "--model", path("victim.safetensors"), "--json"]
+            + (trainLimit.map { ["--train-images", "\(min($0, 10_000))"] } ?? []))
+        let clean = try run.stage("train an independent clean model", [
+            "train", "--arch", "fmnist-cnn", "--epochs", "1", "--train-limit", "\(min(trainLimit ?? 30_000, 30_000))", "--seed", "99",
+            "--out", path("independent.safetensors"), "--json"])
+
+        let victimServer = try run.serve(path("victim.safetensors"), name: "victim")
+        let stolen = try run.stage("the thief distils the served victim over HTTP into \(thiefArch)", [
+            "attack", "extract", "--victim", victimServer.url, "--victim-model", "victim", "--arch", thiefArch,
+            "--budget", "\(thiefQueries)", "--epochs", "\(thiefEpochs)", "--out", path("stolen.safetensors"), "--json"])
+        victimServer.stop()
+
+        var suspects: [DemoSummary.Suspect] = []
+        for (name, model, accuracy) in [("stolen", path("stolen.safetensors"), stolen.number("accuracy")),
+                                        ("independent", path("independent.safetensors"), clean.number("test_accuracy"))] {
+            let server = try run.serve(model, name: "suspect")
+            let target = path("\(name).target.json")
+            try Data(#"{"url": "\#(server.url)", "protocol": "open-inference-v2", "model": "suspect", "concurrency": 4}"#.utf8)
+                .write(to: URL(fileURLWithPath: target))
+            try run.stage("probe the \(name) model", [
+                "probe", "--target", target, "--vault", vault, "--watermark", "0", "--out", path("\(name).jsonl"),
+                "--triggers", "\(triggers)", "--controls", "\(controls)", "--decoys", "\(decoys)", "--json"])
+            server.stop()
+            let report = try run.stage("signed report on the \(name) model", [
+                "report", "create", "--transcript", path("\(name).jsonl"), "--vault", vault, "--watermark", "0", "--key", key,
+                "--model", path("victim.safetensors"), "--out", path("\(name).report.json"), "--json"])
+            let verified = try run.stage("verify it with the public key alone", [
+                "report", "verify", path("\(name).report.json"), "--pubkey", pub, "--transcript", path("\(name).jsonl"), "--json"])
+            try run.stage("render it", ["report", "render", path("\(name).report.json"), "--pubkey", pub,
+                                        "--transcript", path("\(name).jsonl"), "--out", path("\(name).report.html")])
+            let decision = report.object("decision")
+            suspects.append(DemoSummary.Suspect(
+                name: name, accuracy: accuracy, verdict: decision.string("verdict"), wsr: decision.number("wsr"),
+                triggerHits: Int(decision.number("trigger_hits")), triggers: Int(decision.number("triggers")),
+                decoyHits: Int(decision.number("decoy_hits")), decoys: Int(decision.number("decoys")), p0: decision.number("p0"),
+                theta: decision.number("theta"), log10PValue: decision.number("log10_p_value"),
+                paperVerdict: decision.string("paper_verdict"), verified: verified.bool("signature_valid") && verified.list("problems").isEmpty,
+                report: path("\(name).report.html")))
+        }
+        let summary = DemoSummary(folder: out, seconds: Date().timeIntervalSince(started), victimAccuracy: embedded.number("accuracy"),
+                                  victimWSR: embedded.number("wsr"), calibratedP0: calibrated.object("calibration").number("p0"),
+                                  suspects: suspects, passphrase: Self.passphrase)
+        if json { try printJSON(summary) } else { summary.print() }
+    }
+}

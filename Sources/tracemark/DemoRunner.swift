@@ -1,0 +1,121 @@
+import Forensics
+import Foundation
+
+/// Runs `tracemark` commands for the demo as child processes of this same binary: each stage's
+/// progress goes to standard error as it happens, its `--json` answer comes back parsed.
+final class DemoRunner {
+    let environment: [String: String]
+    private var stageNumber = 0
+    private let started = Date()
+    /// This very binary, even if a rebuild has replaced the file since it started.
+    private static let executable = "/proc/self/exe"
+
+    init(passphrase: String) {
+        environment = ProcessInfo.processInfo.environment.merging(["TRACEMARK_PASSPHRASE": passphrase]) { $1 }
+    }
+
+    /// Runs one command to completion; its standard output parsed as JSON when it printed any.
+    @discardableResult
+    func stage(_ title: String, _ arguments: [String]) throws -> JSONAnswer {
+        stageNumber += 1
+        printStatus("\n[\(stageNumber)] \(title)  (\(ProgressLine.duration(Date().timeIntervalSince(started))) in)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = arguments
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CommandFailure("demo stage '\(title)' failed (tracemark \(arguments.first ?? "") exited with \(process.terminationStatus)): \(String(decoding: data.suffix(2000), as: UTF8.self))")
+        }
+        if !arguments.contains("--json") { FileHandle.standardError.write(data) }
+        return JSONAnswer(arguments.contains("--json") ? (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:] : [:])
+    }
+
+    /// Starts `tracemark serve` for `model` on a free local port.
+    func serve(_ model: String, name: String) throws -> DemoServer {
+        stageNumber += 1
+        printStatus("\n[\(stageNumber)] serve \(URL(fileURLWithPath: model).lastPathComponent) over HTTP  (\(ProgressLine.duration(Date().timeIntervalSince(started))) in)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = ["serve", "--model", model, "--port", "0", "--name", name, "--threads", "1"]
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        guard let port = line.split(separator: ":").last.flatMap({ Int($0.prefix { $0.isNumber }) }) else {
+            process.terminate()
+            throw CommandFailure("tracemark serve did not say where it listens: '\(line)'")
+        }
+        printStatus(line.trimmingCharacters(in: .whitespacesAndNewlines))
+        return DemoServer(process: process, url: "http://127.0.0.1:\(port)")
+    }
+}
+
+struct DemoServer {
+    let process: Process
+    let url: String
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+/// A command's `--json` answer, read by key; absent keys read as zero, empty or false.
+struct JSONAnswer {
+    let fields: [String: Any]
+    init(_ fields: [String: Any]) { self.fields = fields }
+
+    func number(_ key: String) -> Double { (fields[key] as? NSNumber)?.doubleValue ?? 0 }
+    func string(_ key: String) -> String { fields[key] as? String ?? "" }
+    func bool(_ key: String) -> Bool { (fields[key] as? NSNumber)?.boolValue ?? false }
+    func list(_ key: String) -> [Any] { fields[key] as? [Any] ?? [] }
+    func object(_ key: String) -> JSONAnswer { JSONAnswer(fields[key] as? [String: Any] ?? [:]) }
+}
+
+struct DemoSummary: Encodable {
+    struct Suspect: Encodable {
+        var name: String
+        var accuracy: Double
+        var verdict: String
+        var wsr: Double
+        var triggerHits: Int
+        var triggers: Int
+        var decoyHits: Int
+        var decoys: Int
+        var p0: Double
+        var theta: Double
+        var log10PValue: Double
+        var paperVerdict: String
+        var verified: Bool
+        var report: String
+    }
+
+    var folder: String
+    var seconds: Double
+    var victimAccuracy: Double
+    var victimWSR: Double
+    var calibratedP0: Double
+    var suspects: [Suspect]
+    /// The TEST-ONLY passphrase of the demo's keys and vault.
+    var passphrase: String
+
+    func print() {
+        Swift.print("\nTracemark demo finished in \(ProgressLine.duration(seconds)); every artefact is in \(folder)/")
+        Swift.print(String(format: "victim fmnist-cnn: accuracy %.2f %%, WSR %.2f %%; calibrated null p0 %.3f %%",
+                           100 * victimAccuracy, 100 * victimWSR, 100 * calibratedP0))
+        for s in suspects {
+            Swift.print(String(format: "%@ model: accuracy %.2f %%, trigger hits %d/%d (WSR %.2f %%), decoy hits %d/%d, p0 %.2f %%, θ %.1f %%, p = %@",
+                               s.name, 100 * s.accuracy, s.triggerHits, s.triggers, 100 * s.wsr, s.decoyHits, s.decoys, 100 * s.p0,
+                               100 * s.theta, Decision.scientific(s.log10PValue)))
+            Swift.print("  verdict: \(s.verdict.uppercased())  (the paper's 30 % rule: \(s.paperVerdict))  report \(s.verified ? "verified" : "NOT verified") → \(s.report)")
+        }
+        Swift.print("keys and vault are TEST-ONLY (passphrase \"\(passphrase)\")")
+    }
+}
