@@ -1,13 +1,12 @@
 import Foundation
 
+/// A document that is not what it claims to be: the reason names the part that is wrong.
 public enum ForensicsError: Error, CustomStringConvertible {
     case invalid(String)
-    case unreadable(path: String)
 
     public var description: String {
         switch self {
         case .invalid(let reason): return reason
-        case .unreadable(let path): return "cannot read \(path)"
         }
     }
 }

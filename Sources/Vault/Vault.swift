@@ -156,6 +156,9 @@ public final class Vault {
         for id in recordIDs where !referenced.contains(id) {
             problems.append("sealed record \(id): no log entry registers it")
         }
+        for attachment in try store.attachments() where !owner.verify(attachment.blob, type: attachment.kind) {
+            problems.append("the \(attachment.kind) document of record \(attachment.recordID): signature does not verify")
+        }
         return VaultVerification(ownerKeyId: owner.keyID, entries: blobs.count, records: recordIDs.count, problems: problems)
     }
 

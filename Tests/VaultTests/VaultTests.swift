@@ -54,6 +54,26 @@ final class VaultTests: XCTestCase {
                              "only the owner's key may register")
     }
 
+    func testAttachmentsAreSignedReplacedAndChecked() throws {
+        let (vault, key, _) = try makeVault(entries: 1)
+        let id = try vault.entries()[0].recordId
+        let type = "application/vnd.tracemark.calibration+json"
+        XCTAssertNil(try vault.attachment(type: type, of: id))
+        try vault.attach(Data(#"{"p0":0.01}"#.utf8), type: type, to: id, signer: key)
+        try vault.attach(Data(#"{"p0":0.02}"#.utf8), type: type, to: id, signer: key)
+        XCTAssertEqual(try vault.attachment(type: type, of: id), Data(#"{"p0":0.02}"#.utf8), "a newer document replaces the older")
+        XCTAssertTrue(try vault.verify().isSound)
+        XCTAssertThrowsError(try vault.attach(Data("{}".utf8), type: type, to: id, signer: try SigningKey.generate()), "only the owner signs")
+        XCTAssertThrowsError(try vault.attach(Data("{}".utf8), type: type, to: "no-such-record", signer: key))
+
+        let stored = try XCTUnwrap(try vault.store.attachment(recordID: id, kind: type))
+        try vault.store.setAttachment(recordID: id, kind: type, SignedBlob(payload: Data(#"{"p0":0.00}"#.utf8), signature: stored.signature))
+        XCTAssertThrowsError(try vault.attachment(type: type, of: id)) {
+            guard case VaultError.damaged = $0 else { return XCTFail("\($0)") }
+        }
+        XCTAssertTrue(try vault.verify().problems.contains { $0.contains("\(type) document of record \(id)") })
+    }
+
     /// Flips every bit-pattern position (one byte at a time) of every stored record and log
     /// entry — payloads and signatures — and demands that verification fail naming that row.
     func testEverySingleByteFlipOfARecordOrEntryIsDetected() throws {

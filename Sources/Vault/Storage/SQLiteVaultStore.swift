@@ -91,6 +91,12 @@ public final class SQLiteVaultStore: VaultStore {
                           [.text(recordID), .text(kind), .blob(blob.payload), .blob(blob.signature)])
     }
 
+    public func attachments() throws -> [(recordID: String, kind: String, blob: SignedBlob)] {
+        try database.rows("SELECT record_id, kind, payload, signature FROM attachments ORDER BY record_id, kind").map {
+            ($0[0].string ?? "", $0[1].string ?? "", signedBlob(Array($0.dropFirst(2))))
+        }
+    }
+
     public func integrityProblems() throws -> [String] {
         let answers = try database.rows("PRAGMA quick_check").compactMap { $0.first?.string }
         return answers == ["ok"] ? [] : answers.map { "SQLite integrity check: \($0)" }

@@ -29,6 +29,7 @@ public protocol VaultStore: AnyObject {
     /// a newer one of the same kind.
     func attachment(recordID: String, kind: String) throws -> SignedBlob?
     func setAttachment(recordID: String, kind: String, _ blob: SignedBlob) throws
+    func attachments() throws -> [(recordID: String, kind: String, blob: SignedBlob)]
     /// A store-level integrity check; the problems found, empty when sound.
     func integrityProblems() throws -> [String]
 }
