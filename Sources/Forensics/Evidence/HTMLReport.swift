@@ -127,7 +127,7 @@ public enum HTMLReport {
         let x = 74 + Double(rates.count) * (barWidth + 4) + 16
         svg += "<rect x=\"\(x)\" y=\"\(y(suspect))\" width=\"\(barWidth)\" height=\"\(max(y(0) - y(suspect), 1))\" fill=\"#2d333b\"/>"
         svg += "<text x=\"\(x + barWidth / 2)\" y=\"\(y(0) + 16)\" text-anchor=\"middle\">suspect</text>"
-        svg += "<text x=\"74\" y=\"\(y(0) + 16)\">\(rates.count) references (max \(percent(rates.max() ?? 0)))</text>"
+        svg += "<text x=\"74\" y=\"\(y(0) + 34)\">\(rates.count) reference models (highest \(percent(rates.max() ?? 0))), then the suspect</text>"
         if theta <= 1 {
             svg += "<line x1=\"64\" y1=\"\(y(theta))\" x2=\"690\" y2=\"\(y(theta))\" stroke=\"#c0392b\" stroke-dasharray=\"5,3\"/><text x=\"688\" y=\"\(y(theta) - 4)\" text-anchor=\"end\" style=\"fill:#c0392b\">θ \(percent(theta))</text>"
         }
