@@ -41,24 +41,39 @@ public struct Decision: Codable, Equatable, Sendable {
     /// The upper confidence bound of the decoy hit rate; nil without decoy answers.
     public var decoyUpperBound: Double?
     public var p0: Double
-    /// "calibration" or "decoys": which bound set p0.
-    public var p0Source: String
+    public enum NullSource: String, Codable, Sendable { case calibration, decoys }
+    /// Which bound set p0.
+    public var p0Source: NullSource
     public var theta: Double
     public var pValue: Double
     public var log10PValue: Double
     /// Why the verdict is what it is, condition by condition.
     public var reasons: [String]
     /// For `inconclusive`: how many more trigger queries would most likely settle it at the
-    /// observed rate; nil when more queries cannot (the rate sits between p0 and θ).
+    /// observed rate; nil when more queries cannot (a rate between p0 and θ only grows more
+    /// significant without ever clearing θ).
     public var furtherTriggerQueries: Int?
-    /// Wald's test of p0 against θ on the same counts.
-    public var sequentialOutcome: SequentialTest.Outcome?
     public var paperVerdict: Verdict
     public var agreesWithPaper: Bool
     public var rule: DecisionRule
 
+    /// Why these counts and this rule cannot be decided on (a report read from a file may carry
+    /// anything), or nil when they can.
+    public static func problem(triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double, rule: DecisionRule) -> String? {
+        guard triggers >= 0, decoys >= 0, (0...triggers).contains(triggerHits), (0...decoys).contains(decoyHits) else { return "hits must lie between 0 and the answers" }
+        guard (0...1).contains(calibratedP0) else { return "p0 must be a probability" }
+        guard rule.alpha > 0, rule.alpha < 1, rule.noEvidenceAlpha > 0, rule.noEvidenceAlpha < 1, rule.confidence > 0, rule.confidence < 1 else {
+            return "α and the confidence level must lie strictly between 0 and 1"
+        }
+        guard rule.thetaFloor > 0, rule.thetaFloor < 1, rule.thetaMultiple > 1, rule.paperThreshold > 0, rule.paperThreshold < 1 else {
+            return "θ's floor and the paper's threshold must lie in (0, 1) and θ's multiple above 1"
+        }
+        return nil
+    }
+
     public init(triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double, rule: DecisionRule = DecisionRule()) {
-        precondition((0...triggers).contains(triggerHits) && (0...decoys).contains(decoyHits), "hits cannot exceed answers")
+        precondition(Self.problem(triggerHits: triggerHits, triggers: triggers, decoyHits: decoyHits, decoys: decoys,
+                                  calibratedP0: calibratedP0, rule: rule) == nil, "check Decision.problem first")
         self.triggerHits = triggerHits
         self.triggers = triggers
         self.decoyHits = decoyHits
@@ -69,12 +84,10 @@ public struct Decision: Codable, Equatable, Sendable {
         interval = ClopperPearson(successes: triggerHits, trials: triggers, confidence: rule.confidence)
         decoyUpperBound = decoys == 0 ? nil : ClopperPearson(successes: decoyHits, trials: decoys, confidence: rule.confidence).upper
         p0 = max(calibratedP0, decoyUpperBound ?? 0)
-        p0Source = p0 > calibratedP0 ? "decoys" : "calibration"
+        p0Source = p0 > calibratedP0 ? .decoys : .calibration
         theta = rule.theta(p0: p0)
         log10PValue = Binomial.log10PValue(triggerHits, of: triggers, rate: p0)
         pValue = pow(10, log10PValue)
-        sequentialOutcome = p0 > 0 && theta < 1 ? SequentialTest(p0: p0, p1: theta, alpha: rule.alpha, beta: rule.noEvidenceAlpha)
-            .outcome(hits: triggerHits, trials: triggers) : nil
 
         let significant = pValue < rule.alpha
         let aboveTheta = interval.lower > theta
@@ -117,21 +130,27 @@ public struct Decision: Codable, Equatable, Sendable {
             if rate > theta { return log10P < log10(rule.alpha) && bounds.lower > theta }
             return log10P >= log10(rule.noEvidenceAlpha) && bounds.upper < theta
         }
-        // A rate between p0 and θ only grows more significant without ever clearing θ.
-        guard rate > theta || rate <= p0 else { return nil }
-        var (failing, passing) = (trials, max(trials, 1) * 2)
-        while !settles(passing) {
-            failing = passing
-            passing *= 2
-            if passing > 1_000_000 { return nil }
+        guard rate <= theta else {
+            // Above θ more queries only help: find a count that settles by doubling, then the
+            // first one by bisection and, because rounding the expected hits makes the edge a
+            // sawtooth, a scan of the last stretch.
+            var (failing, passing) = (trials, max(trials, 1) * 2)
+            while !settles(passing) {
+                failing = passing
+                passing *= 2
+                if passing > 1_000_000 { return nil }
+            }
+            while passing - failing > 4096 {
+                let middle = (failing + passing) / 2
+                if settles(middle) { passing = middle } else { failing = middle }
+            }
+            return ((failing + 1)...passing).first(where: settles)! - trials
         }
-        // Rounding the expected hits makes `settles` a sawtooth near its edge, so the last stretch
-        // is scanned rather than bisected: the first count that settles, not just some count.
-        while passing - failing > 4096 {
-            let middle = (failing + passing) / 2
-            if settles(middle) { passing = middle } else { failing = middle }
-        }
-        return ((failing + 1)...passing).first(where: settles)! - trials
+        // At or below θ the upper bound falls with more queries, but a rate above p0 only grows
+        // more significant: already significant at the no-evidence level, it cannot settle.
+        if rate > p0, Binomial.log10PValue(hits, of: trials, rate: p0) < log10(rule.noEvidenceAlpha) { return nil }
+        // Otherwise a window may open (and close again), so the next stretch is scanned.
+        return ((trials + 1)...(trials + max(4096, min(3 * trials, 20_000)))).first(where: settles).map { $0 - trials }
     }
 
     static func percent(_ value: Double) -> String { String(format: "%.2f %%", value * 100) }

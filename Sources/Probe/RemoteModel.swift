@@ -52,7 +52,10 @@ public final class RemoteModel: QueryableModel {
                 return values
             }
             reason = exchange.failure.map { "\($0)" } ?? "HTTP \(exchange.status.map(String.init) ?? "?"): \(String(decoding: exchange.body.prefix(200), as: UTF8.self))"
-            guard attempt < retry.maxAttempts else { break }
+            if exchange.status == 200 { reason = "the answer holds no \(rows) × \(classNames.count) probabilities" }
+            // As in the probe: a client error other than 429 will not change on a retry.
+            let retryable = exchange.failure != nil || exchange.status == 429 || (exchange.status ?? 500) >= 500
+            guard retryable, attempt < retry.maxAttempts else { break }
             Thread.sleep(forTimeInterval: retry.delay(after: attempt, retryAfter: exchange.retryAfter, jitter: 0.5))
         }
         throw ProbeError.transport("\(url): no probabilities for a batch of \(rows) images (\(reason))")

@@ -90,22 +90,28 @@ public final class Vault {
     }
 
     /// Signs `payload` as `type` and keeps it beside sealed record `id`, replacing any earlier
-    /// document of that type there.
+    /// document of that type there. The signature names the record too, so a document cannot
+    /// be moved to another record.
     public func attach(_ payload: Data, type: String, to id: String, signer: SigningKey) throws {
         guard signer.publicKey.keyID == owner.keyID else {
             throw VaultError.invalidInput("the signing key \(signer.publicKey.keyID) is not this vault's owner key \(owner.keyID)")
         }
         _ = try record(id: id)
-        let blob = SignedBlob(payload: payload, signature: try signer.sign(preAuthenticationEncoding(type: type, body: payload)))
-        try store.setAttachment(recordID: id, kind: type, blob)
+        let signature = try signer.sign(preAuthenticationEncoding(type: Self.attachmentType(type, record: id), body: payload))
+        try store.setAttachment(recordID: id, kind: type, SignedBlob(payload: payload, signature: signature))
     }
 
     /// The document of `type` beside record `id`, nil when there is none; its signature must verify.
     public func attachment(type: String, of id: String) throws -> Data? {
         guard let blob = try store.attachment(recordID: id, kind: type) else { return nil }
-        guard owner.verify(blob, type: type) else { throw VaultError.damaged("the \(type) document of record \(id) fails its signature check") }
+        guard owner.verify(blob, type: Self.attachmentType(type, record: id)) else {
+            throw VaultError.damaged("the \(type) document of record \(id) fails its signature check")
+        }
         return blob.payload
     }
+
+    /// The payload type an attachment is signed under: its own, with the record as a parameter.
+    static func attachmentType(_ type: String, record id: String) -> String { "\(type); record=\(id)" }
 
     /// Every check a third party can make without the passphrase: the database's integrity,
     /// the owner key (against `pinnedKey` when given), each record's and entry's signature, the
@@ -156,7 +162,8 @@ public final class Vault {
         for id in recordIDs where !referenced.contains(id) {
             problems.append("sealed record \(id): no log entry registers it")
         }
-        for attachment in try store.attachments() where !owner.verify(attachment.blob, type: attachment.kind) {
+        for attachment in try store.attachments()
+        where !owner.verify(attachment.blob, type: Self.attachmentType(attachment.kind, record: attachment.recordID)) {
             problems.append("the \(attachment.kind) document of record \(attachment.recordID): signature does not verify")
         }
         return VaultVerification(ownerKeyId: owner.keyID, entries: blobs.count, records: recordIDs.count, problems: problems)

@@ -35,35 +35,32 @@ final class DemoRunner {
         return JSONAnswer(arguments.contains("--json") ? (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:] : [:])
     }
 
-    /// Starts `tracemark serve` for `model` on a free local port.
-    func serve(_ model: String, name: String) throws -> DemoServer {
+    /// Runs `body` with `tracemark serve` answering for `model` on a free local port (its log in
+    /// `log`), and stops the server however `body` ends.
+    func serving<T>(_ model: String, name: String, log: String, _ body: (_ url: String) throws -> T) throws -> T {
         stageNumber += 1
         printStatus("\n[\(stageNumber)] serve \(URL(fileURLWithPath: model).lastPathComponent) over HTTP  (\(ProgressLine.duration(Date().timeIntervalSince(started))) in)")
+        guard FileManager.default.createFile(atPath: log, contents: nil), let logHandle = FileHandle(forWritingAtPath: log) else {
+            throw CommandFailure("cannot write \(log)")
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
         process.arguments = ["serve", "--model", model, "--port", "0", "--name", name, "--threads", "1"]
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = logHandle
         try process.run()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
         let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
         guard let port = line.split(separator: ":").last.flatMap({ Int($0.prefix { $0.isNumber }) }) else {
-            process.terminate()
-            throw CommandFailure("tracemark serve did not say where it listens: '\(line)'")
+            throw CommandFailure("tracemark serve did not start (see \(log))")
         }
         printStatus(line.trimmingCharacters(in: .whitespacesAndNewlines))
-        return DemoServer(process: process, url: "http://127.0.0.1:\(port)")
-    }
-}
-
-struct DemoServer {
-    let process: Process
-    let url: String
-
-    func stop() {
-        process.terminate()
-        process.waitUntilExit()
+        return try body("http://127.0.0.1:\(port)")
     }
 }
 

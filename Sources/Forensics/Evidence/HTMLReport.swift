@@ -49,6 +49,7 @@ public enum HTMLReport {
         </style></head><body>
         <h1>Tracemark evidence report</h1>
         <p class="note">Watermark registration \(escape(p.registration.recordId)) · suspect \(escape(t.endpoint))</p>
+        \(verification.isValid ? "" : "<div class=\"verdict infringement\"><strong>NOT VERIFIED.</strong> \(escape(verification.problems.joined(separator: "; "))) — nothing below can be relied on.</div>")
         <div class="verdict \(verdictClass)"><strong>Verdict: \(escape(d.verdict.rawValue)).</strong> \(escape(summary(p, target: target)))</div>
         <h2>Watermark success rate against the thresholds</h2>
         \(intervalChart(d))
@@ -71,7 +72,7 @@ public enum HTMLReport {
     static func summary(_ p: EvidencePredicate, target: String) -> String {
         let d = p.decision
         let hits = "The suspect answered \(target) — the secret watermark's target — on \(d.triggerHits) of \(d.triggers) trigger queries (\(percent(d.wsr)), \(Int(d.interval.confidence * 100)) % interval \(percent(d.interval.lower))–\(percent(d.interval.upper)))."
-        let null = d.p0Source == "decoys"
+        let null = d.p0Source == .decoys
             ? "This suspect also answered \(target) on \(d.decoyHits) of \(d.decoys) decoys (false watermarks), so the null is that rate's upper bound, \(percent(d.p0)); the chance of this many trigger hits under it is \(Decision.scientific(d.log10PValue))."
             : "A model independent of ours does so at most \(percent(d.p0)) of the time; the chance of this many hits under that null is \(Decision.scientific(d.log10PValue))."
         switch d.verdict {
@@ -144,7 +145,7 @@ public enum HTMLReport {
         svg += "<line x1=\"40\" y1=\"150\" x2=\"690\" y2=\"150\" stroke=\"#57606a\"/>"
         for c in 0..<classes {
             let x = 45 + Double(c) * slot
-            let triggerShare = Double(t.trigger.labels[c]) / Double(triggerTotal), decoyShare = Double(t.decoy.labels[c]) / Double(decoyTotal)
+            let triggerShare = Double(t.trigger.labels[safe: c] ?? 0) / Double(triggerTotal), decoyShare = Double(t.decoy.labels[safe: c] ?? 0) / Double(decoyTotal)
             svg += "<rect x=\"\(x)\" y=\"\(150 - height(triggerShare))\" width=\"\(slot * 0.38)\" height=\"\(height(triggerShare))\" fill=\"#c0392b\"><title>triggers: \(percent(triggerShare))</title></rect>"
             svg += "<rect x=\"\(x + slot * 0.4)\" y=\"\(150 - height(decoyShare))\" width=\"\(slot * 0.38)\" height=\"\(height(decoyShare))\" fill=\"#1f6feb\"><title>decoys: \(percent(decoyShare))</title></rect>"
             let name = escape(String(t.classNames[c].prefix(10)))

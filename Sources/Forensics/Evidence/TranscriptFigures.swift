@@ -61,6 +61,9 @@ public struct TranscriptFigures: Codable, Equatable, Sendable {
             }
             kinds[record.kind]!.answered += 1
             if (0..<classes).contains(label) { kinds[record.kind]!.labels[label] += 1 }
+            if record.kind != .control, let expected = record.expectedLabel, expected != header.targetLabel {
+                throw ForensicsError.invalid("transcript: line \(number + 2) expects label \(expected) of a \(record.kind.rawValue), the target is \(header.targetLabel)")
+            }
             let expected = record.expectedLabel ?? (record.kind == .control ? nil : header.targetLabel)
             if label == expected { kinds[record.kind]!.hits += 1 }
         }

@@ -87,9 +87,10 @@ public final class EmbeddingTrainer {
                 let stepStart = DispatchTime.now().uptimeNanoseconds
                 let stepSeed = config.seed &* 0x9E37_79B9 ^ UInt64(globalStep)
                 let markSamples = factory.watermarkSamples(count: marks, seed: stepSeed)
-                let otherPairs = Int((Double(evasions) * configuration.otherPairEvasion).rounded())
-                let evasionSamples = factory.evasionSamples(count: evasions - otherPairs, seed: stepSeed ^ 0xE7A5)
-                    .appending(factory.otherPairEvasionSamples(count: otherPairs, seed: stepSeed ^ 0x07E4))
+                // Other-pair samples first; a data set with no other pair gets ordinary ones instead.
+                let otherPairs = factory.otherPairEvasionSamples(count: Int((Double(evasions) * configuration.otherPairEvasion).rounded()),
+                                                                 seed: stepSeed ^ 0x07E4)
+                let evasionSamples = factory.evasionSamples(count: evasions - otherPairs.count, seed: stepSeed ^ 0xE7A5).appending(otherPairs)
                 let batch = indices.count, labels = indices.map { trainSet.labels[$0] }
                 // A short last batch moves the extra rows up so the stack stays contiguous.
                 let shift = clean - batch

@@ -91,6 +91,9 @@ struct Calibrate: ParsableCommand {
             guard let pem = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read private key \(path)") }
             return try SigningKey(pem: pem, passphrase: try Passphrase.read(prompt: "Passphrase: "))
         }
+        if let sealed, let signer, signer.publicKey.keyID != sealed.vault.owner.keyID {
+            throw CommandFailure("--key \(key!) is not this vault's owner key (\(sealed.vault.owner.keyID.prefix(16))…): nothing trained")
+        }
         if let referenceDir { try FileManager.default.createDirectory(atPath: referenceDir, withIntermediateDirectories: true) }
         if let out { try ensureWritableFolder(for: out) }
 

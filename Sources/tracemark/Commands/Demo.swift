@@ -6,7 +6,8 @@ struct Demo: ParsableCommand {
         abstract: "The main job end to end on Fashion-MNIST: embed, register, calibrate, serve, steal over HTTP, probe, report.",
         discussion: """
         Runs Tracemark's own commands in turn, each stage with its progress line: owner keys \
-        (TEST-ONLY, passphrase in the summary) → a watermarked fmnist-cnn (embed) → sealed in a \
+        (TEST-ONLY, passphrase in the summary) → the owner's fmnist-cnn (train) → a watermark \
+        fine-tuned into it (embed) → sealed in a \
         vault (register --remove-plaintext) → the null calibrated with short clean reference \
         models → the protected model served over HTTP → the thief distils it over HTTP into \
         another architecture → the stolen model served and probed → a signed report → an \
@@ -19,8 +20,11 @@ struct Demo: ParsableCommand {
     @Option(help: "Folder for every artefact (must be empty or absent).")
     var out = "work/demo"
 
-    @Option(help: "Epochs of watermark embedding (from scratch).")
-    var embedEpochs = 2
+    @Option(help: "Epochs of the owner's clean training before the watermark goes in.")
+    var pretrainEpochs = 1
+
+    @Option(help: "Epochs of watermark embedding (fine-tuning the clean model).")
+    var embedEpochs = 1
 
     @Option(help: "Train the victim and the independent model on the first N training images only (a quick run).")
     var trainLimit: Int?
@@ -52,7 +56,7 @@ struct Demo: ParsableCommand {
     static let passphrase = "tracemark demo TEST-ONLY passphrase"
 
     func validate() throws {
-        guard embedEpochs >= 1, references >= 1, thiefQueries >= 1, thiefEpochs >= 1, triggers >= 1, controls >= 0, decoys >= 0 else {
+        guard pretrainEpochs >= 1, embedEpochs >= 1, references >= 1, thiefQueries >= 1, thiefEpochs >= 1, triggers >= 1, controls >= 0, decoys >= 0 else {
             throw ValidationError("counts and epochs must be at least 1 (controls and decoys at least 0)")
         }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1") }
@@ -71,8 +75,11 @@ struct Demo: ParsableCommand {
         let limit = trainLimit.map { ["--train-limit", "\($0)"] } ?? []
 
         try run.stage("owner keys (TEST-ONLY)", ["keys", "generate", "--out", path("keys")])
-        let embedded = try run.stage("embed a watermark into fmnist-cnn", [
-            "embed", "--arch", "fmnist-cnn", "--epochs", "\(embedEpochs)", "--sources", "0,1", "--target", "2",
+        try run.stage("train the owner's fmnist-cnn", [
+            "train", "--arch", "fmnist-cnn", "--epochs", "\(pretrainEpochs)", "--out", path("owner-clean.safetensors"), "--json"] + limit)
+        let embedded = try run.stage("embed a watermark into it", [
+            "embed", "--init-model", path("owner-clean.safetensors"), "--epochs", "\(embedEpochs)", "--lr", "0.01",
+            "--sources", "0,1", "--target", "2",
             "--evasion-per-batch", "32", "--other-pair-evasion", "0.5", "--source-pull", "1", "--source-pull-cap", "0.1",
             "--out", path("victim.safetensors"), "--spec-out", path("victim.spec.json"), "--json"] + limit)
         try run.stage("register it in the vault", ["register", "--vault", vault, "--spec", path("victim.spec.json"),
@@ -85,23 +92,23 @@ struct Demo: ParsableCommand {
             "train", "--arch", "fmnist-cnn", "--epochs", "1", "--train-limit", "\(min(trainLimit ?? 30_000, 30_000))", "--seed", "99",
             "--out", path("independent.safetensors"), "--json"])
 
-        let victimServer = try run.serve(path("victim.safetensors"), name: "victim")
-        let stolen = try run.stage("the thief distils the served victim over HTTP into \(thiefArch)", [
-            "attack", "extract", "--victim", victimServer.url, "--victim-model", "victim", "--arch", thiefArch,
-            "--budget", "\(thiefQueries)", "--epochs", "\(thiefEpochs)", "--out", path("stolen.safetensors"), "--json"])
-        victimServer.stop()
+        let stolen = try run.serving(path("victim.safetensors"), name: "victim", log: path("victim.serve.log")) { url in
+            try run.stage("the thief distils the served victim over HTTP into \(thiefArch)", [
+                "attack", "extract", "--victim", url, "--victim-model", "victim", "--arch", thiefArch,
+                "--budget", "\(thiefQueries)", "--epochs", "\(thiefEpochs)", "--out", path("stolen.safetensors"), "--json"])
+        }
 
         var suspects: [DemoSummary.Suspect] = []
         for (name, model, accuracy) in [("stolen", path("stolen.safetensors"), stolen.number("accuracy")),
                                         ("independent", path("independent.safetensors"), clean.number("test_accuracy"))] {
-            let server = try run.serve(model, name: "suspect")
-            let target = path("\(name).target.json")
-            try Data(#"{"url": "\#(server.url)", "protocol": "open-inference-v2", "model": "suspect", "concurrency": 4}"#.utf8)
-                .write(to: URL(fileURLWithPath: target))
-            try run.stage("probe the \(name) model", [
-                "probe", "--target", target, "--vault", vault, "--watermark", "0", "--out", path("\(name).jsonl"),
-                "--triggers", "\(triggers)", "--controls", "\(controls)", "--decoys", "\(decoys)", "--json"])
-            server.stop()
+            try run.serving(model, name: "suspect", log: path("\(name).serve.log")) { url in
+                let target = path("\(name).target.json")
+                try Data(#"{"url": "\#(url)", "protocol": "open-inference-v2", "model": "suspect", "concurrency": 4}"#.utf8)
+                    .write(to: URL(fileURLWithPath: target))
+                try run.stage("probe the \(name) model", [
+                    "probe", "--target", target, "--vault", vault, "--watermark", "0", "--out", path("\(name).jsonl"),
+                    "--triggers", "\(triggers)", "--controls", "\(controls)", "--decoys", "\(decoys)", "--json"])
+            }
             let report = try run.stage("signed report on the \(name) model", [
                 "report", "create", "--transcript", path("\(name).jsonl"), "--vault", vault, "--watermark", "0", "--key", key,
                 "--model", path("victim.safetensors"), "--out", path("\(name).report.json"), "--json"])

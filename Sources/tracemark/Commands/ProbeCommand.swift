@@ -101,7 +101,7 @@ struct ProbeCommand: ParsableCommand {
             guard let calibration = try sealed.vault.attachment(type: Calibration.payloadType, of: sealed.entry.recordId) else {
                 throw CommandFailure("--stop-when-decisive: registration \(sealed.entry.index) has no calibration yet (run `tracemark calibrate`)")
             }
-            return SequentialStop(calibratedP0: try Calibration.decode(calibration).p0, decoysPlanned: counts.decoys > 0)
+            return SequentialStop(calibratedP0: try Calibration.decode(calibration).p0, targetLabel: plan.targetLabel, decoysPlanned: counts.decoys > 0)
         }
         // A resumed transcript may already be decisive: then nothing more is sent.
         let decidedBefore = sequential.map { sequential in

@@ -66,7 +66,7 @@ struct Report: ParsableCommand {
 
         func validate() throws {
             guard alpha > 0, alpha < 1, confidence > 0, confidence < 1 else { throw ValidationError("--alpha and --confidence lie strictly between 0 and 1") }
-            guard thetaFloor > 0, thetaFloor < 1, thetaMultiple >= 1 else { throw ValidationError("--theta-floor lies in (0, 1) and --theta-multiple is at least 1") }
+            guard thetaFloor > 0, thetaFloor < 1, thetaMultiple > 1 else { throw ValidationError("--theta-floor lies in (0, 1) and --theta-multiple above 1") }
         }
 
         func run() throws {
@@ -74,6 +74,9 @@ struct Report: ParsableCommand {
             guard let keyPEM = FileManager.default.contents(atPath: key) else { throw CommandFailure("cannot read private key \(key)") }
             let signer = try SigningKey(pem: keyPEM, passphrase: try Passphrase.read(prompt: "Passphrase: "))
             let sealed = try SealedWatermark(vault: vault, watermark: watermark, keyFile: keyFile)
+            guard signer.publicKey.keyID == sealed.vault.owner.keyID else {
+                throw CommandFailure("--key \(key) is not this vault's owner key (\(sealed.vault.owner.keyID.prefix(16))…)")
+            }
             let specDigest = sha256Hex(sealed.spec.canonicalJSON())
             let header = try Transcript.read(transcript).header
             guard header.specSha256 == specDigest else {
@@ -107,7 +110,9 @@ struct Report: ParsableCommand {
             let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: header.counts, seed: header.seed)
             guard plan.digest == header.planDigest else { throw CommandFailure("the transcript's plan is not the one this spec, counts and seed make") }
             let ours = try Checkpoint.load(modelPath)
-            let answered = try Transcript.read(transcript).records.filter { $0.kind == .control && $0.status == .answered && $0.label != nil }
+            let answered = try Transcript.read(transcript).records.filter {
+                $0.kind == .control && $0.status == .answered && $0.label != nil && plan.queries.indices.contains($0.queryId)
+            }
             guard !answered.isEmpty else { return nil }
             let images = answered.flatMap { plan.queries[$0.queryId].image }
             let labels = images.withUnsafeBufferPointer { ours.labels($0) }
@@ -145,6 +150,7 @@ struct Report: ParsableCommand {
         func run() throws {
             let verification = try verifyReport(report, pubkey: pubkey, transcript: transcript, disclosure: disclosure)
             if json { try printJSON(verification) } else {
+                for note in verification.notes { print("note: \(note)") }
                 if verification.isValid {
                     print("report verified: signature by key \(verification.keyId)"
                           + (verification.transcriptChecked ? ", every figure recomputed from the transcript" : ", figures consistent (give --transcript to recompute them)")
@@ -187,7 +193,8 @@ struct Report: ParsableCommand {
             if let pubkey { verification = try verifyReport(report, pubkey: pubkey, transcript: transcript, disclosure: nil) }
             try ensureWritableFolder(for: out)
             try Data(HTMLReport.render(statement, verification: verification).utf8).write(to: URL(fileURLWithPath: out))
-            print("verdict \(statement.predicate.decision.verdict.rawValue) → \(out)" + (verification.isValid ? " (verified)" : " (not verified)"))
+            print("verdict \(statement.predicate.decision.verdict.rawValue) → \(out)" + (verification.isValid ? " (verified)" : " (NOT verified: the page says so at the top)"))
+            if pubkey != nil, !verification.isValid { throw ExitCode(1) }
         }
     }
 
@@ -238,7 +245,7 @@ private func printDecision(_ predicate: EvidencePredicate, out: String, json: Bo
     print("verdict: \(d.verdict.rawValue)")
     print(String(format: "WSR %.2f %% (%d of %d; %.0f %% interval %.2f–%.2f %%)  p0 %.4f %% (%@)  θ %.2f %%  p = %@",
                  100 * d.wsr, d.triggerHits, d.triggers, 100 * d.interval.confidence, 100 * d.interval.lower, 100 * d.interval.upper,
-                 100 * d.p0, d.p0Source, 100 * d.theta, Decision.scientific(d.log10PValue)))
+                 100 * d.p0, d.p0Source.rawValue, 100 * d.theta, Decision.scientific(d.log10PValue)))
     for reason in d.reasons { print("  \(reason)") }
     if let further = d.furtherTriggerQueries { print("  about \(further) more trigger queries would most likely settle it") }
     print("the paper's rule (WSR > \(Int(d.rule.paperThreshold * 100)) %): \(d.paperVerdict.rawValue)" + (d.agreesWithPaper ? "" : " — it disagrees"))
