@@ -16,12 +16,16 @@ public final class SequentialStop {
     public let rule: DecisionRule
     public private(set) var triggerHits = 0, triggers = 0, decoyHits = 0, decoys = 0
     public private(set) var outcome = SequentialTest.Outcome.undecided
+    /// The decoys' upper bound, recomputed only when a decoy answers: a bisection per record
+    /// would sit on the probe's path under its lock.
+    private var decoyBound: Double
 
     public init(calibratedP0: Double, targetLabel: Int, decoysPlanned: Bool, rule: DecisionRule = DecisionRule()) {
         self.calibratedP0 = calibratedP0
         self.targetLabel = targetLabel
         self.decoysPlanned = decoysPlanned
         self.rule = rule
+        decoyBound = decoysPlanned ? 1 : 0
     }
 
     /// Counts `record`; true once the test has decided.
@@ -36,8 +40,8 @@ public final class SequentialStop {
         } else {
             decoys += 1
             if hit { decoyHits += 1 }
+            decoyBound = ClopperPearson(successes: decoyHits, trials: decoys, confidence: rule.confidence).upper
         }
-        let decoyBound = !decoysPlanned ? 0 : decoys == 0 ? 1 : ClopperPearson(successes: decoyHits, trials: decoys, confidence: rule.confidence).upper
         func test(p0: Double, p1: Double) -> SequentialTest.Outcome {
             guard p0 > 0, p1 > p0, p1 < 1 else { return .undecided }
             return SequentialTest(p0: p0, p1: p1, alpha: rule.alpha, beta: rule.noEvidenceAlpha).outcome(hits: triggerHits, trials: triggers)

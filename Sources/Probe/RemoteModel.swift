@@ -36,12 +36,8 @@ public final class RemoteModel: QueryableModel {
     }
 
     private func send(_ batch: UnsafeBufferPointer<Float>, rows: Int) throws -> [Double] {
-        var body = Array(#"{"inputs":[{"name":"images","shape":"#.utf8)
-        body += JSONText.nested(([rows] + itemShape).map(Double.init), shape: [itemShape.count + 1])
-        body += Array(#","datatype":"FP32","data":"#.utf8)
-        body += JSONText.nested(batch.map(Double.init), shape: [batch.count])
-        body += Array("}]}".utf8)
-        let request = OutgoingRequest(url: url, headers: ["Content-Type: application/json"], body: Data(body))
+        let request = OutgoingRequest(url: url, headers: ["Content-Type: application/json"],
+                                      body: OpenInferenceAdapter.inferenceBody(batch.map(Double.init), shape: [rows] + itemShape, id: nil))
         var reason = ""
         for attempt in 1...retry.maxAttempts {
             let exchange = session.perform(request)

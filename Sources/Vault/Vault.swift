@@ -174,7 +174,8 @@ public final class Vault {
         return SignedBlob(payload: payload, signature: try signer.sign(preAuthenticationEncoding(type: type, body: payload)))
     }
 
-    static func timestamp(_ date: Date) -> String {
+    /// RFC 3339 UTC to the second, as registrations and calibrations record time.
+    public static func timestamp(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         formatter.timeZone = TimeZone(identifier: "UTC")

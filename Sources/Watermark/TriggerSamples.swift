@@ -37,7 +37,7 @@ public struct TriggerFactory {
     private let pools: [[Int]]
     private let otherThanTarget: [Int]
     /// Other source pairs (neither the target nor the secret pair) with images of both classes.
-    private let otherPairs: [(Int, Int)]
+    public let otherPairs: [(Int, Int)]
     private let classPools: [[Int]]
 
     public init(spec: WatermarkSpec, dataset: Dataset) throws {

@@ -21,4 +21,15 @@ struct SealedWatermark {
         try spec.attachAutoencoders(from: "in vault record \(entry.recordId)") { [secret] name in secret.files.first { $0.name == name }?.contents }
         self.spec = spec
     }
+
+    /// The owner's private key at `path` (passphrase as for the vault), refused before any work
+    /// when it is not this vault's owner key.
+    func ownerKey(at path: String) throws -> SigningKey {
+        guard let pem = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read private key \(path)") }
+        let key = try SigningKey(pem: pem, passphrase: try Passphrase.read(prompt: "Passphrase: "))
+        guard key.publicKey.keyID == vault.owner.keyID else {
+            throw CommandFailure("--key \(path) is not this vault's owner key (\(vault.owner.keyID.prefix(16))…)")
+        }
+        return key
+    }
 }

@@ -42,16 +42,7 @@ final class ReportCommandTests: XCTestCase {
                                   "--model", modelPath, "--json"])
         XCTAssertTrue(calibrated.contains("\"p0\""), calibrated)
 
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: tracemarkBinary)
-        server.arguments = ["serve", "--model", modelPath, "--port", "0", "--threads", "1"]
-        let output = Pipe()
-        server.standardOutput = output
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        addTeardownBlock { server.terminate(); server.waitUntilExit() }
-        let listening = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        let port = try XCTUnwrap(listening.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }, listening)
+        let port = try serveModel(modelPath, for: self)
         try Data(#"{"url": "http://127.0.0.1:\#(port)", "protocol": "open-inference-v2", "model": "suspect"}"#.utf8).write(to: URL(fileURLWithPath: path("target.json")))
         _ = try run(["probe", "--target", path("target.json"), "--vault", path("vault"), "--watermark", "0", "--out", path("t.jsonl"),
                      "--triggers", "60", "--controls", "20", "--decoys", "20"])

@@ -10,20 +10,6 @@ import XCTest
 /// `tracemark serve` and `tracemark probe` as a user runs them: a probe killed with SIGKILL and
 /// run again ends with the same transcript as one that was never interrupted.
 final class ProbeCommandTests: XCTestCase {
-    /// Starts `tracemark serve` on a free port for the rest of the test; returns the port.
-    func serve(_ modelPath: String) throws -> Int {
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: tracemarkBinary)
-        server.arguments = ["serve", "--model", modelPath, "--port", "0", "--threads", "1"]
-        let output = Pipe()
-        server.standardOutput = output
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        addTeardownBlock { server.terminate(); server.waitUntilExit() }
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        return try XCTUnwrap(line.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }, "no port in '\(line)'")
-    }
-
     /// A temporary folder holding an untrained suspect model and a spec for it.
     func suspectOnDisk() throws -> (folder: URL, spec: WatermarkSpec, testSet: Dataset, modelPath: String, specPath: String) {
         let (spec, testSet, model) = try ProberTests.fixture()
@@ -45,7 +31,7 @@ final class ProbeCommandTests: XCTestCase {
         XCTAssertEqual(registered.status, 0, registered.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: specPath), "--remove-plaintext must remove the spec")
 
-        let port = try serve(modelPath)
+        let port = try serveModel(modelPath, for: self)
         let target = folder.appendingPathComponent("target.json")
         try Data(#"{"url": "http://127.0.0.1:\#(port)", "protocol": "open-inference-v2", "model": "suspect"}"#.utf8).write(to: target)
         let out = folder.appendingPathComponent("t.jsonl").path
@@ -65,7 +51,7 @@ final class ProbeCommandTests: XCTestCase {
     func testKillMidProbeThenResumeGivesTheSameTranscript() throws {
         let (folder, spec, testSet, modelPath, specPath) = try suspectOnDisk()
 
-        let port = try serve(modelPath)
+        let port = try serveModel(modelPath, for: self)
 
         let target = folder.appendingPathComponent("target.json").path
         try Data("""

@@ -43,3 +43,17 @@ public func temporaryFolder(_ test: XCTestCase) -> URL {
 
 /// The `openssl` command, or nil where it is not installed.
 public let opensslPath: String? = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+/// Starts `tracemark serve` for `model` on a free port until `test` ends; returns the port.
+public func serveModel(_ model: String, for test: XCTestCase) throws -> Int {
+    let server = Process()
+    server.executableURL = URL(fileURLWithPath: tracemarkBinary)
+    server.arguments = ["serve", "--model", model, "--port", "0", "--threads", "1"]
+    let output = Pipe()
+    server.standardOutput = output
+    server.standardError = FileHandle.nullDevice
+    try server.run()
+    test.addTeardownBlock { server.terminate(); server.waitUntilExit() }
+    let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+    return try XCTUnwrap(line.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }, "no port in '\(line)'")
+}

@@ -2,6 +2,7 @@ import Data
 import Engine
 import Foundation
 import Training
+import Vault
 import Watermark
 
 /// What a calibration trains and measures.
@@ -69,7 +70,7 @@ public struct Calibrator {
                             Date().timeIntervalSince(started)))
         }
         return Calibration(
-            specSha256: sha256Hex(spec.canonicalJSON()), created: Self.timestamp(now), confidence: plan.confidence,
+            specSha256: sha256Hex(spec.canonicalJSON()), created: Vault.timestamp(now), confidence: plan.confidence,
             references: references,
             falseWatermarks: falseWatermarks.enumerated().map { n, sample in
                 Calibration.FalseWatermark(name: sample.name, samples: sample.samples.count, referenceRates: rates[n],
@@ -110,13 +111,12 @@ public struct Calibrator {
                 return ("random patch \(n + 1)", try TriggerFactory(spec: decoy, dataset: verificationSet).watermarkSamples(count: count, seed: rng.next()))
             }
         case .meaDefender:
-            let candidates = (0..<spec.classNames.count).filter { $0 != spec.targetLabel }
-            var pairs = candidates.flatMap { a in candidates.filter { $0 > a }.map { [a, $0] } }.filter { Set($0) != Set(spec.sourceLabels) }
+            var pairs = try TriggerFactory(spec: spec, dataset: verificationSet).otherPairs
             pairs.shuffle(using: &rng)
-            var result: [(String, TriggerSamples)] = try pairs.prefix(plan.otherPairs).map { pair in
+            var result: [(String, TriggerSamples)] = try pairs.prefix(plan.otherPairs).map { first, second in
                 var decoy = spec
-                decoy.sourceLabels = pair
-                return ("sources \(pair[0])+\(pair[1]), the spec's way", try TriggerFactory(spec: decoy, dataset: verificationSet).watermarkSamples(count: count, seed: rng.next()))
+                decoy.sourceLabels = [first, second]
+                return ("sources \(first)+\(second), the spec's way", try TriggerFactory(spec: decoy, dataset: verificationSet).watermarkSamples(count: count, seed: rng.next()))
             }
             for way in spec.evasion {
                 var decoy = spec
@@ -126,11 +126,5 @@ public struct Calibrator {
             }
             return result
         }
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
     }
 }

@@ -23,7 +23,7 @@ public enum EvidenceReport {
             calibratedP0: EvidencePredicate.NullSource.recomputedP0(hits: calibration.references.map(\.triggerHits),
                                                                    triggers: calibration.references.map(\.triggers), confidence: calibration.confidence))
         let predicate = EvidencePredicate(
-            ownerKeyId: ownerKeyID, created: Calibrator.timestamp(now), registration: registration, null: null, transcript: figures,
+            ownerKeyId: ownerKeyID, created: Vault.timestamp(now), registration: registration, null: null, transcript: figures,
             decision: decide(figures, calibratedP0: null.calibratedP0, rule: rule), controlAccuracy: figures.controlAccuracy,
             fidelity: fidelity, software: software)
         return Statement(subject: subjects(transcriptName: transcriptName, figures: figures),

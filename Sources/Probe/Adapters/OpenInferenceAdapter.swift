@@ -12,12 +12,18 @@ struct OpenInferenceAdapter: ProbeAdapter {
 
     func request(for image: [Float], queryID: Int) throws -> OutgoingRequest {
         let (values, shape) = encoding.laidOut(image)
-        var body = Array(#"{"id":"\#(queryID)","inputs":[{"name":"images","shape":"#.utf8)
-        body += JSONText.nested(([1] + shape).map(Double.init), shape: [shape.count + 1])
+        return endpoint.post("/v2/models/\(model)/infer", contentType: "application/json",
+                             body: Self.inferenceBody(values, shape: [1] + shape, id: "\(queryID)"))
+    }
+
+    /// An infer request with one FP32 input tensor `images` of `shape`, its data flat.
+    static func inferenceBody(_ values: [Double], shape: [Int], id: String?) -> Data {
+        var body = Array((id.map { #"{"id":"\#($0)","# } ?? "{").utf8) + Array(#""inputs":[{"name":"images","shape":"#.utf8)
+        body += JSONText.nested(shape.map(Double.init), shape: [shape.count])
         body += Array(#","datatype":"FP32","data":"#.utf8)
         body += JSONText.nested(values, shape: [values.count])
         body += Array("}]}".utf8)
-        return endpoint.post("/v2/models/\(model)/infer", contentType: "application/json", body: Data(body))
+        return Data(body)
     }
 
     func answer(from body: Data) throws -> Answer {

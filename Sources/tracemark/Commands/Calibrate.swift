@@ -87,13 +87,8 @@ struct Calibrate: ParsableCommand {
         engine.apply()
         let sealed = try vault.map { try SealedWatermark(vault: $0, watermark: watermark!, keyFile: keyFile) }
         let watermarkSpec = try sealed?.spec ?? WatermarkSpec.load(spec!)
-        let signer = try key.map { path -> SigningKey in
-            guard let pem = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read private key \(path)") }
-            return try SigningKey(pem: pem, passphrase: try Passphrase.read(prompt: "Passphrase: "))
-        }
-        if let sealed, let signer, signer.publicKey.keyID != sealed.vault.owner.keyID {
-            throw CommandFailure("--key \(key!) is not this vault's owner key (\(sealed.vault.owner.keyID.prefix(16))…): nothing trained")
-        }
+        // Only with --vault, where validate() requires --key.
+        let signer = try sealed.map { try $0.ownerKey(at: key!) }
         if let referenceDir { try FileManager.default.createDirectory(atPath: referenceDir, withIntermediateDirectories: true) }
         if let out { try ensureWritableFolder(for: out) }
 

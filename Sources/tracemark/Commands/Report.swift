@@ -71,12 +71,8 @@ struct Report: ParsableCommand {
 
         func run() throws {
             guard let transcriptBytes = FileManager.default.contents(atPath: transcript) else { throw CommandFailure("cannot read transcript \(transcript)") }
-            guard let keyPEM = FileManager.default.contents(atPath: key) else { throw CommandFailure("cannot read private key \(key)") }
-            let signer = try SigningKey(pem: keyPEM, passphrase: try Passphrase.read(prompt: "Passphrase: "))
             let sealed = try SealedWatermark(vault: vault, watermark: watermark, keyFile: keyFile)
-            guard signer.publicKey.keyID == sealed.vault.owner.keyID else {
-                throw CommandFailure("--key \(key) is not this vault's owner key (\(sealed.vault.owner.keyID.prefix(16))…)")
-            }
+            let signer = try sealed.ownerKey(at: key)
             let specDigest = sha256Hex(sealed.spec.canonicalJSON())
             let header = try Transcript.read(transcript).header
             guard header.specSha256 == specDigest else {
