@@ -74,7 +74,7 @@ struct Report: ParsableCommand {
             let sealed = try SealedWatermark(vault: vault, watermark: watermark, keyFile: keyFile)
             let signer = try sealed.ownerKey(at: key)
             let specDigest = sha256Hex(sealed.spec.canonicalJSON())
-            let header = try Transcript.read(transcript).header
+            let (header, records) = try Transcript.read(transcript)
             guard header.specSha256 == specDigest else {
                 throw CommandFailure("\(transcript) was probed with spec \(header.specSha256.prefix(12))…, not registration \(sealed.entry.index)'s (\(specDigest.prefix(12))…)")
             }
@@ -92,7 +92,7 @@ struct Report: ParsableCommand {
             let statement = try EvidenceReport.statement(
                 transcript: transcriptBytes, transcriptName: URL(fileURLWithPath: transcript).lastPathComponent, ownerKeyID: signer.publicKey.keyID,
                 registration: registration, calibration: try Calibration.decode(calibrationBytes), calibrationSha256: sha256Hex(calibrationBytes),
-                rule: rule, fidelity: try model.flatMap { try fidelity(of: $0, spec: sealed.spec, header: header) },
+                rule: rule, fidelity: try model.flatMap { try fidelity(of: $0, spec: sealed.spec, header: header, records: records) },
                 software: .init(name: "tracemark", version: TracemarkVersion.current))
             try ensureWritableFolder(for: out)
             try EvidenceReport.sign(statement, with: signer).encoded().write(to: URL(fileURLWithPath: out))
@@ -101,12 +101,12 @@ struct Report: ParsableCommand {
 
         /// Agreement of the suspect's answers with the protected model's on the answered controls:
         /// the plan is rebuilt from the spec (and checked against the transcript's plan digest).
-        private func fidelity(of modelPath: String, spec: WatermarkSpec, header: TranscriptHeader) throws -> Double? {
+        private func fidelity(of modelPath: String, spec: WatermarkSpec, header: TranscriptHeader, records: [TranscriptRecord]) throws -> Double? {
             let testSet = try DatasetCatalog.load(spec.dataset, split: spec.verificationSplit)
             let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: header.counts, seed: header.seed)
             guard plan.digest == header.planDigest else { throw CommandFailure("the transcript's plan is not the one this spec, counts and seed make") }
             let ours = try Checkpoint.load(modelPath)
-            let answered = try Transcript.read(transcript).records.filter {
+            let answered = records.filter {
                 $0.kind == .control && $0.status == .answered && $0.label != nil && plan.queries.indices.contains($0.queryId)
             }
             guard !answered.isEmpty else { return nil }
