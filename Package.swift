@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "Probe", targets: ["Probe"]),
         .library(name: "Forensics", targets: ["Forensics"]),
         .library(name: "Server", targets: ["Server"]),
+        .library(name: "Service", targets: ["Service"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -42,10 +43,12 @@ let package = Package(
         .target(name: "Probe", dependencies: ["Engine", "Data", "Watermark", "CCurl", "CZlib"]),
         .target(name: "Forensics", dependencies: ["Engine", "Data", "Training", "Watermark", "Vault", "Probe"], swiftSettings: numericSettings),
         .target(name: "Server", dependencies: ["Engine", .product(name: "Hummingbird", package: "hummingbird")]),
+        .target(name: "Service", dependencies: ["Engine", "Watermark", "Vault", "Probe", "Forensics", "Server",
+                                                .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(
             name: "tracemark",
             dependencies: [
-                "Engine", "Data", "Training", "Watermark", "Vault", "Probe", "Forensics", "Server",
+                "Engine", "Data", "Training", "Watermark", "Vault", "Probe", "Forensics", "Server", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,6 +64,7 @@ let package = Package(
         .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "Vault", "Probe", "Engine", "Data", "Training", "Watermark", "tracemark", "TestSupport"]),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "Server", "Engine", "Data", "Training", "Watermark", "tracemark", "TestSupport",
                                                   .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "ServiceTests", dependencies: ["Forensics", "Probe", "Engine", "Data", "Watermark", "tracemark", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

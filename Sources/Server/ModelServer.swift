@@ -143,7 +143,7 @@ public struct ModelServer: Sendable {
 }
 
 /// A JSON decoding error in a line: what was wrong and where.
-func describeDecodingError(_ error: Error) -> String {
+public func describeDecodingError(_ error: Error) -> String {
     guard let decoding = error as? DecodingError else { return "\(error)" }
     switch decoding {
     case .keyNotFound(let key, let context): return "missing '\(key.stringValue)'\(place(context))"

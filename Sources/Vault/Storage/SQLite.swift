@@ -3,11 +3,11 @@ import Foundation
 
 /// A thin handle on one SQLite database file: statements with bound parameters, and
 /// transactions. Errors carry SQLite's own message and the file's path.
-final class SQLiteDatabase {
-    let path: String
+public final class SQLiteDatabase {
+    public let path: String
     private let handle: OpaquePointer
 
-    init(path: String, create: Bool) throws {
+    public init(path: String, create: Bool) throws {
         self.path = path
         var opened: OpaquePointer? = nil
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0)
@@ -23,7 +23,7 @@ final class SQLiteDatabase {
 
     deinit { sqlite3_close(handle) }
 
-    func execute(_ sql: String) throws {
+    public func execute(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>? = nil
         let status = sqlite3_exec(handle, sql, nil, nil, &message)
         defer { sqlite3_free(message) }
@@ -32,7 +32,7 @@ final class SQLiteDatabase {
 
     /// Runs `sql` with `parameters` bound in order, returning every result row.
     @discardableResult
-    func rows(_ sql: String, _ parameters: [SQLiteValue] = []) throws -> [[SQLiteValue]] {
+    public func rows(_ sql: String, _ parameters: [SQLiteValue] = []) throws -> [[SQLiteValue]] {
         var statement: OpaquePointer? = nil
         var status = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
         guard status == SQLITE_OK, let statement else { throw failure(status) }
@@ -57,7 +57,7 @@ final class SQLiteDatabase {
     }
 
     /// Runs `body` inside BEGIN IMMEDIATE … COMMIT: all of it lands or none of it.
-    func transaction<T>(_ body: () throws -> T) throws -> T {
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let value = try body()
@@ -92,13 +92,13 @@ final class SQLiteDatabase {
     }
 }
 
-enum SQLiteValue: Equatable {
+public enum SQLiteValue: Equatable, Sendable {
     case integer(Int64)
     case text(String)
     case blob(Data)
     case null
 
-    var data: Data? { if case .blob(let value) = self { return value }; return nil }
-    var string: String? { if case .text(let value) = self { return value }; return nil }
-    var integer: Int64? { if case .integer(let value) = self { return value }; return nil }
+    public var data: Data? { if case .blob(let value) = self { return value }; return nil }
+    public var string: String? { if case .text(let value) = self { return value }; return nil }
+    public var integer: Int64? { if case .integer(let value) = self { return value }; return nil }
 }

@@ -78,47 +78,33 @@ struct ProbeCommand: ParsableCommand {
         if target.insecure == true { printStatus("warning: TLS verification is OFF for \(target.url) (insecure: true)") }
         let sealed = try vault.map { try SealedWatermark(vault: $0, watermark: watermark!, keyFile: keyFile) }
         let watermarkSpec = try sealed?.spec ?? WatermarkSpec.load(spec!)
-        let testSet = try DatasetCatalog.load(watermarkSpec.dataset, split: watermarkSpec.verificationSplit)
         let counts = QueryPlan.Counts(triggers: triggers, controls: controls, decoys: decoys).fitting(budget: budget)
-        let plan = try QueryPlan.make(spec: watermarkSpec, testSet: testSet, counts: counts, seed: seed)
         try ensureWritableFolder(for: out)
-        let header = TranscriptHeader(planDigest: plan.digest, seed: seed, counts: counts, targetLabel: plan.targetLabel,
-                                      classNames: plan.classNames, endpoint: target.url, apiProtocol: target.protocol.rawValue,
-                                      model: target.model, specSha256: sha256Hex(watermarkSpec.canonicalJSON()),
-                                      created: ISO8601DateFormatter().string(from: Date()))
-        let transcript = try TranscriptWriter(path: out, header: header)
+        let probe = try ProbeRun(spec: watermarkSpec, target: target, counts: counts, seed: seed, transcriptPath: out, authHeader: try target.authHeader())
+        let (plan, transcript) = (probe.plan, probe.transcript)
         if !transcript.completed.isEmpty {
             printStatus("resuming \(out): \(transcript.completed.count) of \(plan.queries.count) queries already done")
         }
-        let context = ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames,
-                                   headers: try target.authHeader().map { [$0] } ?? [])
-        let prober = Prober(adapter: try makeAdapter(for: target, context: context), settings: target.transport,
-                            options: ProbeOptions(target: target))
         let line = ProgressLine()
         printStatus("probing \(target.url) (\(target.protocol.rawValue)): \(counts.triggers) triggers, \(counts.controls) controls, \(counts.decoys) decoys")
         let sequential = try sealed.flatMap { sealed -> SequentialStop? in
             guard stopWhenDecisive else { return nil }
-            guard let calibration = try sealed.vault.attachment(type: Calibration.payloadType, of: sealed.entry.recordId) else {
+            guard let (calibration, _) = try sealed.calibration() else {
                 throw CommandFailure("--stop-when-decisive: registration \(sealed.entry.index) has no calibration yet (run `tracemark calibrate`)")
             }
-            return SequentialStop(calibratedP0: try Calibration.decode(calibration).p0, targetLabel: plan.targetLabel, decoysPlanned: counts.decoys > 0)
+            return SequentialStop(calibratedP0: calibration.p0, targetLabel: plan.targetLabel, decoysPlanned: counts.decoys > 0)
         }
-        // A resumed transcript may already be decisive: then nothing more is sent.
-        let decidedBefore = sequential.map { sequential in
-            transcript.completed.values.sorted { $0.queryId < $1.queryId }.contains(where: sequential.observe)
-        } ?? false
         let started = Date()
-        if decidedBefore {
+        let every = max(plan.queries.count / 100, 1)
+        let sentAny = try probe.run(stopWhen: sequential?.observe) { p in
+            // Formatting a line per query would cost more than sending it: only every 1 %.
+            guard p.done % every == 0 || p.done == p.total else { return }
+            line.show(stage: String(format: "%d/%d queries  %.1f q/s  %d retries  %d failed  ETA %@", p.done, p.total,
+                                    p.queriesPerSecond, p.retries, p.failed, ProgressLine.duration(p.secondsRemaining)),
+                      finished: p.done == p.total, every: every * 5, step: p.done)
+        }
+        if !sentAny {
             printStatus("the sequential test had already decided on the transcript so far (\(sequential!.outcome.rawValue)); nothing sent")
-        } else {
-            let every = max(plan.queries.count / 100, 1)
-            try prober.run(plan, transcript: transcript, stopWhen: sequential?.observe) { p in
-                // Formatting a line per query would cost more than sending it: only every 1 %.
-                guard p.done % every == 0 || p.done == p.total else { return }
-                line.show(stage: String(format: "%d/%d queries  %.1f q/s  %d retries  %d failed  ETA %@", p.done, p.total,
-                                        p.queriesPerSecond, p.retries, p.failed, ProgressLine.duration(p.secondsRemaining)),
-                          finished: p.done == p.total, every: every * 5, step: p.done)
-            }
         }
         let seconds = Date().timeIntervalSince(started)
         let records = try Transcript.read(out).records

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Data
 import Engine
+import Forensics
 import Foundation
 import Vault
 import Watermark
@@ -55,12 +55,8 @@ struct Register: ParsableCommand {
         let unlocking: Unlocking = try keyFile == nil ? .passphrase(passphrase) : Passphrase.unlocking(keyFile: keyFile)
 
         printStatus("making the trigger set (\(watermark.triggerSetSize) samples from \(watermark.dataset) \(watermark.verificationSplit))")
-        let verificationSet = try DatasetCatalog.load(watermark.dataset, split: watermark.verificationSplit)
-        let triggers = try WatermarkEvaluation.triggerSamples(for: watermark, from: verificationSet)
+        let secret = try SealedWatermark.secret(sealing: watermark)
         let autoencoders = watermark.autoencoderFiles
-        let files = [SealedSecret.File(name: "trigger-set.safetensors", contents: triggers.encoded())]
-            + autoencoders.map { SealedSecret.File(name: $0.name, contents: $0.contents) }
-        let secret = try SealedSecret.fresh(spec: watermark.canonicalJSON(), files: files)
 
         let opened = try Vault.open(directory: URL(fileURLWithPath: vault), creatingFor: signer.publicKey)
         let (record, entry) = try opened.register(secret, modelDigest: modelDigest, signer: signer, unlocking: unlocking)

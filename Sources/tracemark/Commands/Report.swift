@@ -78,7 +78,7 @@ struct Report: ParsableCommand {
             guard header.specSha256 == specDigest else {
                 throw CommandFailure("\(transcript) was probed with spec \(header.specSha256.prefix(12))…, not registration \(sealed.entry.index)'s (\(specDigest.prefix(12))…)")
             }
-            guard let calibrationBytes = try sealed.vault.attachment(type: Calibration.payloadType, of: sealed.entry.recordId) else {
+            guard let (calibration, calibrationSha256) = try sealed.calibration() else {
                 throw CommandFailure("registration \(sealed.entry.index) has no calibration yet: run `tracemark calibrate --vault \(vault) --watermark \(watermark) --key …` first")
             }
             var rule = DecisionRule()
@@ -86,12 +86,9 @@ struct Report: ParsableCommand {
             rule.thetaFloor = thetaFloor
             rule.thetaMultiple = thetaMultiple
             rule.confidence = confidence
-            let registration = EvidencePredicate.Registration(
-                recordId: sealed.entry.recordId, commitment: sealed.entry.commitment, index: sealed.entry.index, time: sealed.entry.time,
-                entrySha256: RegistrationEntry.hash(of: sealed.signedEntry), modelDigest: sealed.entry.modelDigest)
             let statement = try EvidenceReport.statement(
                 transcript: transcriptBytes, transcriptName: URL(fileURLWithPath: transcript).lastPathComponent, ownerKeyID: signer.publicKey.keyID,
-                registration: registration, calibration: try Calibration.decode(calibrationBytes), calibrationSha256: sha256Hex(calibrationBytes),
+                registration: sealed.registration, calibration: calibration, calibrationSha256: calibrationSha256,
                 rule: rule, fidelity: try model.flatMap { try fidelity(of: $0, spec: sealed.spec, header: header, records: records) },
                 software: .init(name: "tracemark", version: TracemarkVersion.current))
             try ensureWritableFolder(for: out)

@@ -1,0 +1,38 @@
+import Data
+import Engine
+import Foundation
+import Watermark
+
+/// One probe of a suspect, as the command line and the forensic service run it: the plan made
+/// from the spec, the transcript opened (or resumed) under a header naming the plan, the target
+/// and the spec, and a prober over the target's adapter.
+public final class ProbeRun {
+    public let plan: QueryPlan
+    public let transcript: TranscriptWriter
+    let prober: Prober
+
+    /// `authHeader` is the whole header line (`Name: value`), already read from wherever the
+    /// caller keeps the secret.
+    public init(spec: WatermarkSpec, target: Target, counts: QueryPlan.Counts, seed: UInt64, transcriptPath: String,
+                authHeader: String?, now: Date = Date()) throws {
+        let testSet = try DatasetCatalog.load(spec.dataset, split: spec.verificationSplit)
+        plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: seed)
+        let header = TranscriptHeader(planDigest: plan.digest, seed: seed, counts: counts, targetLabel: plan.targetLabel,
+                                      classNames: plan.classNames, endpoint: target.url, apiProtocol: target.protocol.rawValue,
+                                      model: target.model, specSha256: sha256Hex(spec.canonicalJSON()),
+                                      created: ISO8601DateFormatter().string(from: now))
+        transcript = try TranscriptWriter(path: transcriptPath, header: header)
+        let context = ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames, headers: authHeader.map { [$0] } ?? [])
+        prober = Prober(adapter: try makeAdapter(for: target, context: context), settings: target.transport, options: ProbeOptions(target: target))
+    }
+
+    /// Sends every query the transcript does not hold yet (see `Prober.run`). A resumed
+    /// transcript's records go through `stopWhen` first, in plan order: when they already stop
+    /// the probe nothing is sent, and this returns false.
+    @discardableResult
+    public func run(stopWhen: ((TranscriptRecord) -> Bool)? = nil, progress: @escaping @Sendable (ProbeProgress) -> Void = { _ in }) throws -> Bool {
+        if let stopWhen, transcript.completed.values.sorted(by: { $0.queryId < $1.queryId }).contains(where: stopWhen) { return false }
+        try prober.run(plan, transcript: transcript, stopWhen: stopWhen, progress: progress)
+        return true
+    }
+}

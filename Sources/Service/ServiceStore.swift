@@ -1,0 +1,204 @@
+import Engine
+import Foundation
+import Vault
+
+/// The service's own state, beside the vault in one SQLite file: tenants (their API tokens
+/// only as SHA-256), the watermarks they registered and their investigations. Every read of a
+/// tenant's data names the tenant, so one tenant's ids never resolve for another.
+final class ServiceStore: @unchecked Sendable {
+    static let fileName = "service.sqlite"
+    private let database: SQLiteDatabase
+
+    init(directory: URL) throws {
+        database = try SQLiteDatabase(path: directory.appendingPathComponent(Self.fileName).path, create: true)
+        try database.execute("""
+            PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
+            CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_sha256 TEXT NOT NULL UNIQUE,
+                                                created TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS watermarks (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL,
+                                                   dataset TEXT NOT NULL, record_id TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS investigations (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                                                       watermark_id TEXT NOT NULL REFERENCES watermarks(id), request BLOB NOT NULL,
+                                                       status TEXT NOT NULL, done INTEGER NOT NULL, total INTEGER NOT NULL,
+                                                       failed INTEGER NOT NULL, verdict TEXT, error TEXT,
+                                                       created TEXT NOT NULL, updated TEXT NOT NULL);
+            """)
+    }
+
+    // MARK: Tenants
+
+    /// Adds a tenant and returns its API token, which is stored only as its SHA-256: this is
+    /// the one time anyone sees it.
+    func addTenant(name: String, now: Date = Date()) throws -> (tenant: Tenant, token: String) {
+        guard try database.rows("SELECT 1 FROM tenants WHERE name = ?", [.text(name)]).isEmpty else {
+            throw ServiceError.conflict("tenant_exists", "a tenant named '\(name)' exists")
+        }
+        let tenant = Tenant(id: "tn_" + hex(try secureRandomBytes(8)), name: name, created: Vault.timestamp(now))
+        let token = "tmk_" + hex(try secureRandomBytes(32))
+        try database.rows("INSERT INTO tenants VALUES (?, ?, ?, ?)",
+                          [.text(tenant.id), .text(name), .text(Self.tokenDigest(token)), .text(tenant.created)])
+        return (tenant, token)
+    }
+
+    func tenants() throws -> [Tenant] {
+        try database.rows("SELECT id, name, created FROM tenants ORDER BY created, name").map {
+            Tenant(id: $0[0].string!, name: $0[1].string!, created: $0[2].string!)
+        }
+    }
+
+    /// The tenant a token belongs to. Tokens carry 256 random bits, so one unsalted SHA-256
+    /// is enough to make the stored digests useless to whoever reads the database.
+    func tenant(token: String) throws -> Tenant? {
+        try database.rows("SELECT id, name, created FROM tenants WHERE token_sha256 = ?", [.text(Self.tokenDigest(token))]).first.map {
+            Tenant(id: $0[0].string!, name: $0[1].string!, created: $0[2].string!)
+        }
+    }
+
+    static func tokenDigest(_ token: String) -> String { sha256Hex(Data(token.utf8)) }
+
+    // MARK: Watermarks
+
+    func addWatermark(tenant: Tenant, name: String, dataset: String, recordID: String, now: Date = Date()) throws -> WatermarkRow {
+        let row = WatermarkRow(id: "wm_" + hex(try secureRandomBytes(12)), tenantID: tenant.id, name: name, dataset: dataset,
+                               recordID: recordID, created: Vault.timestamp(now))
+        try database.rows("INSERT INTO watermarks VALUES (?, ?, ?, ?, ?, ?)",
+                          [.text(row.id), .text(row.tenantID), .text(name), .text(dataset), .text(recordID), .text(row.created)])
+        return row
+    }
+
+    func watermarks(of tenant: Tenant) throws -> [WatermarkRow] {
+        try database.rows("SELECT id, tenant_id, name, dataset, record_id, created FROM watermarks WHERE tenant_id = ? ORDER BY created, id",
+                          [.text(tenant.id)]).map(WatermarkRow.init)
+    }
+
+    func watermark(_ id: String, of tenant: Tenant) throws -> WatermarkRow? {
+        try database.rows("SELECT id, tenant_id, name, dataset, record_id, created FROM watermarks WHERE id = ? AND tenant_id = ?",
+                          [.text(id), .text(tenant.id)]).first.map(WatermarkRow.init)
+    }
+
+    // MARK: Investigations
+
+    func addInvestigation(tenant: Tenant, watermark: WatermarkRow, request: InvestigationRequest, total: Int,
+                          now: Date = Date()) throws -> InvestigationRow {
+        let time = Vault.timestamp(now)
+        let row = InvestigationRow(id: "inv_" + hex(try secureRandomBytes(12)), tenantID: tenant.id, watermarkID: watermark.id,
+                                   request: request, status: .queued, done: 0, total: total, failed: 0, verdict: nil, error: nil,
+                                   created: time, updated: time)
+        try database.rows("INSERT INTO investigations VALUES (?, ?, ?, ?, ?, 0, ?, 0, NULL, NULL, ?, ?)",
+                          [.text(row.id), .text(tenant.id), .text(watermark.id), .blob(try CanonicalJSON.encode(request)),
+                           .text(row.status.rawValue), .integer(Int64(total)), .text(time), .text(time)])
+        return row
+    }
+
+    private static let investigationColumns =
+        "id, tenant_id, watermark_id, request, status, done, total, failed, verdict, error, created, updated"
+
+    func investigations(of tenant: Tenant) throws -> [InvestigationRow] {
+        try database.rows("SELECT \(Self.investigationColumns) FROM investigations WHERE tenant_id = ? ORDER BY created, id",
+                          [.text(tenant.id)]).map(InvestigationRow.init)
+    }
+
+    func investigation(_ id: String, of tenant: Tenant) throws -> InvestigationRow? {
+        try database.rows("SELECT \(Self.investigationColumns) FROM investigations WHERE id = ? AND tenant_id = ?",
+                          [.text(id), .text(tenant.id)]).first.map(InvestigationRow.init)
+    }
+
+    /// For the job runner only: an investigation whoever owns it.
+    func investigation(_ id: String) throws -> InvestigationRow? {
+        try database.rows("SELECT \(Self.investigationColumns) FROM investigations WHERE id = ?", [.text(id)]).first.map(InvestigationRow.init)
+    }
+
+    /// Investigations a stopped service left unfinished, oldest first.
+    func unfinishedInvestigations() throws -> [String] {
+        try database.rows("SELECT id FROM investigations WHERE status IN ('queued', 'running', 'reporting') ORDER BY created, id").map { $0[0].string! }
+    }
+
+    /// For the job runner only: the tenant's watermark behind an investigation.
+    func watermark(_ id: String, tenantID: String) throws -> WatermarkRow? {
+        try database.rows("SELECT id, tenant_id, name, dataset, record_id, created FROM watermarks WHERE id = ? AND tenant_id = ?",
+                          [.text(id), .text(tenantID)]).first.map(WatermarkRow.init)
+    }
+
+    func update(_ id: String, status: InvestigationStatus, verdict: String? = nil, error: String? = nil, now: Date = Date()) throws {
+        try database.rows("UPDATE investigations SET status = ?, verdict = ?, error = ?, updated = ? WHERE id = ?",
+                          [.text(status.rawValue), verdict.map(SQLiteValue.text) ?? .null, error.map(SQLiteValue.text) ?? .null,
+                           .text(Vault.timestamp(now)), .text(id)])
+    }
+
+    func updateProgress(_ id: String, done: Int, total: Int, failed: Int, now: Date = Date()) throws {
+        try database.rows("UPDATE investigations SET done = ?, total = ?, failed = ?, updated = ? WHERE id = ?",
+                          [.integer(Int64(done)), .integer(Int64(total)), .integer(Int64(failed)), .text(Vault.timestamp(now)), .text(id)])
+    }
+}
+
+struct Tenant: Sendable, Equatable {
+    var id: String
+    var name: String
+    var created: String
+}
+
+struct WatermarkRow: Sendable {
+    var id: String
+    var tenantID: String
+    var name: String
+    var dataset: String
+    var recordID: String
+    var created: String
+
+    init(id: String, tenantID: String, name: String, dataset: String, recordID: String, created: String) {
+        self.id = id
+        self.tenantID = tenantID
+        self.name = name
+        self.dataset = dataset
+        self.recordID = recordID
+        self.created = created
+    }
+
+    init(_ row: [SQLiteValue]) {
+        self.init(id: row[0].string!, tenantID: row[1].string!, name: row[2].string!, dataset: row[3].string!, recordID: row[4].string!,
+                  created: row[5].string!)
+    }
+}
+
+enum InvestigationStatus: String, Codable, Sendable {
+    case queued, running, reporting, done, failed
+}
+
+struct InvestigationRow: Sendable {
+    var id: String
+    var tenantID: String
+    var watermarkID: String
+    var request: InvestigationRequest
+    var status: InvestigationStatus
+    var done: Int
+    var total: Int
+    var failed: Int
+    var verdict: String?
+    var error: String?
+    var created: String
+    var updated: String
+
+    init(id: String, tenantID: String, watermarkID: String, request: InvestigationRequest, status: InvestigationStatus, done: Int,
+         total: Int, failed: Int, verdict: String?, error: String?, created: String, updated: String) {
+        self.id = id
+        self.tenantID = tenantID
+        self.watermarkID = watermarkID
+        self.request = request
+        self.status = status
+        self.done = done
+        self.total = total
+        self.failed = failed
+        self.verdict = verdict
+        self.error = error
+        self.created = created
+        self.updated = updated
+    }
+
+    init(_ row: [SQLiteValue]) throws {
+        self.init(id: row[0].string!, tenantID: row[1].string!, watermarkID: row[2].string!,
+                  request: try CanonicalJSON.decode(InvestigationRequest.self, from: row[3].data ?? Data()),
+                  status: InvestigationStatus(rawValue: row[4].string ?? "") ?? .failed,
+                  done: Int(row[5].integer ?? 0), total: Int(row[6].integer ?? 0), failed: Int(row[7].integer ?? 0),
+                  verdict: row[8].string, error: row[9].string, created: row[10].string!, updated: row[11].string!)
+    }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import Service
+import Vault
+
+struct ServiceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "service",
+        abstract: "The forensic service: a REST API for teams to register watermarks and run investigations.",
+        subcommands: [Run.self, Tenant.self],
+        defaultSubcommand: Run.self
+    )
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve the forensic API over the service directory --vault.",
+            discussion: """
+            Tenants authenticate with API tokens (`tracemark service tenant add`), stored only as \
+            SHA-256. Routes: POST/GET /v1/watermarks (seal a spec, its model digest and optionally \
+            its calibration in the service's vault), GET /v1/watermarks/ID, PUT \
+            /v1/watermarks/ID/calibration, POST/GET /v1/investigations (probe a target in the \
+            background), GET /v1/investigations/ID (status, progress), …/report (signed DSSE), \
+            …/report.html, …/transcript, GET /v1/signing-key, GET /openapi.json (the full \
+            description). Another tenant's ids answer 404. Jobs are in the store: a restarted \
+            service resumes them, a probe from its transcript. The service's Ed25519 key signs \
+            registrations and reports: --key, or DIR/service.key.pem, made on first start (its \
+            passphrase, TRACEMARK_PASSPHRASE or the terminal, also seals the specs unless \
+            --key-file is given). The log names requests, never tokens. With --port 0 a free port \
+            is chosen; the line 'listening on http://HOST:PORT' on standard output names it.
+            """
+        )
+
+        @Option(help: "The service directory: vault, store, investigations (created on first start).")
+        var vault: String
+
+        @Option(help: "Address to listen on.")
+        var host = "127.0.0.1"
+
+        @Option(help: "Port to listen on (0: any free port).")
+        var port: Int
+
+        @Option(help: "The service's private key (PEM); default DIR/service.key.pem, made on first start.")
+        var key: String?
+
+        @Option(help: "Seal the specs under this key file (≥ 32 random bytes) instead of the passphrase.")
+        var keyFile: String?
+
+        @Option(help: "Largest request body accepted, in bytes (a registration carries the spec and its autoencoder weights).")
+        var maxBodyBytes = 32 << 20
+
+        func validate() throws {
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
+            guard maxBodyBytes >= 64 << 10 else { throw ValidationError("--max-body-bytes must be at least 65536") }
+        }
+
+        func run() throws {
+            let directory = URL(fileURLWithPath: vault)
+            var configuration = ForensicService.Configuration(
+                directory: directory, signer: try serviceKey(in: directory), unlocking: try Passphrase.unlocking(keyFile: keyFile),
+                softwareVersion: TracemarkVersion.current, log: { printStatus("\(Vault.timestamp(Date())) \($0)") })
+            configuration.maximumBodyBytes = maxBodyBytes
+            let service = try ForensicService(configuration)
+            let host = self.host
+            let application = service.application(host: host, port: port) { port in
+                print("listening on http://\(host):\(port) (service directory \(directory.path))")
+                fflush(stdout)
+            }
+            try runUntilDone { try await application.runService() }
+        }
+
+        /// --key, or the key in the service directory; a new directory gets a new key pair.
+        private func serviceKey(in directory: URL) throws -> SigningKey {
+            let privatePath = key ?? directory.appendingPathComponent("service.key.pem").path
+            let passphrase = try Passphrase.read(prompt: "Service passphrase: ")
+            if let pem = FileManager.default.contents(atPath: privatePath) { return try SigningKey(pem: pem, passphrase: passphrase) }
+            let vaultExists = FileManager.default.fileExists(atPath: directory.appendingPathComponent(SQLiteVaultStore.fileName).path)
+            guard key == nil, !vaultExists else { throw CommandFailure("cannot read the service's private key \(privatePath)") }
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let signer = try SigningKey.generate()
+            let publicPath = directory.appendingPathComponent("service.pub.pem").path
+            guard FileManager.default.createFile(atPath: privatePath, contents: try signer.encryptedPEM(passphrase: passphrase),
+                                                 attributes: [.posixPermissions: 0o600]),
+                  FileManager.default.createFile(atPath: publicPath, contents: signer.publicKey.pem) else {
+                throw CommandFailure("cannot write the service's key pair into \(directory.path)")
+            }
+            printStatus("made the service's signing key \(signer.publicKey.keyID.prefix(16))…: \(privatePath) (encrypted), \(publicPath)")
+            return signer
+        }
+    }
+
+    struct Tenant: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add and list the service's tenants.",
+            subcommands: [Add.self, List.self]
+        )
+
+        struct Add: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Add a tenant and print its API token — the only time it is shown; the service keeps its SHA-256.")
+
+            @Option(help: "The service directory.")
+            var vault: String
+
+            @Option(help: "The tenant's name (letters, digits, '-', '_', '.').")
+            var name: String
+
+            @Flag(help: "Print one JSON object with the results on standard output.")
+            var json = false
+
+            func run() throws {
+                let (id, token) = try ForensicService.addTenant(directory: URL(fileURLWithPath: vault), name: name)
+                if json { try printJSON(["id": id, "name": name, "token": token]) } else {
+                    print("tenant \(name) (\(id)); its API token, shown only now — send it as 'Authorization: Bearer <token>':\n\(token)")
+                }
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "One line per tenant: id, name, created.")
+
+            @Option(help: "The service directory.")
+            var vault: String
+
+            @Flag(help: "Print JSON on standard output.")
+            var json = false
+
+            func run() throws {
+                let tenants = try ForensicService.tenants(directory: URL(fileURLWithPath: vault))
+                if json { try printJSON(tenants.map { ["id": $0.id, "name": $0.name, "created": $0.created] }); return }
+                if tenants.isEmpty { print("no tenants in \(vault)") }
+                for tenant in tenants { print("\(tenant.id)  \(tenant.name)  \(tenant.created)") }
+            }
+        }
+    }
+}

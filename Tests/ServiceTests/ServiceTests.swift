@@ -1,0 +1,305 @@
+import Data
+import Engine
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Probe
+import TestSupport
+import Watermark
+import XCTest
+
+/// `tracemark service` as teams use it, over HTTP: two tenants never see each other's
+/// anything; an investigation of a served model ends in a report that verifies offline; a
+/// service killed mid-investigation resumes it on restart without sending a query twice.
+final class ServiceTests: XCTestCase {
+    static let passphrase = ["TRACEMARK_PASSPHRASE": "service test"]
+
+    func testTwoTenantsSeeOnlyTheirOwnOnEveryRoute() throws {
+        let fixture = try Fixture.shared()
+        let directory = temporaryFolder(self).appendingPathComponent("service")
+        let alice = try addTenant("alice", in: directory), bob = try addTenant("bob", in: directory)
+        let service = try RunningService(directory: directory, test: self)
+        let port = try serveModel(fixture.modelPath, for: self)
+
+        let watermark = try service.registerWatermark(fixture, token: alice)
+        let investigation = try service.investigate(watermark: watermark, port: port, token: alice, counts: (40, 10, 10))
+        XCTAssertEqual(try service.waitUntilFinished(investigation, token: alice)["status"] as? String, "done")
+
+        let owned = ["/v1/watermarks/\(watermark)", "/v1/investigations/\(investigation)", "/v1/investigations/\(investigation)/report",
+                     "/v1/investigations/\(investigation)/report.html", "/v1/investigations/\(investigation)/transcript"]
+        for path in owned {
+            XCTAssertEqual(try service.call("GET", path, token: alice).status, 200, path)
+            let stranger = try service.call("GET", path, token: bob)
+            XCTAssertEqual(stranger.status, 404, "bob must not see \(path)")
+            XCTAssertEqual(try errorCode(stranger.body), "not_found", path)
+            XCTAssertEqual(try service.call("GET", path.replacingOccurrences(of: "_", with: "_x"), token: alice).status, 404,
+                           "a made-up id answers the same 404")
+        }
+        let calibration = try Data(contentsOf: URL(fileURLWithPath: fixture.calibrationPath))
+        XCTAssertEqual(try service.call("PUT", "/v1/watermarks/\(watermark)/calibration", token: bob, body: calibration).status, 404)
+        let probeWithTheirs = try service.call("POST", "/v1/investigations", token: bob,
+                                               body: investigationBody(watermark: watermark, port: port, counts: (5, 0, 0)))
+        XCTAssertEqual(probeWithTheirs.status, 404, "bob must not probe with alice's watermark")
+        for list in ["/v1/watermarks", "/v1/investigations"] {
+            XCTAssertEqual(try items(try service.call("GET", list, token: alice)).count, 1, list)
+            XCTAssertEqual(try items(try service.call("GET", list, token: bob)).count, 0, "bob's \(list) must be empty")
+        }
+
+        for route in [("GET", "/v1/watermarks"), ("POST", "/v1/watermarks"), ("GET", "/v1/investigations/\(investigation)"),
+                      ("POST", "/v1/investigations")] {
+            for token in [nil, "tmk_" + String(repeating: "0", count: 64), alice + "x"] {
+                let answer = try service.call(route.0, route.1, token: token, body: Data("{}".utf8))
+                XCTAssertEqual(answer.status, 401, "\(route) with token \(token ?? "none")")
+                XCTAssertEqual(try errorCode(answer.body), "unauthorized")
+            }
+        }
+        let tooLarge = try service.call("POST", "/v1/investigations", token: alice, body: Data(count: 300 << 10))
+        XCTAssertEqual(tooLarge.status, 413)
+        XCTAssertEqual(try errorCode(tooLarge.body), "payload_too_large")
+        XCTAssertEqual(try errorCode(try service.call("POST", "/v1/watermarks", token: alice, body: Data("{\"name\": 3".utf8)).body), "invalid_json")
+        XCTAssertEqual(try errorCode(try service.call("GET", "/v1/nothing", token: alice).body), "not_found")
+
+        let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: try service.call("GET", "/openapi.json", token: nil).body) as? [String: Any])
+        let paths = try XCTUnwrap(document["paths"] as? [String: Any])
+        for path in ["/v1/watermarks", "/v1/watermarks/{id}", "/v1/watermarks/{id}/calibration", "/v1/investigations", "/v1/investigations/{id}",
+                     "/v1/investigations/{id}/report", "/v1/investigations/{id}/report.html", "/v1/investigations/{id}/transcript",
+                     "/v1/signing-key", "/v1/health", "/openapi.json"] {
+            XCTAssertNotNil(paths[path], "/openapi.json must describe \(path)")
+        }
+        let log = try service.stop()
+        XCTAssertTrue(log.contains("GET /v1/watermarks"), "the log names requests:\n\(log)")
+        for token in [alice, bob] { XCTAssertFalse(log.contains(token), "a token leaked into the log") }
+        let store = try Data(contentsOf: directory.appendingPathComponent("service.sqlite"))
+        for token in [alice, bob] { XCTAssertNil(store.range(of: Data(token.utf8)), "a token is stored in the clear") }
+    }
+
+    func testInvestigationEndsInAReportThatVerifiesOffline() throws {
+        let fixture = try Fixture.shared()
+        let folder = temporaryFolder(self)
+        let directory = folder.appendingPathComponent("service")
+        let token = try addTenant("owner", in: directory)
+        let service = try RunningService(directory: directory, test: self)
+        let port = try serveModel(fixture.modelPath, for: self)
+
+        let watermark = try service.registerWatermark(fixture, token: token, withCalibration: false)
+        let uncalibrated = try service.call("POST", "/v1/investigations", token: token, body: investigationBody(watermark: watermark, port: port, counts: (5, 0, 0)))
+        XCTAssertEqual(uncalibrated.status, 409)
+        XCTAssertEqual(try errorCode(uncalibrated.body), "watermark_not_calibrated")
+        let calibration = try Data(contentsOf: URL(fileURLWithPath: fixture.calibrationPath))
+        let calibrated = try json(try service.call("PUT", "/v1/watermarks/\(watermark)/calibration", token: token, body: calibration))
+        XCTAssertEqual(calibrated["calibrated"] as? Bool, true)
+        XCTAssertNil(calibrated["spec"], "the secret spec never leaves the vault")
+
+        let investigation = try service.investigate(watermark: watermark, port: port, token: token, counts: (60, 20, 20))
+        let early = try service.call("GET", "/v1/investigations/\(investigation)/report", token: token)
+        let earlyCode = try errorCode(early.body)
+        XCTAssertTrue(early.status == 200 || (early.status == 409 && earlyCode == "report_not_ready"), "\(early.status)")
+        let finished = try service.waitUntilFinished(investigation, token: token)
+        XCTAssertEqual(finished["status"] as? String, "done", "\(finished)")
+        XCTAssertEqual((finished["progress"] as? [String: Any])?["done"] as? Int, 100)
+
+        func save(_ path: String, as name: String) throws -> String {
+            let answer = try service.call("GET", path, token: token)
+            XCTAssertEqual(answer.status, 200, path)
+            let file = folder.appendingPathComponent(name)
+            try answer.body.write(to: file)
+            return file.path
+        }
+        let report = try save("/v1/investigations/\(investigation)/report", as: "report.json")
+        let transcript = try save("/v1/investigations/\(investigation)/transcript", as: "transcript.jsonl")
+        let page = try String(contentsOfFile: try save("/v1/investigations/\(investigation)/report.html", as: "report.html"), encoding: .utf8)
+        XCTAssertTrue(page.contains("signature and figures verified"), "the page says the report verified")
+        let key = try json(try service.call("GET", "/v1/signing-key", token: nil))
+        let pubkey = folder.appendingPathComponent("service.pub.pem")
+        try Data(try XCTUnwrap(key["pem"] as? String).utf8).write(to: pubkey)
+        let verified = try runProgram(tracemarkBinary, ["report", "verify", report, "--pubkey", pubkey.path, "--transcript", transcript, "--json"])
+        XCTAssertEqual(verified.status, 0, verified.output)
+        XCTAssertTrue(verified.output.contains("\"transcript_checked\" : true"), verified.output)
+        XCTAssertTrue(verified.output.contains("\"verdict\" : \"\(try XCTUnwrap(finished["verdict"] as? String))\""), verified.output)
+        _ = try service.stop()
+    }
+
+    func testAKilledServiceResumesTheInvestigationOnRestart() throws {
+        let fixture = try Fixture.shared()
+        let folder = temporaryFolder(self)
+        let directory = folder.appendingPathComponent("service")
+        let token = try addTenant("owner", in: directory)
+        var service = try RunningService(directory: directory, test: self)
+        let port = try serveModel(fixture.modelPath, for: self)
+        let watermark = try service.registerWatermark(fixture, token: token)
+        // 40 queries a second: the 240 take six seconds, time to kill the service in the middle.
+        let investigation = try service.investigate(watermark: watermark, port: port, token: token, counts: (160, 40, 40), rateLimit: 40)
+        let deadline = Date().addingTimeInterval(60)
+        var done = 0
+        while done < 40, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+            done = (try json(try service.call("GET", "/v1/investigations/\(investigation)", token: token))["progress"] as? [String: Any])?["done"] as? Int ?? 0
+        }
+        XCTAssertGreaterThanOrEqual(done, 40, "the probe never got going")
+        _ = try service.stop(signal: SIGKILL)
+        let partial = try Transcript.read(directory.appendingPathComponent("investigations/\(investigation)/transcript.jsonl").path).records.count
+        XCTAssertLessThan(partial, 240, "the probe finished before the service was killed")
+
+        service = try RunningService(directory: directory, test: self)
+        let finished = try service.waitUntilFinished(investigation, token: token)
+        XCTAssertEqual(finished["status"] as? String, "done", "\(finished)")
+        let records = try Transcript.read(directory.appendingPathComponent("investigations/\(investigation)/transcript.jsonl").path).records
+        XCTAssertEqual(records.count, 240, "every query once after the restart (\(partial) before it)")
+        XCTAssertEqual(Set(records.map(\.queryId)).count, 240)
+        let log = try service.stop()
+        XCTAssertTrue(log.contains("resuming investigation \(investigation)"), log)
+    }
+
+    // MARK: Helpers
+
+    func addTenant(_ name: String, in directory: URL) throws -> String {
+        let added = try runProgram(tracemarkBinary, ["service", "tenant", "add", "--vault", directory.path, "--name", name, "--json"])
+        XCTAssertEqual(added.status, 0, added.output)
+        let object = try JSONSerialization.jsonObject(with: Data(added.output.utf8)) as? [String: String]
+        return try XCTUnwrap(object?["token"], added.output)
+    }
+}
+
+/// A spec, an untrained suspect model made for it and a tiny calibration, made once.
+struct Fixture {
+    var specPath: String
+    var modelPath: String
+    var calibrationPath: String
+    var modelDigest: String
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var made: Fixture?
+
+    static func shared() throws -> Fixture {
+        try lock.withLock {
+            if let made { return made }
+            let dataFolder = DatasetCatalog.directory(for: "fashion-mnist")
+            try XCTSkipUnless(FileManager.default.fileExists(atPath: dataFolder + "/t10k-images-idx3-ubyte.gz"),
+                              "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tracemark-service-fixture-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let testSet = try DatasetCatalog.load("fashion-mnist", split: "test")
+            var spec = try WatermarkSpec.drawMEADefender(dataset: "fashion-mnist", classNames: testSet.classNames,
+                                                         choices: SecretChoices(sourceLabels: [0, 1], targetLabel: 2), seed: 3)
+            spec.triggerSetSize = 60
+            let fixture = Fixture(specPath: folder.appendingPathComponent("spec.json").path,
+                                  modelPath: folder.appendingPathComponent("suspect.safetensors").path,
+                                  calibrationPath: folder.appendingPathComponent("calibration.json").path, modelDigest: "")
+            try spec.write(to: fixture.specPath)
+            try Checkpoint.save(try Classifier.untrained("mlp", for: testSet, seed: 4), to: fixture.modelPath)
+            let calibrated = try runProgram(tracemarkBinary, ["calibrate", "--spec", fixture.specPath, "--out", fixture.calibrationPath,
+                                                              "--references", "2", "--architectures", "mlp", "--train-images", "300",
+                                                              "--false-watermark-samples", "20", "--threads", "1"])
+            guard calibrated.status == 0 else { throw FixtureFailure(message: calibrated.output) }
+            var result = fixture
+            result.modelDigest = sha256Hex(try Data(contentsOf: URL(fileURLWithPath: fixture.modelPath)))
+            made = result
+            return result
+        }
+    }
+}
+
+struct FixtureFailure: Error { var message: String }
+
+/// One `tracemark service` process on a free port, its output in a log file.
+final class RunningService {
+    let process = Process()
+    let port: Int
+    let logFile: URL
+
+    init(directory: URL, test: XCTestCase) throws {
+        logFile = directory.deletingLastPathComponent().appendingPathComponent("service-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: tracemarkBinary)
+        process.arguments = ["service", "--vault", directory.path, "--port", "0"]
+        process.environment = ProcessInfo.processInfo.environment.merging(ServiceTests.passphrase) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = try FileHandle(forWritingTo: logFile)
+        try process.run()
+        let process = self.process
+        test.addTeardownBlock { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        guard line.hasPrefix("listening on"), let port = line.split(separator: ":").dropFirst(2).first.flatMap({ Int($0.prefix { $0.isNumber }) }) else {
+            throw FixtureFailure(message: "no port in '\(line)'; log: \((try? String(contentsOf: logFile, encoding: .utf8)) ?? "")")
+        }
+        self.port = port
+    }
+
+    /// Stops the service and returns everything it logged.
+    func stop(signal: Int32 = SIGTERM) throws -> String {
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        return try String(contentsOf: logFile, encoding: .utf8)
+    }
+
+    func call(_ method: String, _ path: String, token: String?, body: Data? = nil) throws -> (status: Int, body: Data) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        // Foundation refuses a GET with a body.
+        if method != "GET" { request.httpBody = body }
+        request.timeoutInterval = 60
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        final class Answer: @unchecked Sendable { var result: Result<(Int, Data), Error> = .failure(URLError(.unknown)) }
+        let answer = Answer(), finished = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: request) { data, response, error in
+            if let error { answer.result = .failure(error) } else {
+                answer.result = .success(((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data()))
+            }
+            finished.signal()
+        }.resume()
+        finished.wait()
+        let (status, data) = try answer.result.get()
+        return (status, data)
+    }
+
+    func registerWatermark(_ fixture: Fixture, token: String, withCalibration: Bool = true) throws -> String {
+        var body: [String: Any] = ["name": "fmnist-shirts",
+                                   "spec": try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture.specPath))),
+                                   "model_digest": fixture.modelDigest]
+        if withCalibration {
+            body["calibration"] = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture.calibrationPath)))
+        }
+        let answer = try call("POST", "/v1/watermarks", token: token, body: try JSONSerialization.data(withJSONObject: body))
+        XCTAssertEqual(answer.status, 201, String(decoding: answer.body, as: UTF8.self))
+        return try XCTUnwrap(try json(answer)["id"] as? String)
+    }
+
+    func investigate(watermark: String, port: Int, token: String, counts: (Int, Int, Int), rateLimit: Double? = nil) throws -> String {
+        let body = try investigationBody(watermark: watermark, port: port, counts: counts, rateLimit: rateLimit)
+        let answer = try call("POST", "/v1/investigations", token: token, body: body)
+        XCTAssertEqual(answer.status, 202, String(decoding: answer.body, as: UTF8.self))
+        return try XCTUnwrap(try json(answer)["id"] as? String)
+    }
+
+    /// Polls until the investigation is done or failed (at most two minutes).
+    func waitUntilFinished(_ id: String, token: String) throws -> [String: Any] {
+        let deadline = Date().addingTimeInterval(120)
+        while true {
+            let state = try json(try call("GET", "/v1/investigations/\(id)", token: token))
+            if ["done", "failed"].contains(state["status"] as? String ?? "") || Date() > deadline { return state }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+    }
+}
+
+func investigationBody(watermark: String, port: Int, counts: (Int, Int, Int), rateLimit: Double? = nil) throws -> Data {
+    var target: [String: Any] = ["url": "http://127.0.0.1:\(port)", "protocol": "open-inference-v2", "model": "suspect", "concurrency": 2]
+    if let rateLimit { target["rate_limit"] = rateLimit }
+    return try JSONSerialization.data(withJSONObject: ["watermark": watermark, "target": target, "triggers": counts.0,
+                                                       "controls": counts.1, "decoys": counts.2, "seed": 3])
+}
+
+func json(_ answer: (status: Int, body: Data)) throws -> [String: Any] {
+    try XCTUnwrap(try JSONSerialization.jsonObject(with: answer.body) as? [String: Any], String(decoding: answer.body, as: UTF8.self))
+}
+
+func items(_ answer: (status: Int, body: Data)) throws -> [Any] {
+    try XCTUnwrap(try json(answer)["items"] as? [Any])
+}
+
+func errorCode(_ body: Data) throws -> String? {
+    ((try JSONSerialization.jsonObject(with: body) as? [String: Any])?["error"] as? [String: Any])?["code"] as? String
+}
