@@ -12,15 +12,15 @@ public final class ProbeRun {
     let prober: Prober
 
     /// `authHeader` is the whole header line (`Name: value`), already read from wherever the
-    /// caller keeps the secret.
-    public init(spec: WatermarkSpec, target: Target, counts: QueryPlan.Counts, seed: UInt64, transcriptPath: String,
+    /// caller keeps the secret; `decoyPairs` come from the watermark's calibration.
+    public init(spec: WatermarkSpec, target: Target, counts: QueryPlan.Counts, seed: UInt64, decoyPairs: [[Int]]?, transcriptPath: String,
                 authHeader: String?, now: Date = Date()) throws {
         let testSet = try DatasetCatalog.load(spec.dataset, split: spec.verificationSplit)
-        plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: seed)
+        plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: seed, decoyPairs: decoyPairs)
         let header = TranscriptHeader(planDigest: plan.digest, seed: seed, counts: counts, targetLabel: plan.targetLabel,
                                       classNames: plan.classNames, endpoint: target.url, apiProtocol: target.protocol.rawValue,
                                       model: target.model, specSha256: sha256Hex(spec.canonicalJSON()),
-                                      created: ISO8601DateFormatter().string(from: now))
+                                      created: ISO8601DateFormatter().string(from: now), decoyPairs: decoyPairs)
         transcript = try TranscriptWriter(path: transcriptPath, header: header)
         let context = ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames, headers: authHeader.map { [$0] } ?? [])
         prober = Prober(adapter: try makeAdapter(for: target, context: context), settings: target.transport, options: ProbeOptions(target: target))

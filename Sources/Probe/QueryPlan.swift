@@ -54,7 +54,9 @@ public struct QueryPlan: Sendable {
     public var classNames: [String]
     public var seed: UInt64
 
-    public static func make(spec: WatermarkSpec, testSet: Dataset, counts: Counts, seed: UInt64) throws -> QueryPlan {
+    /// `decoyPairs` (from the calibration) are the other source pairs decoys may combine; nil
+    /// for every other pair and the other combining ways.
+    public static func make(spec: WatermarkSpec, testSet: Dataset, counts: Counts, seed: UInt64, decoyPairs: [[Int]]? = nil) throws -> QueryPlan {
         guard testSet.classNames.count == spec.classNames.count else {
             throw WatermarkError.mismatch("\(testSet.name) has \(testSet.classNames.count) classes, the spec \(spec.classNames.count)")
         }
@@ -68,7 +70,7 @@ public struct QueryPlan: Sendable {
             let index = Int(rng.next() % UInt64(testSet.count))
             pending.append((.control, testSet.images[index * size..<(index + 1) * size], Int(testSet.labels[index])))
         }
-        for decoys in try decoySamples(spec: spec, testSet: testSet, count: counts.decoys, rng: &rng) {
+        for decoys in try decoySamples(spec: spec, testSet: testSet, count: counts.decoys, pairs: decoyPairs, rng: &rng) {
             for n in 0..<decoys.count { pending.append((.decoy, decoys.images[n * size..<(n + 1) * size], spec.targetLabel)) }
         }
         pending.shuffle(using: &rng)
@@ -81,10 +83,12 @@ public struct QueryPlan: Sendable {
                          classNames: spec.classNames, seed: seed)
     }
 
-    /// Half the decoys combine other source pairs (never including the target) the watermark's
-    /// way; half combine the right pair other ways (the spec's evasion combiners). A
-    /// content-trigger spec gets other random patches instead.
-    private static func decoySamples(spec: WatermarkSpec, testSet: Dataset, count: Int, rng: inout SeededGenerator) throws -> [TriggerSamples] {
+    /// With `chosenPairs`, every decoy combines one of those source pairs the watermark's way.
+    /// Without, half the decoys combine other source pairs (never including the target) the
+    /// watermark's way and half combine the right pair other ways (the spec's evasion
+    /// combiners). A content-trigger spec gets other random patches instead.
+    private static func decoySamples(spec: WatermarkSpec, testSet: Dataset, count: Int, pairs chosenPairs: [[Int]]?,
+                                     rng: inout SeededGenerator) throws -> [TriggerSamples] {
         guard count > 0 else { return [] }
         switch spec.method {
         case .contentTrigger:
@@ -92,18 +96,20 @@ public struct QueryPlan: Sendable {
             decoy.contentTrigger = .random(shape: testSet.itemShape, rng: &rng)
             return [try TriggerFactory(spec: decoy, dataset: testSet).watermarkSamples(count: count, seed: rng.next())]
         case .meaDefender:
-            let otherWays = spec.evasion.isEmpty ? 0 : count / 2
+            let factory = try TriggerFactory(spec: spec, dataset: testSet)
+            let otherWays = spec.evasion.isEmpty || chosenPairs != nil ? 0 : count / 2
             var samples: [TriggerSamples] = []
-            if otherWays > 0 {
-                samples.append(try TriggerFactory(spec: spec, dataset: testSet).evasionSamples(count: otherWays, seed: rng.next()))
+            if otherWays > 0 { samples.append(factory.evasionSamples(count: otherWays, seed: rng.next())) }
+            let otherPairs = factory.otherPairs.map { [$0.0, $0.1] }
+            if let chosenPairs, let stray = chosenPairs.first(where: { !otherPairs.contains($0) }) {
+                throw WatermarkError.mismatch("decoy pair \(stray) is not another source pair of this spec")
             }
-            let candidates = (0..<spec.classNames.count).filter { $0 != spec.targetLabel }
-            let pairs = candidates.flatMap { a in candidates.filter { $0 > a }.map { [a, $0] } }.filter { Set($0) != Set(spec.sourceLabels) }
-            let otherPairs = count - otherWays
-            for n in 0..<min(otherPairs, pairs.count) {
+            let pairs = chosenPairs ?? otherPairs
+            let pairDecoys = count - otherWays
+            for n in 0..<min(pairDecoys, pairs.count) {
                 var decoy = spec
                 decoy.sourceLabels = pairs[Int(rng.next() % UInt64(pairs.count))]
-                let share = otherPairs / min(otherPairs, pairs.count) + (n < otherPairs % min(otherPairs, pairs.count) ? 1 : 0)
+                let share = pairDecoys / min(pairDecoys, pairs.count) + (n < pairDecoys % min(pairDecoys, pairs.count) ? 1 : 0)
                 samples.append(try TriggerFactory(spec: decoy, dataset: testSet).watermarkSamples(count: share, seed: rng.next()))
             }
             return samples

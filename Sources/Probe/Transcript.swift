@@ -18,9 +18,11 @@ public struct TranscriptHeader: Codable, Equatable, Sendable {
     /// SHA-256 of the canonical spec the triggers came from.
     public var specSha256: String
     public var created: String
+    /// The source pairs the decoys combine, when the calibration chose them (see `QueryPlan.make`).
+    public var decoyPairs: [[Int]]?
 
     public init(planDigest: String, seed: UInt64, counts: QueryPlan.Counts, targetLabel: Int, classNames: [String], endpoint: String,
-                apiProtocol: String, model: String?, specSha256: String, created: String) {
+                apiProtocol: String, model: String?, specSha256: String, created: String, decoyPairs: [[Int]]? = nil) {
         self.planDigest = planDigest
         self.seed = seed
         self.counts = counts
@@ -31,6 +33,7 @@ public struct TranscriptHeader: Codable, Equatable, Sendable {
         self.model = model
         self.specSha256 = specSha256
         self.created = created
+        self.decoyPairs = decoyPairs
     }
 }
 

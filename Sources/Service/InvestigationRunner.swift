@@ -59,7 +59,7 @@ final class InvestigationRunner: @unchecked Sendable {
             try state.store.update(id, status: .running)
             let request = row.request
             let probe = try ProbeRun(spec: sealed.spec, target: request.target, counts: request.counts, seed: request.seed ?? 1,
-                                     transcriptPath: transcriptPath, authHeader: nil)
+                                     decoyPairs: calibration.decoyPairs, transcriptPath: transcriptPath, authHeader: nil)
             let sequential = request.stopWhenDecisive == true
                 ? SequentialStop(calibratedP0: calibration.p0, targetLabel: probe.plan.targetLabel, decoysPlanned: request.counts.decoys > 0)
                 : nil

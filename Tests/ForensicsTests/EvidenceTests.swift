@@ -12,12 +12,12 @@ final class EvidenceTests: XCTestCase {
 
     /// A transcript of `triggerHits` of 100 triggers, 40 controls (30 correct) and 60 decoys
     /// (3 answering the target), one failed decoy, target label 2 of 10.
-    func transcript(triggerHits: Int = 80) throws -> Data {
+    func transcript(triggerHits: Int = 80, decoyPairs: [[Int]]? = nil) throws -> Data {
         let header = TranscriptHeader(planDigest: String(repeating: "ab", count: 32), seed: 1,
                                       counts: .init(triggers: 100, controls: 40, decoys: 60), targetLabel: 2,
                                       classNames: (0..<10).map { "class \($0)" }, endpoint: "http://127.0.0.1:9/v2/models/suspect",
                                       apiProtocol: "open-inference-v2", model: "suspect", specSha256: String(repeating: "cd", count: 32),
-                                      created: "2026-11-28T20:00:00Z")
+                                      created: "2026-11-28T20:00:00Z", decoyPairs: decoyPairs)
         var lines = [try CanonicalJSON.encode(header)]
         func record(_ id: Int, _ kind: QueryKind, label: Int?, expected: Int) throws {
             var r = TranscriptRecord(queryId: id, kind: kind, inputSha256: String(repeating: "0", count: 64), expectedLabel: expected,
@@ -34,21 +34,21 @@ final class EvidenceTests: XCTestCase {
         return lines.map { $0 + Data("\n".utf8) }.reduce(Data(), +)
     }
 
-    func calibration(hits: [Int] = Array(repeating: 0, count: 20)) -> Calibration {
+    func calibration(hits: [Int] = Array(repeating: 0, count: 20), otherPairs: [Calibration.OtherPair]? = nil) -> Calibration {
         Calibration(specSha256: String(repeating: "cd", count: 32), created: "2026-11-28T19:00:00Z", confidence: 0.95,
                     references: hits.enumerated().map { index, hit in
                         Calibration.Reference(architecture: index % 2 == 0 ? "fmnist-cnn" : "mlp", seed: UInt64(index), trainImages: 1000,
                                               epochs: 1, testAccuracy: 0.8, triggerHits: hit, triggers: 1000,
                                               upperBound: ClopperPearson(successes: hit, trials: 1000).upper, seconds: 1)
-                    }, falseWatermarks: [], watermarkedWSR: nil)
+                    }, falseWatermarks: [], watermarkedWsr: nil, otherPairs: otherPairs)
     }
 
-    func envelope(for transcript: Data) throws -> Data {
+    func envelope(for transcript: Data, calibration: Calibration? = nil) throws -> Data {
         let statement = try EvidenceReport.statement(
             transcript: transcript, transcriptName: "transcript.jsonl", ownerKeyID: key.publicKey.keyID,
             registration: .init(recordId: "r1", commitment: String(repeating: "e", count: 64), index: 0, time: "2026-11-28T18:00:00Z",
                                 entrySha256: String(repeating: "f", count: 64), modelDigest: String(repeating: "1", count: 64)),
-            calibration: calibration(), calibrationSha256: String(repeating: "2", count: 64), rule: DecisionRule(), fidelity: nil,
+            calibration: calibration ?? self.calibration(), calibrationSha256: String(repeating: "2", count: 64), rule: DecisionRule(), fidelity: nil,
             software: .init(name: "tracemark", version: "test"))
         return try EvidenceReport.sign(statement, with: key).encoded()
     }
@@ -84,6 +84,19 @@ final class EvidenceTests: XCTestCase {
         XCTAssertTrue(verification.transcriptChecked)
         XCTAssertEqual(verification.verdict, .infringement)
         XCTAssertFalse(EvidenceReport.verify(report, publicKey: try SigningKey.generate().publicKey).isValid, "another key")
+    }
+
+    func testDecoysMustBeTheCalibrationsChoice() throws {
+        let chose = calibration(otherPairs: [.init(sources: [3, 4], samples: 200, watermarkedRate: 0.02),
+                                             .init(sources: [5, 6], samples: 200, watermarkedRate: 0.4)])
+        let lines = try transcript(decoyPairs: [[3, 4]])
+        let report = try envelope(for: lines, calibration: chose)
+        XCTAssertTrue(EvidenceReport.verify(report, publicKey: key.publicKey, transcript: lines).isValid)
+        XCTAssertEqual(try EvidenceReport.Statement.decode(Data(base64Encoded: try DSSEEnvelope.decode(report).payload)!).predicate.transcript.decoyPairs,
+                       [[3, 4]], "the report names the decoy pairs")
+        XCTAssertThrowsError(try envelope(for: try transcript(decoyPairs: [[5, 6]]), calibration: chose), "pairs the calibration did not choose")
+        XCTAssertThrowsError(try envelope(for: lines), "a calibration that chose no pairs")
+        XCTAssertNoThrow(try envelope(for: try transcript(), calibration: chose), "the default decoys are never easier on a suspect")
     }
 
     func testAnotherTranscriptIsCaughtFieldByField() throws {

@@ -136,4 +136,22 @@ final class ProberTests: XCTestCase {
         XCTAssertEqual(fitted.total, 50)
         XCTAssertEqual(fitted.triggers, 25)
     }
+
+    func testDecoysComeOnlyFromTheCalibrationsPairsWhenGiven() throws {
+        let (spec, testSet, _) = try Self.fixture()
+        let counts = QueryPlan.Counts(triggers: 40, controls: 20, decoys: 30)
+        func digests(_ plan: QueryPlan, _ kinds: Set<QueryKind>) -> Set<String> { Set(plan.queries.filter { kinds.contains($0.kind) }.map(\.inputDigest)) }
+        let everyPair = try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: 9)
+        let chosen = try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: 9, decoyPairs: [[3, 4]])
+        XCTAssertEqual(chosen.digest, try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: 9, decoyPairs: [[3, 4]]).digest)
+        XCTAssertEqual(digests(chosen, [.trigger, .control]), digests(everyPair, [.trigger, .control]), "only the decoys change")
+        XCTAssertTrue(digests(chosen, [.decoy]).isDisjoint(with: digests(everyPair, [.decoy])))
+        XCTAssertEqual(chosen.queries.filter { $0.kind == .decoy }.count, 30)
+        XCTAssertNotEqual(digests(chosen, [.decoy]),
+                          digests(try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: 9, decoyPairs: [[5, 6]]), [.decoy]))
+        for notAnotherPair in [[0, 1], [1, 0], [2, 3], [3, 42]] {
+            XCTAssertThrowsError(try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: 9, decoyPairs: [notAnotherPair]),
+                                 "\(notAnotherPair) is the secret pair or has the target")
+        }
+    }
 }

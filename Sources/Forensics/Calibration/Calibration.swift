@@ -33,6 +33,24 @@ public struct Calibration: Codable, Equatable, Sendable {
         public var watermarkedRate: Double?
     }
 
+    /// The watermarked model's target rate on one other source pair combined the spec's way.
+    public struct OtherPair: Codable, Equatable, Sendable {
+        public var sources: [Int]
+        public var samples: Int
+        public var watermarkedRate: Double
+
+        public init(sources: [Int], samples: Int, watermarkedRate: Double) {
+            self.sources = sources
+            self.samples = samples
+            self.watermarkedRate = watermarkedRate
+        }
+    }
+
+    /// Decoys come only from other pairs the watermarked model answers the target on at most
+    /// this often. A pair it answers the target on carries the watermark's own features: a copy
+    /// inherits that, so such decoys would count the copy's inheritance as a bias against it.
+    public static let decoyCeiling = 0.10
+
     public var format = Calibration.format
     /// SHA-256 of the canonical spec this calibrates.
     public var specSha256: String
@@ -44,17 +62,27 @@ public struct Calibration: Codable, Equatable, Sendable {
     /// θ under the default decision rule, for reading; a report derives its own from its rule.
     public var theta: Double
     public var falseWatermarks: [FalseWatermark]
-    /// The watermarked model's own WSR on the trigger samples, when given.
-    public var watermarkedWSR: Double?
+    /// The watermarked model's own WSR on the trigger samples, when given. (Not `…WSR`: the
+    /// snake-case key `watermarked_wsr` would not decode back into it.)
+    public var watermarkedWsr: Double?
+    /// Every other source pair on the watermarked model, when given (MEA-Defender specs).
+    public var otherPairs: [OtherPair]?
+    /// The pairs a probe draws its decoys from (at most `decoyCeiling` on the watermarked
+    /// model); nil when none qualifies or the model was not given, and the probe then uses
+    /// every other pair and the other combining ways.
+    public var decoyPairs: [[Int]]?
 
     public init(specSha256: String, created: String, confidence: Double, references: [Reference], falseWatermarks: [FalseWatermark],
-                watermarkedWSR: Double?) {
+                watermarkedWsr: Double?, otherPairs: [OtherPair]? = nil) {
         self.specSha256 = specSha256
         self.created = created
         self.confidence = confidence
         self.references = references
         self.falseWatermarks = falseWatermarks
-        self.watermarkedWSR = watermarkedWSR
+        self.watermarkedWsr = watermarkedWsr
+        self.otherPairs = otherPairs
+        let quiet = otherPairs?.filter { $0.watermarkedRate <= Self.decoyCeiling }.map(\.sources) ?? []
+        decoyPairs = quiet.isEmpty ? nil : quiet
         p0 = references.map(\.upperBound).max() ?? 1
         theta = DecisionRule().theta(p0: p0)
     }

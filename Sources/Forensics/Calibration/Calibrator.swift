@@ -76,7 +76,22 @@ public struct Calibrator {
                 Calibration.FalseWatermark(name: sample.name, samples: sample.samples.count, referenceRates: rates[n],
                                            watermarkedRate: watermarked.map { WatermarkEvaluation.hitRate(of: $0, on: sample.samples, label: spec.targetLabel) })
             },
-            watermarkedWSR: watermarked.map { WatermarkEvaluation.hitRate(of: $0, on: triggers, label: spec.targetLabel) })
+            watermarkedWsr: watermarked.map { WatermarkEvaluation.hitRate(of: $0, on: triggers, label: spec.targetLabel) },
+            otherPairs: try watermarked.flatMap(otherPairRates))
+    }
+
+    /// The watermarked model's target rate on every other source pair combined the spec's way:
+    /// what the probe's decoys are chosen by.
+    private func otherPairRates(on watermarked: Classifier) throws -> [Calibration.OtherPair]? {
+        guard spec.method == .meaDefender else { return nil }
+        var rng = SeededGenerator(seed: plan.seed ^ spec.seed ^ 0x0DD5)
+        return try TriggerFactory(spec: spec, dataset: verificationSet).otherPairs.map { first, second in
+            var decoy = spec
+            decoy.sourceLabels = [first, second]
+            let samples = try TriggerFactory(spec: decoy, dataset: verificationSet).watermarkSamples(count: plan.falseWatermarkSamples, seed: rng.next())
+            return Calibration.OtherPair(sources: [first, second], samples: samples.count,
+                                         watermarkedRate: WatermarkEvaluation.hitRate(of: watermarked, on: samples, label: spec.targetLabel))
+        }
     }
 
     /// A reference model: loaded when its checkpoint is in the folder, else trained and saved there.

@@ -16,6 +16,10 @@ public enum EvidenceReport {
         guard figures.specSha256 == calibration.specSha256 else {
             throw ForensicsError.invalid("the transcript probed spec \(figures.specSha256.prefix(12))…, the calibration is of spec \(calibration.specSha256.prefix(12))…")
         }
+        // Decoys chosen by anything but this calibration could be chosen to lower p0.
+        if let pairs = figures.decoyPairs, pairs != calibration.decoyPairs {
+            throw ForensicsError.invalid("the transcript's decoys combine source pairs \(pairs), not the ones this calibration chose")
+        }
         let null = EvidencePredicate.NullSource(
             calibrationSha256: calibrationSha256, created: calibration.created, confidence: calibration.confidence,
             referenceArchitectures: calibration.references.map(\.architecture), referenceHits: calibration.references.map(\.triggerHits),

@@ -21,6 +21,10 @@ public enum HTMLReport {
             ("θ", "\(percent(d.theta)) = max(\(percent(d.rule.thetaFloor)), \(d.rule.thetaMultiple) × p0)"),
             ("The paper's rule", "WSR > \(percent(d.rule.paperThreshold)) → \(d.paperVerdict.rawValue)\(d.agreesWithPaper ? " (agrees)" : " — disagrees with the verdict")"),
         ]
+        if let pairs = t.decoyPairs {
+            let named = pairs.map { $0.map { t.classNames.indices.contains($0) ? t.classNames[$0] : "class \($0)" }.joined(separator: " + ") }
+            rows.append(("Decoys", "other source pairs combined the watermark's way, only those our model answers \(target) on rarely (the calibration's choice): \(named.joined(separator: ", "))"))
+        }
         if let accuracy = p.controlAccuracy { rows.append(("Accuracy on controls", "\(percent(accuracy)) of \(t.control.answered) clean images")) }
         if let fidelity = p.fidelity { rows.append(("Agreement with our model", percent(fidelity))) }
         if let further = d.furtherTriggerQueries { rows.append(("To settle it", "about \(further) more trigger queries at the observed rate")) }

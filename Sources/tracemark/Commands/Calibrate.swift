@@ -16,7 +16,11 @@ struct Calibrate: ParsableCommand {
         the spec's trigger hit rate (the null; p0 is the largest Clopper–Pearson upper bound) and \
         the false watermarks: other source pairs combined the spec's way, and the right pair \
         combined the other ways (the paper's appendix B check; with --model also on the \
-        watermarked model). From --vault the result is signed with --key and stored beside the \
+        watermarked model). With --model it also measures every other source pair on the \
+        watermarked model and chooses as decoy pairs those it answers the target on at most 10 % \
+        of the time: probes draw their decoys from these, so decoys measure a suspect's own bias \
+        and not features it inherited from the watermarked model. From --vault the result is \
+        signed with --key and stored beside the \
         registration, where `report create` finds it; --out also writes it as JSON.
         """
     )
@@ -123,6 +127,11 @@ struct Calibrate: ParsableCommand {
             for fake in calibration.falseWatermarks {
                 let rates = fake.referenceRates.map { String(format: "%.1f", 100 * $0) }.joined(separator: " ")
                 print("false watermark \(fake.name): clean models \(rates) %" + (fake.watermarkedRate.map { String(format: "; watermarked model %.1f %%", 100 * $0) } ?? ""))
+            }
+            if let pairs = calibration.otherPairs {
+                let decoys = calibration.decoyPairs?.map { $0.map(String.init).joined(separator: "+") }.joined(separator: " ") ?? "none"
+                print(String(format: "decoy pairs (watermarked model ≤ %.0f %% of %d other pairs): %@", 100 * Calibration.decoyCeiling, pairs.count, decoys)
+                      + (calibration.decoyPairs == nil ? " — probes use every other pair and the other combining ways" : ""))
             }
             if let stored = report.storedInVault { print("signed and stored in the vault beside \(stored)") }
         }

@@ -16,7 +16,9 @@ struct ProbeCommand: ParsableCommand {
         template), model, input encoding and normalisation, concurrency, rate_limit (requests/s), \
         max_attempts, timeouts, max_response_bytes, ca_bundle, insecure, auth (a header whose \
         secret comes from an environment variable). The plan — trigger samples of the watermark, \
-        clean control images and decoys (false watermarks) — is shuffled with --seed. Each query's \
+        clean control images and decoys (false watermarks: other source pairs combined the \
+        watermark's way, only the pairs the vault's calibration chose when it has them) — is \
+        shuffled with --seed. Each query's \
         final outcome is appended to --out (JSON Lines, fsync'd); running the same command again \
         resumes without re-sending completed queries. The watermark comes from --spec, or sealed \
         from --vault with --watermark (passphrase from TRACEMARK_PASSPHRASE or the terminal).
@@ -78,9 +80,11 @@ struct ProbeCommand: ParsableCommand {
         if target.insecure == true { printStatus("warning: TLS verification is OFF for \(target.url) (insecure: true)") }
         let sealed = try vault.map { try SealedWatermark(vault: $0, watermark: watermark!, keyFile: keyFile) }
         let watermarkSpec = try sealed?.spec ?? WatermarkSpec.load(spec!)
+        let calibration = try sealed?.calibration()?.calibration
         let counts = QueryPlan.Counts(triggers: triggers, controls: controls, decoys: decoys).fitting(budget: budget)
         try ensureWritableFolder(for: out)
-        let probe = try ProbeRun(spec: watermarkSpec, target: target, counts: counts, seed: seed, transcriptPath: out, authHeader: try target.authHeader())
+        let probe = try ProbeRun(spec: watermarkSpec, target: target, counts: counts, seed: seed, decoyPairs: calibration?.decoyPairs,
+                                 transcriptPath: out, authHeader: try target.authHeader())
         let (plan, transcript) = (probe.plan, probe.transcript)
         if !transcript.completed.isEmpty {
             printStatus("resuming \(out): \(transcript.completed.count) of \(plan.queries.count) queries already done")
@@ -89,7 +93,7 @@ struct ProbeCommand: ParsableCommand {
         printStatus("probing \(target.url) (\(target.protocol.rawValue)): \(counts.triggers) triggers, \(counts.controls) controls, \(counts.decoys) decoys")
         let sequential = try sealed.flatMap { sealed -> SequentialStop? in
             guard stopWhenDecisive else { return nil }
-            guard let (calibration, _) = try sealed.calibration() else {
+            guard let calibration else {
                 throw CommandFailure("--stop-when-decisive: registration \(sealed.entry.index) has no calibration yet (run `tracemark calibrate`)")
             }
             return SequentialStop(calibratedP0: calibration.p0, targetLabel: plan.targetLabel, decoysPlanned: counts.decoys > 0)

@@ -100,7 +100,7 @@ struct Report: ParsableCommand {
         /// the plan is rebuilt from the spec (and checked against the transcript's plan digest).
         private func fidelity(of modelPath: String, spec: WatermarkSpec, header: TranscriptHeader, records: [TranscriptRecord]) throws -> Double? {
             let testSet = try DatasetCatalog.load(spec.dataset, split: spec.verificationSplit)
-            let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: header.counts, seed: header.seed)
+            let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: header.counts, seed: header.seed, decoyPairs: header.decoyPairs)
             guard plan.digest == header.planDigest else { throw CommandFailure("the transcript's plan is not the one this spec, counts and seed make") }
             let ours = try Checkpoint.load(modelPath)
             let answered = records.filter {
