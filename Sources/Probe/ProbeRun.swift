@@ -12,15 +12,17 @@ public final class ProbeRun {
     let prober: Prober
 
     /// `authHeader` is the whole header line (`Name: value`), already read from wherever the
-    /// caller keeps the secret; `decoyPairs` come from the watermark's calibration.
-    public init(spec: WatermarkSpec, target: Target, counts: QueryPlan.Counts, seed: UInt64, decoyPairs: [[Int]]?, transcriptPath: String,
+    /// caller keeps the secret; `decoys` come from the watermark's calibration.
+    public init(spec: WatermarkSpec, target: Target, counts: QueryPlan.Counts, seed: UInt64, decoys: DecoyPairs?, transcriptPath: String,
                 authHeader: String?, now: Date = Date()) throws {
         let testSet = try DatasetCatalog.load(spec.dataset, split: spec.verificationSplit)
-        plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: seed, decoyPairs: decoyPairs)
+        let decoys = counts.decoys > 0 && spec.method == .meaDefender ? decoys : nil
+        plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: seed, decoyPairs: decoys?.pairs)
         let header = TranscriptHeader(planDigest: plan.digest, seed: seed, counts: counts, targetLabel: plan.targetLabel,
                                       classNames: plan.classNames, endpoint: target.url, apiProtocol: target.protocol.rawValue,
                                       model: target.model, specSha256: sha256Hex(spec.canonicalJSON()),
-                                      created: ISO8601DateFormatter().string(from: now), decoyPairs: decoyPairs)
+                                      created: ISO8601DateFormatter().string(from: now),
+                                      decoyCalibrationSha256: decoys?.calibrationSha256)
         transcript = try TranscriptWriter(path: transcriptPath, header: header)
         let context = ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames, headers: authHeader.map { [$0] } ?? [])
         prober = Prober(adapter: try makeAdapter(for: target, context: context), settings: target.transport, options: ProbeOptions(target: target))
@@ -34,5 +36,16 @@ public final class ProbeRun {
         if let stopWhen, transcript.completed.values.sorted(by: { $0.queryId < $1.queryId }).contains(where: stopWhen) { return false }
         try prober.run(plan, transcript: transcript, stopWhen: stopWhen, progress: progress)
         return true
+    }
+}
+
+/// The other source pairs a calibration chose for decoys, and that calibration's SHA-256.
+public struct DecoyPairs: Sendable {
+    public var pairs: [[Int]]
+    public var calibrationSha256: String
+
+    public init(pairs: [[Int]], calibrationSha256: String) {
+        self.pairs = pairs
+        self.calibrationSha256 = calibrationSha256
     }
 }

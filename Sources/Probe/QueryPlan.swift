@@ -55,7 +55,7 @@ public struct QueryPlan: Sendable {
     public var seed: UInt64
 
     /// `decoyPairs` (from the calibration) are the other source pairs decoys may combine; nil
-    /// for every other pair and the other combining ways.
+    /// for every other pair and the other combining ways. Only MEA-Defender specs have pairs.
     public static func make(spec: WatermarkSpec, testSet: Dataset, counts: Counts, seed: UInt64, decoyPairs: [[Int]]? = nil) throws -> QueryPlan {
         guard testSet.classNames.count == spec.classNames.count else {
             throw WatermarkError.mismatch("\(testSet.name) has \(testSet.classNames.count) classes, the spec \(spec.classNames.count)")
@@ -92,6 +92,7 @@ public struct QueryPlan: Sendable {
         guard count > 0 else { return [] }
         switch spec.method {
         case .contentTrigger:
+            if chosenPairs != nil { throw WatermarkError.mismatch("a content-trigger spec has no source pairs to choose decoys from") }
             var decoy = spec
             decoy.contentTrigger = .random(shape: testSet.itemShape, rng: &rng)
             return [try TriggerFactory(spec: decoy, dataset: testSet).watermarkSamples(count: count, seed: rng.next())]
@@ -101,8 +102,8 @@ public struct QueryPlan: Sendable {
             var samples: [TriggerSamples] = []
             if otherWays > 0 { samples.append(factory.evasionSamples(count: otherWays, seed: rng.next())) }
             let otherPairs = factory.otherPairs.map { [$0.0, $0.1] }
-            if let chosenPairs, let stray = chosenPairs.first(where: { !otherPairs.contains($0) }) {
-                throw WatermarkError.mismatch("decoy pair \(stray) is not another source pair of this spec")
+            if let chosenPairs, let stray = chosenPairs.first(where: { !otherPairs.contains($0) }) ?? (chosenPairs.isEmpty ? [] : nil) {
+                throw WatermarkError.mismatch(stray.isEmpty ? "no decoy pairs to choose from" : "decoy pair \(stray) is not another source pair of this spec")
             }
             let pairs = chosenPairs ?? otherPairs
             let pairDecoys = count - otherWays

@@ -18,11 +18,13 @@ public struct TranscriptHeader: Codable, Equatable, Sendable {
     /// SHA-256 of the canonical spec the triggers came from.
     public var specSha256: String
     public var created: String
-    /// The source pairs the decoys combine, when the calibration chose them (see `QueryPlan.make`).
-    public var decoyPairs: [[Int]]?
+    /// SHA-256 of the calibration whose decoy pairs the decoys combine, when one chose them.
+    /// Not the pairs: with the target and the class names they would tell the secret source
+    /// pair by elimination.
+    public var decoyCalibrationSha256: String?
 
     public init(planDigest: String, seed: UInt64, counts: QueryPlan.Counts, targetLabel: Int, classNames: [String], endpoint: String,
-                apiProtocol: String, model: String?, specSha256: String, created: String, decoyPairs: [[Int]]? = nil) {
+                apiProtocol: String, model: String?, specSha256: String, created: String, decoyCalibrationSha256: String? = nil) {
         self.planDigest = planDigest
         self.seed = seed
         self.counts = counts
@@ -33,7 +35,7 @@ public struct TranscriptHeader: Codable, Equatable, Sendable {
         self.model = model
         self.specSha256 = specSha256
         self.created = created
-        self.decoyPairs = decoyPairs
+        self.decoyCalibrationSha256 = decoyCalibrationSha256
     }
 }
 

@@ -43,6 +43,10 @@ struct InvestigationRequest: Codable, Sendable {
         if !(0...Self.largestCount).contains(counts.controls) || !(0...Self.largestCount).contains(counts.decoys) {
             found.append("controls and decoys must be 0–\(Self.largestCount)")
         }
+        if let rateLimit = target.rateLimit, rateLimit < 0.5 { found.append("rate_limit must be at least 0.5 requests/s (jobs run one at a time)") }
+        if (target.timeoutMs ?? 0) > 120_000 || (target.connectTimeoutMs ?? 0) > 30_000 { found.append("timeout_ms is at most 120000 and connect_timeout_ms at most 30000") }
+        if (target.backoffMs ?? 0) > 60_000 || (target.maxBackoffMs ?? 0) > 60_000 { found.append("backoff_ms and max_backoff_ms are at most 60000") }
+        if (target.maxResponseBytes ?? 0) > 16 << 20 { found.append("max_response_bytes is at most 16 MiB") }
         if target.auth != nil { found.append("target.auth names an environment variable of the service; targets with auth are not supported by the service (use `tracemark probe`)") }
         if target.caBundle != nil { found.append("target.ca_bundle names a file on the service's disk; it is not supported by the service") }
         return found
@@ -57,7 +61,6 @@ struct WatermarkView: Encodable {
     var modelDigest: String
     var commitment: String
     var recordId: String
-    var registrationIndex: Int
     var calibrated: Bool
     var p0: Double?
 }

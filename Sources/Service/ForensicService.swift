@@ -1,6 +1,9 @@
 import Engine
 import Forensics
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hummingbird
 import NIOCore
 import Server
@@ -19,6 +22,8 @@ public final class ForensicService: Sendable {
         public var softwareVersion: String
         /// Largest request body; a registration carries the spec and any autoencoder weights.
         public var maximumBodyBytes = 32 << 20
+        /// Probe hosts on loopback, private and link-local addresses too (tests, closed networks).
+        public var allowsPrivateTargets = false
         public var log: @Sendable (String) -> Void
 
         public init(directory: URL, signer: SigningKey, unlocking: Unlocking, softwareVersion: String, log: @escaping @Sendable (String) -> Void) {
@@ -39,6 +44,7 @@ public final class ForensicService: Sendable {
     /// investigations a previous run left unfinished.
     public init(_ configuration: Configuration) throws {
         state = try ServiceState(configuration)
+        try state.lockDirectory()
         runner = InvestigationRunner(state: state)
         try runner.resumeUnfinished()
     }
@@ -78,12 +84,14 @@ final class ServiceState: @unchecked Sendable {
     static let transcriptName = "transcript.jsonl"
     static let reportName = "report.dsse.json"
     static let reportPageName = "report.html"
+    static let calibrationName = "calibration.json"
 
     let directory: URL
     let signer: SigningKey
     let unlocking: Unlocking
     let softwareVersion: String
     let maximumBodyBytes: Int
+    let targetPolicy: TargetPolicy
     let log: @Sendable (String) -> Void
     let store: ServiceStore
     private let vault: Vault
@@ -95,9 +103,20 @@ final class ServiceState: @unchecked Sendable {
         unlocking = configuration.unlocking
         softwareVersion = configuration.softwareVersion
         maximumBodyBytes = configuration.maximumBodyBytes
+        targetPolicy = TargetPolicy(allowsPrivateAddresses: configuration.allowsPrivateTargets)
         log = configuration.log
         vault = try Vault.open(directory: directory, creatingFor: signer.publicKey)
         store = try ServiceStore(directory: directory)
+    }
+
+    /// Two services on one directory would run the same jobs into the same transcripts: the
+    /// second one is refused. The lock goes with the process.
+    func lockDirectory() throws {
+        let path = directory.appendingPathComponent("service.lock").path
+        let descriptor = open(path, O_RDWR | O_CREAT, 0o600)
+        guard descriptor >= 0, flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            throw ServiceError(.conflict, "directory_in_use", "another tracemark service is running on \(directory.path)")
+        }
     }
 
     func withVault<T>(_ body: () throws -> T) throws -> T {
@@ -124,8 +143,9 @@ final class ServiceState: @unchecked Sendable {
         try withVault { try vault.attach(try calibration.encoded(), type: Calibration.payloadType, to: recordID, signer: signer) }
     }
 
-    func calibration(of recordID: String) throws -> Calibration? {
-        try withVault { try vault.attachment(type: Calibration.payloadType, of: recordID).map(Calibration.decode) }
+    /// The stored calibration's canonical bytes, nil when there is none.
+    func calibration(of recordID: String) throws -> Data? {
+        try withVault { try vault.attachment(type: Calibration.payloadType, of: recordID) }
     }
 
     func folder(of investigation: String) -> URL {
@@ -141,13 +161,17 @@ final class ServiceState: @unchecked Sendable {
         return tenant
     }
 
-    /// The request body as `T`, at most `limit` bytes.
-    func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        let body: ByteBuffer
-        do { body = try await request.body.collect(upTo: limit) } catch {
+    /// The request body, at most `limit` bytes.
+    func body(of request: Request, limit: Int) async throws -> Data {
+        do { return Data(buffer: try await request.body.collect(upTo: limit)) } catch {
             throw ServiceError(.contentTooLarge, "payload_too_large", "the request body is larger than \(limit) bytes")
         }
-        do { return try CanonicalJSON.decode(T.self, from: Data(buffer: body)) } catch {
+    }
+
+    /// The request body as `T`, at most `limit` bytes.
+    func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        let body = try await body(of: request, limit: limit)
+        do { return try CanonicalJSON.decode(T.self, from: body) } catch {
             throw ServiceError(.badRequest, "invalid_json", "the body is not the expected JSON: \(describeDecodingError(error))")
         }
     }

@@ -14,13 +14,18 @@ struct InvestigationRoutes {
             let body = try await state.decode(InvestigationRequest.self, from: request, limit: ForensicService.smallBodyBytes)
             if let problem = body.problems.first { throw ServiceError.invalid("invalid_investigation", problem) }
             guard let watermark = try state.store.watermark(body.watermark, of: tenant) else { throw ServiceError.notFound("watermark", body.watermark) }
-            guard try state.calibration(of: watermark.recordID) != nil else {
-                throw ServiceError.conflict("watermark_not_calibrated",
-                                            "watermark \(watermark.id) has no calibration: PUT one to /v1/watermarks/\(watermark.id)/calibration first")
+            let row = try await offloaded { () throws -> InvestigationRow in
+                guard let calibration = try state.calibration(of: watermark.recordID) else {
+                    throw ServiceError.conflict("watermark_not_calibrated",
+                                                "watermark \(watermark.id) has no calibration: PUT one to /v1/watermarks/\(watermark.id)/calibration first")
+                }
+                try state.targetPolicy.check(body.target)
+                let row = try state.store.addInvestigation(tenant: tenant, watermark: watermark, request: body, total: body.counts.total)
+                let folder = state.folder(of: row.id)
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                try calibration.write(to: folder.appendingPathComponent(ServiceState.calibrationName), options: .atomic)
+                return row
             }
-            let counts = body.counts
-            let row = try state.store.addInvestigation(tenant: tenant, watermark: watermark, request: body,
-                                                       total: counts.triggers + counts.controls + counts.decoys)
             state.log("tenant \(tenant.id) opened investigation \(row.id) of watermark \(watermark.id)")
             runner.enqueue(row.id)
             return try jsonResponse(view(of: row), status: .accepted)

@@ -18,6 +18,8 @@ final class InvestigationRunner: @unchecked Sendable {
     }
 
     func resumeUnfinished() throws {
+        // Only one job runs at a time: the others wait their turn as queued, not running.
+        try state.store.requeueRunning()
         for id in try state.store.unfinishedInvestigations() {
             state.log("resuming investigation \(id)")
             enqueue(id)
@@ -49,21 +51,24 @@ final class InvestigationRunner: @unchecked Sendable {
             throw ServiceError.notFound("watermark", row.watermarkID)
         }
         let sealed = try state.sealed(recordID: watermark.recordID)
-        guard let (calibration, calibrationSha256) = try state.withVault({ try sealed.calibration() }) else {
-            throw ServiceError.conflict("watermark_not_calibrated", "watermark \(watermark.id) has no calibration")
-        }
         let folder = state.folder(of: id)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        // The calibration as it was when the investigation was opened: a newer one would change
+        // the decoys of a resumed probe, or the null under a finished one.
+        guard let calibrationBytes = FileManager.default.contents(atPath: folder.appendingPathComponent(ServiceState.calibrationName).path) else {
+            throw ServiceError(.internalServerError, "file_missing", "the investigation's calibration is missing from the service's disk")
+        }
+        let calibration = try Calibration.decode(calibrationBytes), calibrationSha256 = sha256Hex(calibrationBytes)
         let transcriptPath = folder.appendingPathComponent(ServiceState.transcriptName).path
         if row.status != .reporting {
+            try state.targetPolicy.check(row.request.target)
             try state.store.update(id, status: .running)
             let request = row.request
             let probe = try ProbeRun(spec: sealed.spec, target: request.target, counts: request.counts, seed: request.seed ?? 1,
-                                     decoyPairs: calibration.decoyPairs, transcriptPath: transcriptPath, authHeader: nil)
+                                     decoys: calibration.decoys(sha256: calibrationSha256), transcriptPath: transcriptPath, authHeader: nil)
             let sequential = request.stopWhenDecisive == true
                 ? SequentialStop(calibratedP0: calibration.p0, targetLabel: probe.plan.targetLabel, decoysPlanned: request.counts.decoys > 0)
                 : nil
-            state.log("investigation \(id): probing \(request.target.url), \(probe.plan.queries.count) queries (\(probe.transcript.completed.count) already done)")
+            state.log("investigation \(id): probing \(TargetPolicy.hostOnly(request.target.url)), \(probe.plan.queries.count) queries (\(probe.transcript.completed.count) already done)")
             let saved = LastSave()
             try probe.run(stopWhen: sequential?.observe) { [weak self] progress in
                 guard let self else { return }

@@ -20,7 +20,7 @@ enum OpenAPIDocument {
             "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
               "code": {"type": "string", "enum": ["unauthorized", "not_found", "method_not_allowed", "payload_too_large", "invalid_json",
                                                   "invalid_name", "invalid_model_digest", "invalid_spec", "model_digest_mismatch", "invalid_files",
-                                                  "invalid_calibration", "calibration_mismatch", "invalid_investigation",
+                                                  "invalid_calibration", "calibration_mismatch", "invalid_investigation", "target_not_allowed",
                                                   "watermark_not_calibrated", "report_not_ready", "file_missing", "internal"]},
               "message": {"type": "string"}}}}
           },
@@ -40,7 +40,7 @@ enum OpenAPIDocument {
             "properties": {
               "id": {"type": "string"}, "name": {"type": "string"}, "created": {"type": "string", "format": "date-time"},
               "dataset": {"type": "string"}, "model_digest": {"type": "string"}, "commitment": {"type": "string"},
-              "record_id": {"type": "string"}, "registration_index": {"type": "integer"},
+              "record_id": {"type": "string"},
               "calibrated": {"type": "boolean"}, "p0": {"type": "number"}
             }
           },
@@ -48,7 +48,7 @@ enum OpenAPIDocument {
             "type": "object", "required": ["watermark", "target"],
             "properties": {
               "watermark": {"type": "string"},
-              "target": {"type": "object", "description": "The suspect's API as for `tracemark probe --target` (url, protocol, model, input, template, label_map, concurrency, rate_limit, max_attempts, timeouts, max_response_bytes, insecure); auth and ca_bundle are refused."},
+              "target": {"type": "object", "description": "The suspect's API as for `tracemark probe --target` (url, protocol, model, input, template, label_map, concurrency, rate_limit ≥ 0.5, max_attempts, timeouts ≤ 120 s, max_response_bytes ≤ 16 MiB, insecure); auth and ca_bundle are refused, and so are hosts on loopback, private or link-local addresses unless the operator allows them."},
               "triggers": {"type": "integer", "minimum": 1, "maximum": 20000, "default": 1000},
               "controls": {"type": "integer", "minimum": 0, "maximum": 20000, "default": 500},
               "decoys": {"type": "integer", "minimum": 0, "maximum": 20000, "default": 500},

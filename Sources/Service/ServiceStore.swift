@@ -2,9 +2,9 @@ import Engine
 import Foundation
 import Vault
 
-/// The service's own state, beside the vault in one SQLite file: tenants (their API tokens
-/// only as SHA-256), the watermarks they registered and their investigations. Every read of a
-/// tenant's data names the tenant, so one tenant's ids never resolve for another.
+/// The service's own state, in its own SQLite file beside the vault's: tenants (their API
+/// tokens only as SHA-256), the watermarks they registered and their investigations. Every
+/// read of a tenant's data names the tenant, so one tenant's ids never resolve for another.
 final class ServiceStore: @unchecked Sendable {
     static let fileName = "service.sqlite"
     private let database: SQLiteDatabase
@@ -41,17 +41,13 @@ final class ServiceStore: @unchecked Sendable {
     }
 
     func tenants() throws -> [Tenant] {
-        try database.rows("SELECT id, name, created FROM tenants ORDER BY created, name").map {
-            Tenant(id: $0[0].string!, name: $0[1].string!, created: $0[2].string!)
-        }
+        try database.rows("SELECT id, name, created FROM tenants ORDER BY created, name").map(Tenant.init)
     }
 
     /// The tenant a token belongs to. Tokens carry 256 random bits, so one unsalted SHA-256
     /// is enough to make the stored digests useless to whoever reads the database.
     func tenant(token: String) throws -> Tenant? {
-        try database.rows("SELECT id, name, created FROM tenants WHERE token_sha256 = ?", [.text(Self.tokenDigest(token))]).first.map {
-            Tenant(id: $0[0].string!, name: $0[1].string!, created: $0[2].string!)
-        }
+        try database.rows("SELECT id, name, created FROM tenants WHERE token_sha256 = ?", [.text(Self.tokenDigest(token))]).first.map(Tenant.init)
     }
 
     static func tokenDigest(_ token: String) -> String { sha256Hex(Data(token.utf8)) }
@@ -72,8 +68,12 @@ final class ServiceStore: @unchecked Sendable {
     }
 
     func watermark(_ id: String, of tenant: Tenant) throws -> WatermarkRow? {
+        try watermark(id, tenantID: tenant.id)
+    }
+
+    func watermark(_ id: String, tenantID: String) throws -> WatermarkRow? {
         try database.rows("SELECT id, tenant_id, name, dataset, record_id, created FROM watermarks WHERE id = ? AND tenant_id = ?",
-                          [.text(id), .text(tenant.id)]).first.map(WatermarkRow.init)
+                          [.text(id), .text(tenantID)]).first.map(WatermarkRow.init)
     }
 
     // MARK: Investigations
@@ -113,10 +113,8 @@ final class ServiceStore: @unchecked Sendable {
         try database.rows("SELECT id FROM investigations WHERE status IN ('queued', 'running', 'reporting') ORDER BY created, id").map { $0[0].string! }
     }
 
-    /// For the job runner only: the tenant's watermark behind an investigation.
-    func watermark(_ id: String, tenantID: String) throws -> WatermarkRow? {
-        try database.rows("SELECT id, tenant_id, name, dataset, record_id, created FROM watermarks WHERE id = ? AND tenant_id = ?",
-                          [.text(id), .text(tenantID)]).first.map(WatermarkRow.init)
+    func requeueRunning() throws {
+        try database.rows("UPDATE investigations SET status = 'queued' WHERE status = 'running'")
     }
 
     func update(_ id: String, status: InvestigationStatus, verdict: String? = nil, error: String? = nil, now: Date = Date()) throws {
@@ -135,6 +133,16 @@ struct Tenant: Sendable, Equatable {
     var id: String
     var name: String
     var created: String
+
+    init(id: String, name: String, created: String) {
+        self.id = id
+        self.name = name
+        self.created = created
+    }
+
+    init(_ row: [SQLiteValue]) {
+        self.init(id: row[0].string!, name: row[1].string!, created: row[2].string!)
+    }
 }
 
 struct WatermarkRow: Sendable {

@@ -2,6 +2,7 @@ import Engine
 import Forensics
 import Foundation
 import Hummingbird
+import Server
 import Vault
 import Watermark
 
@@ -20,16 +21,23 @@ struct WatermarkRoutes {
         }
         router.get("/v1/watermarks") { request, _ in
             let tenant = try state.tenant(of: request)
-            return try jsonResponse(ListBody(items: try state.store.watermarks(of: tenant).map(view)))
+            return try jsonResponse(ListBody(items: try await offloaded { try state.store.watermarks(of: tenant).map(view) }))
         }
         router.get("/v1/watermarks/{id}") { request, context in
-            try jsonResponse(try view(of: try watermark(request, context)))
+            let row = try watermark(request, context)
+            return try jsonResponse(try await offloaded { try view(of: row) })
         }
         router.put("/v1/watermarks/{id}/calibration") { request, context in
             let row = try watermark(request, context)
-            let calibration = try await state.decode(Calibration.self, from: request, limit: ForensicService.smallBodyBytes)
-            try await offloaded { try attach(calibration, to: row) }
-            return try jsonResponse(try view(of: row))
+            let body = try await state.body(of: request, limit: ForensicService.smallBodyBytes)
+            let calibration: Calibration
+            do { calibration = try Calibration.decode(body) } catch {
+                throw ServiceError.invalid("invalid_calibration", "not a \(Calibration.format) document: \(describeDecodingError(error))")
+            }
+            return try jsonResponse(try await offloaded {
+                try attach(calibration, to: row)
+                return try view(of: row)
+            })
         }
     }
 
@@ -60,13 +68,17 @@ struct WatermarkRoutes {
         do { try spec.attachAutoencoders(from: "in the request's files") { files[$0] } } catch {
             throw ServiceError.invalid("invalid_files", "\(error)")
         }
-        if let calibration = registration.calibration { try check(calibration, against: spec) }
+        guard spec.triggerSetSize <= InvestigationRequest.largestCount else {
+            throw ServiceError.invalid("invalid_spec", "trigger_set_size is at most \(InvestigationRequest.largestCount) here")
+        }
+        let calibration = registration.calibration?.rederived
+        if let calibration { try check(calibration, against: spec) }
         let secret: SealedSecret
         do { secret = try SealedWatermark.secret(sealing: spec) } catch {
             throw ServiceError.invalid("invalid_spec", "cannot make the trigger set: \(error)")
         }
         let entry = try state.register(secret, modelDigest: digest)
-        if let calibration = registration.calibration { try state.attachCalibration(calibration, to: entry.recordId) }
+        if let calibration { try state.attachCalibration(calibration, to: entry.recordId) }
         let row = try state.store.addWatermark(tenant: tenant, name: registration.name, dataset: spec.dataset, recordID: entry.recordId)
         state.log("tenant \(tenant.id) registered watermark \(row.id) (log entry \(entry.index))")
         return row
@@ -83,13 +95,19 @@ struct WatermarkRoutes {
             throw ServiceError.invalid("calibration_mismatch", "the calibration is of another spec (spec_sha256 \(calibration.specSha256.prefix(12))…)")
         }
         guard !calibration.references.isEmpty else { throw ServiceError.invalid("invalid_calibration", "the calibration has no reference models") }
+        let classes = 0..<spec.classNames.count
+        for pair in calibration.otherPairs ?? [] {
+            guard pair.sources.count == 2, pair.sources[0] != pair.sources[1], pair.sources.allSatisfy(classes.contains),
+                  !pair.sources.contains(spec.targetLabel), Set(pair.sources) != Set(spec.sourceLabels) else {
+                throw ServiceError.invalid("invalid_calibration", "other_pairs names \(pair.sources), which is not another source pair of this spec")
+            }
+        }
     }
 
     private func view(of row: WatermarkRow) throws -> WatermarkView {
         let entry = try state.entry(recordID: row.recordID)
-        let calibration = try state.calibration(of: row.recordID)
+        let calibration = try state.calibration(of: row.recordID).map(Calibration.decode)
         return WatermarkView(id: row.id, name: row.name, created: row.created, dataset: row.dataset, modelDigest: entry.modelDigest,
-                             commitment: entry.commitment, recordId: entry.recordId, registrationIndex: entry.index,
-                             calibrated: calibration != nil, p0: calibration?.p0)
+                             commitment: entry.commitment, recordId: entry.recordId, calibrated: calibration != nil, p0: calibration?.p0)
     }
 }

@@ -12,12 +12,12 @@ final class EvidenceTests: XCTestCase {
 
     /// A transcript of `triggerHits` of 100 triggers, 40 controls (30 correct) and 60 decoys
     /// (3 answering the target), one failed decoy, target label 2 of 10.
-    func transcript(triggerHits: Int = 80, decoyPairs: [[Int]]? = nil) throws -> Data {
+    func transcript(triggerHits: Int = 80, decoysChosenBy: String? = nil) throws -> Data {
         let header = TranscriptHeader(planDigest: String(repeating: "ab", count: 32), seed: 1,
                                       counts: .init(triggers: 100, controls: 40, decoys: 60), targetLabel: 2,
                                       classNames: (0..<10).map { "class \($0)" }, endpoint: "http://127.0.0.1:9/v2/models/suspect",
                                       apiProtocol: "open-inference-v2", model: "suspect", specSha256: String(repeating: "cd", count: 32),
-                                      created: "2026-11-28T20:00:00Z", decoyPairs: decoyPairs)
+                                      created: "2026-11-28T20:00:00Z", decoyCalibrationSha256: decoysChosenBy)
         var lines = [try CanonicalJSON.encode(header)]
         func record(_ id: Int, _ kind: QueryKind, label: Int?, expected: Int) throws {
             var r = TranscriptRecord(queryId: id, kind: kind, inputSha256: String(repeating: "0", count: 64), expectedLabel: expected,
@@ -43,12 +43,14 @@ final class EvidenceTests: XCTestCase {
                     }, falseWatermarks: [], watermarkedWsr: nil, otherPairs: otherPairs)
     }
 
+    static let calibrationSha256 = String(repeating: "2", count: 64)
+
     func envelope(for transcript: Data, calibration: Calibration? = nil) throws -> Data {
         let statement = try EvidenceReport.statement(
             transcript: transcript, transcriptName: "transcript.jsonl", ownerKeyID: key.publicKey.keyID,
             registration: .init(recordId: "r1", commitment: String(repeating: "e", count: 64), index: 0, time: "2026-11-28T18:00:00Z",
                                 entrySha256: String(repeating: "f", count: 64), modelDigest: String(repeating: "1", count: 64)),
-            calibration: calibration ?? self.calibration(), calibrationSha256: String(repeating: "2", count: 64), rule: DecisionRule(), fidelity: nil,
+            calibration: calibration ?? self.calibration(), calibrationSha256: Self.calibrationSha256, rule: DecisionRule(), fidelity: nil,
             software: .init(name: "tracemark", version: "test"))
         return try EvidenceReport.sign(statement, with: key).encoded()
     }
@@ -89,13 +91,14 @@ final class EvidenceTests: XCTestCase {
     func testDecoysMustBeTheCalibrationsChoice() throws {
         let chose = calibration(otherPairs: [.init(sources: [3, 4], samples: 200, watermarkedRate: 0.02),
                                              .init(sources: [5, 6], samples: 200, watermarkedRate: 0.4)])
-        let lines = try transcript(decoyPairs: [[3, 4]])
+        let lines = try transcript(decoysChosenBy: Self.calibrationSha256)
         let report = try envelope(for: lines, calibration: chose)
         XCTAssertTrue(EvidenceReport.verify(report, publicKey: key.publicKey, transcript: lines).isValid)
-        XCTAssertEqual(try EvidenceReport.Statement.decode(Data(base64Encoded: try DSSEEnvelope.decode(report).payload)!).predicate.transcript.decoyPairs,
-                       [[3, 4]], "the report names the decoy pairs")
-        XCTAssertThrowsError(try envelope(for: try transcript(decoyPairs: [[5, 6]]), calibration: chose), "pairs the calibration did not choose")
-        XCTAssertThrowsError(try envelope(for: lines), "a calibration that chose no pairs")
+        let payload = String(decoding: Data(base64Encoded: try DSSEEnvelope.decode(report).payload)!, as: UTF8.self)
+        XCTAssertTrue(payload.contains("\"decoy_calibration_sha256\":\"\(Self.calibrationSha256)\""), "the report names who chose the decoys")
+        XCTAssertFalse(payload.contains("[3,4]"), "but not the pairs, which would tell the secret one by elimination")
+        XCTAssertThrowsError(try envelope(for: try transcript(decoysChosenBy: String(repeating: "9", count: 64)), calibration: chose),
+                             "decoys another calibration chose")
         XCTAssertNoThrow(try envelope(for: try transcript(), calibration: chose), "the default decoys are never easier on a suspect")
     }
 

@@ -109,6 +109,9 @@ final class ServiceTests: XCTestCase {
         let report = try save("/v1/investigations/\(investigation)/report", as: "report.json")
         let transcript = try save("/v1/investigations/\(investigation)/transcript", as: "transcript.jsonl")
         let page = try String(contentsOfFile: try save("/v1/investigations/\(investigation)/report.html", as: "report.html"), encoding: .utf8)
+        let chosePairs = try XCTUnwrap(try JSONSerialization.jsonObject(with: calibration) as? [String: Any])["decoy_pairs"] != nil
+        let header = try Transcript.read(transcript).header
+        XCTAssertEqual(header.decoyCalibrationSha256, chosePairs ? sha256Hex(calibration) : nil, "decoys come from the calibration's pairs when it chose some")
         XCTAssertTrue(page.contains("signature and figures verified"), "the page says the report verified")
         let key = try json(try service.call("GET", "/v1/signing-key", token: nil))
         let pubkey = folder.appendingPathComponent("service.pub.pem")
@@ -151,6 +154,24 @@ final class ServiceTests: XCTestCase {
         XCTAssertTrue(log.contains("resuming investigation \(investigation)"), log)
     }
 
+    func testPrivateTargetsAndASecondServiceAreRefusedByDefault() throws {
+        let fixture = try Fixture.shared()
+        let directory = temporaryFolder(self).appendingPathComponent("service")
+        let token = try addTenant("owner", in: directory)
+        let service = try RunningService(directory: directory, test: self, allowPrivateTargets: false)
+        XCTAssertThrowsError(try RunningService(directory: directory, test: self), "a second service on the same directory")
+        let watermark = try service.registerWatermark(fixture, token: token)
+        for host in ["127.0.0.1", "localhost", "10.1.2.3", "169.254.169.254", "[::1]"] {
+            let body = try JSONSerialization.data(withJSONObject: ["watermark": watermark, "triggers": 5,
+                                                                   "target": ["url": "http://\(host):9", "protocol": "open-inference-v2", "model": "m"]])
+            let answer = try service.call("POST", "/v1/investigations", token: token, body: body)
+            XCTAssertEqual(answer.status, 422, host)
+            XCTAssertEqual(try errorCode(answer.body), "target_not_allowed", host)
+        }
+        XCTAssertTrue(try items(try service.call("GET", "/v1/investigations", token: token)).isEmpty)
+        _ = try service.stop()
+    }
+
     // MARK: Helpers
 
     func addTenant(_ name: String, in directory: URL) throws -> String {
@@ -190,7 +211,7 @@ struct Fixture {
             try Checkpoint.save(try Classifier.untrained("mlp", for: testSet, seed: 4), to: fixture.modelPath)
             let calibrated = try runProgram(tracemarkBinary, ["calibrate", "--spec", fixture.specPath, "--out", fixture.calibrationPath,
                                                               "--references", "2", "--architectures", "mlp", "--train-images", "300",
-                                                              "--false-watermark-samples", "20", "--threads", "1"])
+                                                              "--false-watermark-samples", "20", "--threads", "1", "--model", fixture.modelPath])
             guard calibrated.status == 0 else { throw FixtureFailure(message: calibrated.output) }
             var result = fixture
             result.modelDigest = sha256Hex(try Data(contentsOf: URL(fileURLWithPath: fixture.modelPath)))
@@ -208,11 +229,11 @@ final class RunningService {
     let port: Int
     let logFile: URL
 
-    init(directory: URL, test: XCTestCase) throws {
+    init(directory: URL, test: XCTestCase, allowPrivateTargets: Bool = true) throws {
         logFile = directory.deletingLastPathComponent().appendingPathComponent("service-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: logFile.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: tracemarkBinary)
-        process.arguments = ["service", "--vault", directory.path, "--port", "0"]
+        process.arguments = ["service", "--vault", directory.path, "--port", "0"] + (allowPrivateTargets ? ["--allow-private-targets"] : [])
         process.environment = ProcessInfo.processInfo.environment.merging(ServiceTests.passphrase) { $1 }
         let output = Pipe()
         process.standardOutput = output

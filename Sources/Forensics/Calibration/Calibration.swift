@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Probe
 
 /// The null of one watermark spec, measured: how often independently trained clean models
 /// ("references") answer the target on this spec's trigger samples, and — the paper's
@@ -92,6 +93,18 @@ public struct Calibration: Codable, Equatable, Sendable {
     public static func decode(_ data: Data) throws -> Calibration {
         let calibration = try CanonicalJSON.decode(Calibration.self, from: data)
         guard calibration.format == format else { throw ForensicsError.invalid("not a \(format) document") }
-        return calibration
+        return calibration.rederived
+    }
+
+    /// p0, θ and the decoy pairs recomputed from the measurements: a document that claims
+    /// others is not believed for them.
+    public var rederived: Calibration {
+        Calibration(specSha256: specSha256, created: created, confidence: confidence, references: references, falseWatermarks: falseWatermarks,
+                    watermarkedWsr: watermarkedWsr, otherPairs: otherPairs)
+    }
+
+    /// The decoy pairs for a probe, named by this calibration's SHA-256.
+    public func decoys(sha256: String) -> DecoyPairs? {
+        decoyPairs.map { DecoyPairs(pairs: $0, calibrationSha256: sha256) }
     }
 }

@@ -17,8 +17,8 @@ public enum EvidenceReport {
             throw ForensicsError.invalid("the transcript probed spec \(figures.specSha256.prefix(12))…, the calibration is of spec \(calibration.specSha256.prefix(12))…")
         }
         // Decoys chosen by anything but this calibration could be chosen to lower p0.
-        if let pairs = figures.decoyPairs, pairs != calibration.decoyPairs {
-            throw ForensicsError.invalid("the transcript's decoys combine source pairs \(pairs), not the ones this calibration chose")
+        if let chooser = figures.decoyCalibrationSha256, chooser != calibrationSha256 {
+            throw ForensicsError.invalid("the transcript's decoys were chosen by calibration \(chooser.prefix(12))…, not by this one (\(calibrationSha256.prefix(12))…)")
         }
         let null = EvidencePredicate.NullSource(
             calibrationSha256: calibrationSha256, created: calibration.created, confidence: calibration.confidence,

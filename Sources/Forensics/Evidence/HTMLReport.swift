@@ -21,9 +21,8 @@ public enum HTMLReport {
             ("θ", "\(percent(d.theta)) = max(\(percent(d.rule.thetaFloor)), \(d.rule.thetaMultiple) × p0)"),
             ("The paper's rule", "WSR > \(percent(d.rule.paperThreshold)) → \(d.paperVerdict.rawValue)\(d.agreesWithPaper ? " (agrees)" : " — disagrees with the verdict")"),
         ]
-        if let pairs = t.decoyPairs {
-            let named = pairs.map { $0.map { t.classNames.indices.contains($0) ? t.classNames[$0] : "class \($0)" }.joined(separator: " + ") }
-            rows.append(("Decoys", "other source pairs combined the watermark's way, only those our model answers \(target) on rarely (the calibration's choice): \(named.joined(separator: ", "))"))
+        if t.decoyCalibrationSha256 != nil {
+            rows.append(("Decoys", "other source pairs combined the watermark's way, only those our model rarely answers \(target) on, as the calibration chose them (the pairs stay sealed: they would reveal the watermark's own by elimination)"))
         }
         if let accuracy = p.controlAccuracy { rows.append(("Accuracy on controls", "\(percent(accuracy)) of \(t.control.answered) clean images")) }
         if let fidelity = p.fidelity { rows.append(("Agreement with our model", percent(fidelity))) }

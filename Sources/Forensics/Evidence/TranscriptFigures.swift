@@ -32,9 +32,9 @@ public struct TranscriptFigures: Codable, Equatable, Sendable {
     public var trigger: Kind
     public var control: Kind
     public var decoy: Kind
-    /// The source pairs the decoys combine when the calibration chose them; absent when the
-    /// decoys are every other pair and the other combining ways.
-    public var decoyPairs: [[Int]]?
+    /// SHA-256 of the calibration that chose the decoys' source pairs; absent when the decoys
+    /// are every other pair and the other combining ways.
+    public var decoyCalibrationSha256: String?
 
     public var controlAccuracy: Double? { control.answered > 0 ? Double(control.hits) / Double(control.answered) : nil }
 
@@ -74,6 +74,7 @@ public struct TranscriptFigures: Codable, Equatable, Sendable {
             sha256: sha256Hex(data), merkleRoot: MerkleTree.root(of: lines), lines: lines.count, planDigest: header.planDigest,
             specSha256: header.specSha256, endpoint: header.endpoint, apiProtocol: header.apiProtocol, model: header.model,
             targetLabel: header.targetLabel, classNames: header.classNames, firstQuery: times.min(), lastQuery: times.max(),
-            trigger: kinds[.trigger]!, control: kinds[.control]!, decoy: kinds[.decoy]!, decoyPairs: header.decoyPairs)
+            trigger: kinds[.trigger]!, control: kinds[.control]!, decoy: kinds[.decoy]!,
+            decoyCalibrationSha256: header.decoyCalibrationSha256)
     }
 }

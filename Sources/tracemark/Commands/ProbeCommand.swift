@@ -80,10 +80,12 @@ struct ProbeCommand: ParsableCommand {
         if target.insecure == true { printStatus("warning: TLS verification is OFF for \(target.url) (insecure: true)") }
         let sealed = try vault.map { try SealedWatermark(vault: $0, watermark: watermark!, keyFile: keyFile) }
         let watermarkSpec = try sealed?.spec ?? WatermarkSpec.load(spec!)
-        let calibration = try sealed?.calibration()?.calibration
+        let calibrated = try sealed?.calibration()
+        let calibration = calibrated?.calibration
         let counts = QueryPlan.Counts(triggers: triggers, controls: controls, decoys: decoys).fitting(budget: budget)
         try ensureWritableFolder(for: out)
-        let probe = try ProbeRun(spec: watermarkSpec, target: target, counts: counts, seed: seed, decoyPairs: calibration?.decoyPairs,
+        let probe = try ProbeRun(spec: watermarkSpec, target: target, counts: counts, seed: seed,
+                                 decoys: calibrated.flatMap { $0.calibration.decoys(sha256: $0.sha256) },
                                  transcriptPath: out, authHeader: try target.authHeader())
         let (plan, transcript) = (probe.plan, probe.transcript)
         if !transcript.completed.isEmpty {

@@ -89,7 +89,10 @@ struct Report: ParsableCommand {
             let statement = try EvidenceReport.statement(
                 transcript: transcriptBytes, transcriptName: URL(fileURLWithPath: transcript).lastPathComponent, ownerKeyID: signer.publicKey.keyID,
                 registration: sealed.registration, calibration: calibration, calibrationSha256: calibrationSha256,
-                rule: rule, fidelity: try model.flatMap { try fidelity(of: $0, spec: sealed.spec, header: header, records: records) },
+                rule: rule, fidelity: try model.flatMap {
+                    try fidelity(of: $0, spec: sealed.spec, header: header, records: records,
+                                 decoyPairs: header.decoyCalibrationSha256 == calibrationSha256 ? calibration.decoyPairs : nil)
+                },
                 software: .init(name: "tracemark", version: TracemarkVersion.current))
             try ensureWritableFolder(for: out)
             try EvidenceReport.sign(statement, with: signer).encoded().write(to: URL(fileURLWithPath: out))
@@ -98,9 +101,10 @@ struct Report: ParsableCommand {
 
         /// Agreement of the suspect's answers with the protected model's on the answered controls:
         /// the plan is rebuilt from the spec (and checked against the transcript's plan digest).
-        private func fidelity(of modelPath: String, spec: WatermarkSpec, header: TranscriptHeader, records: [TranscriptRecord]) throws -> Double? {
+        private func fidelity(of modelPath: String, spec: WatermarkSpec, header: TranscriptHeader, records: [TranscriptRecord],
+                              decoyPairs: [[Int]]?) throws -> Double? {
             let testSet = try DatasetCatalog.load(spec.dataset, split: spec.verificationSplit)
-            let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: header.counts, seed: header.seed, decoyPairs: header.decoyPairs)
+            let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: header.counts, seed: header.seed, decoyPairs: decoyPairs)
             guard plan.digest == header.planDigest else { throw CommandFailure("the transcript's plan is not the one this spec, counts and seed make") }
             let ours = try Checkpoint.load(modelPath)
             let answered = records.filter {

@@ -21,7 +21,9 @@ struct ServiceCommand: ParsableCommand {
             /v1/watermarks/ID/calibration, POST/GET /v1/investigations (probe a target in the \
             background), GET /v1/investigations/ID (status, progress), …/report (signed DSSE), \
             …/report.html, …/transcript, GET /v1/signing-key, GET /openapi.json (the full \
-            description). Another tenant's ids answer 404. Jobs are in the store: a restarted \
+            description). Another tenant's ids answer 404. Targets that resolve to loopback, \
+            private or link-local addresses are refused unless --allow-private-targets. Jobs are \
+            in the store: a restarted \
             service resumes them, a probe from its transcript. The service's Ed25519 key signs \
             registrations and reports: --key, or DIR/service.key.pem, made on first start (its \
             passphrase, TRACEMARK_PASSPHRASE or the terminal, also seals the specs unless \
@@ -48,6 +50,9 @@ struct ServiceCommand: ParsableCommand {
         @Option(help: "Largest request body accepted, in bytes (a registration carries the spec and its autoencoder weights).")
         var maxBodyBytes = 32 << 20
 
+        @Flag(help: "Let tenants probe hosts on loopback, private and link-local addresses (closed networks, tests).")
+        var allowPrivateTargets = false
+
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
             guard maxBodyBytes >= 64 << 10 else { throw ValidationError("--max-body-bytes must be at least 65536") }
@@ -55,10 +60,13 @@ struct ServiceCommand: ParsableCommand {
 
         func run() throws {
             let directory = URL(fileURLWithPath: vault)
+            let (signer, passphrase) = try serviceKey(in: directory)
+            let unlocking: Unlocking = try keyFile == nil ? .passphrase(passphrase) : Passphrase.unlocking(keyFile: keyFile)
             var configuration = ForensicService.Configuration(
-                directory: directory, signer: try serviceKey(in: directory), unlocking: try Passphrase.unlocking(keyFile: keyFile),
+                directory: directory, signer: signer, unlocking: unlocking,
                 softwareVersion: TracemarkVersion.current, log: { printStatus("\(Vault.timestamp(Date())) \($0)") })
             configuration.maximumBodyBytes = maxBodyBytes
+            configuration.allowsPrivateTargets = allowPrivateTargets
             let service = try ForensicService(configuration)
             let host = self.host
             let application = service.application(host: host, port: port) { port in
@@ -68,13 +76,17 @@ struct ServiceCommand: ParsableCommand {
             try runUntilDone { try await application.runService() }
         }
 
-        /// --key, or the key in the service directory; a new directory gets a new key pair.
-        private func serviceKey(in directory: URL) throws -> SigningKey {
+        /// --key, or the key in the service directory, and the passphrase that unlocks it; a new
+        /// directory gets a new key pair.
+        private func serviceKey(in directory: URL) throws -> (SigningKey, String) {
             let privatePath = key ?? directory.appendingPathComponent("service.key.pem").path
-            let passphrase = try Passphrase.read(prompt: "Service passphrase: ")
-            if let pem = FileManager.default.contents(atPath: privatePath) { return try SigningKey(pem: pem, passphrase: passphrase) }
+            if let pem = FileManager.default.contents(atPath: privatePath) {
+                let passphrase = try Passphrase.read(prompt: "Service passphrase: ")
+                return (try SigningKey(pem: pem, passphrase: passphrase), passphrase)
+            }
             let vaultExists = FileManager.default.fileExists(atPath: directory.appendingPathComponent(SQLiteVaultStore.fileName).path)
             guard key == nil, !vaultExists else { throw CommandFailure("cannot read the service's private key \(privatePath)") }
+            let passphrase = try Passphrase.read(prompt: "Passphrase for the service's new key: ", confirm: true)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let signer = try SigningKey.generate()
             let publicPath = directory.appendingPathComponent("service.pub.pem").path
@@ -84,7 +96,7 @@ struct ServiceCommand: ParsableCommand {
                 throw CommandFailure("cannot write the service's key pair into \(directory.path)")
             }
             printStatus("made the service's signing key \(signer.publicKey.keyID.prefix(16))…: \(privatePath) (encrypted), \(publicPath)")
-            return signer
+            return (signer, passphrase)
         }
     }
 
