@@ -133,16 +133,6 @@ struct Tenant: Sendable, Equatable {
     var id: String
     var name: String
     var created: String
-
-    init(id: String, name: String, created: String) {
-        self.id = id
-        self.name = name
-        self.created = created
-    }
-
-    init(_ row: [SQLiteValue]) {
-        self.init(id: row[0].string!, name: row[1].string!, created: row[2].string!)
-    }
 }
 
 struct WatermarkRow: Sendable {
@@ -152,20 +142,6 @@ struct WatermarkRow: Sendable {
     var dataset: String
     var recordID: String
     var created: String
-
-    init(id: String, tenantID: String, name: String, dataset: String, recordID: String, created: String) {
-        self.id = id
-        self.tenantID = tenantID
-        self.name = name
-        self.dataset = dataset
-        self.recordID = recordID
-        self.created = created
-    }
-
-    init(_ row: [SQLiteValue]) {
-        self.init(id: row[0].string!, tenantID: row[1].string!, name: row[2].string!, dataset: row[3].string!, recordID: row[4].string!,
-                  created: row[5].string!)
-    }
 }
 
 enum InvestigationStatus: String, Codable, Sendable {
@@ -185,23 +161,24 @@ struct InvestigationRow: Sendable {
     var error: String?
     var created: String
     var updated: String
+}
 
-    init(id: String, tenantID: String, watermarkID: String, request: InvestigationRequest, status: InvestigationStatus, done: Int,
-         total: Int, failed: Int, verdict: String?, error: String?, created: String, updated: String) {
-        self.id = id
-        self.tenantID = tenantID
-        self.watermarkID = watermarkID
-        self.request = request
-        self.status = status
-        self.done = done
-        self.total = total
-        self.failed = failed
-        self.verdict = verdict
-        self.error = error
-        self.created = created
-        self.updated = updated
+// Rows as the SELECTs above list their columns; the NOT NULL ones are unwrapped.
+
+extension Tenant {
+    init(_ row: [SQLiteValue]) {
+        self.init(id: row[0].string!, name: row[1].string!, created: row[2].string!)
     }
+}
 
+extension WatermarkRow {
+    init(_ row: [SQLiteValue]) {
+        self.init(id: row[0].string!, tenantID: row[1].string!, name: row[2].string!, dataset: row[3].string!, recordID: row[4].string!,
+                  created: row[5].string!)
+    }
+}
+
+extension InvestigationRow {
     init(_ row: [SQLiteValue]) throws {
         self.init(id: row[0].string!, tenantID: row[1].string!, watermarkID: row[2].string!,
                   request: try CanonicalJSON.decode(InvestigationRequest.self, from: row[3].data ?? Data()),

@@ -36,13 +36,7 @@ struct Keys: ParsableCommand {
                 throw CommandFailure("\(path) exists; keys are never overwritten")
             }
             let passphrase = try Passphrase.read(prompt: "Passphrase for the new private key: ", confirm: true)
-            let key = try SigningKey.generate()
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            let privatePEM = try key.encryptedPEM(passphrase: passphrase)
-            guard FileManager.default.createFile(atPath: privatePath, contents: privatePEM, attributes: [.posixPermissions: 0o600]),
-                  FileManager.default.createFile(atPath: publicPath, contents: key.publicKey.pem) else {
-                throw CommandFailure("cannot write into \(folder.path)")
-            }
+            let key = try writeNewKeyPair(privatePath: privatePath, publicPath: publicPath, passphrase: passphrase)
             let result = KeyReport(keyId: key.publicKey.keyID, privateKey: privatePath, publicKey: publicPath)
             if json { try printJSON(result) } else {
                 print("key id \(result.keyId)\nprivate key \(privatePath) (encrypted)\npublic key \(publicPath)")
@@ -67,6 +61,20 @@ struct KeyReport: Encodable {
     var keyId: String
     var privateKey: String
     var publicKey: String
+}
+
+/// A new Ed25519 key pair: the private key encrypted with `passphrase` (readable by its owner
+/// only), the public key beside it. The folder is made when absent.
+func writeNewKeyPair(privatePath: String, publicPath: String, passphrase: String) throws -> SigningKey {
+    let key = try SigningKey.generate()
+    let folder = URL(fileURLWithPath: privatePath).deletingLastPathComponent()
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    guard FileManager.default.createFile(atPath: privatePath, contents: try key.encryptedPEM(passphrase: passphrase),
+                                         attributes: [.posixPermissions: 0o600]),
+          FileManager.default.createFile(atPath: publicPath, contents: key.publicKey.pem) else {
+        throw CommandFailure("cannot write into \(folder.path)")
+    }
+    return key
 }
 
 func loadPublicKey(_ path: String) throws -> PublicKey {

@@ -87,14 +87,8 @@ struct ServiceCommand: ParsableCommand {
             let vaultExists = FileManager.default.fileExists(atPath: directory.appendingPathComponent(SQLiteVaultStore.fileName).path)
             guard key == nil, !vaultExists else { throw CommandFailure("cannot read the service's private key \(privatePath)") }
             let passphrase = try Passphrase.read(prompt: "Passphrase for the service's new key: ", confirm: true)
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let signer = try SigningKey.generate()
             let publicPath = directory.appendingPathComponent("service.pub.pem").path
-            guard FileManager.default.createFile(atPath: privatePath, contents: try signer.encryptedPEM(passphrase: passphrase),
-                                                 attributes: [.posixPermissions: 0o600]),
-                  FileManager.default.createFile(atPath: publicPath, contents: signer.publicKey.pem) else {
-                throw CommandFailure("cannot write the service's key pair into \(directory.path)")
-            }
+            let signer = try writeNewKeyPair(privatePath: privatePath, publicPath: publicPath, passphrase: passphrase)
             printStatus("made the service's signing key \(signer.publicKey.keyID.prefix(16))…: \(privatePath) (encrypted), \(publicPath)")
             return (signer, passphrase)
         }
