@@ -13,8 +13,10 @@ public final class ProbeRun {
 
     /// `authHeader` is the whole header line (`Name: value`), already read from wherever the
     /// caller keeps the secret; `decoys` come from the watermark's calibration.
+    /// `allowsInternalAddresses` is false where someone else chose the target (see
+    /// `TransportSettings.allowsInternalAddresses`).
     public init(spec: WatermarkSpec, target: Target, counts: QueryPlan.Counts, seed: UInt64, decoys: DecoyPairs?, transcriptPath: String,
-                authHeader: String?, now: Date = Date()) throws {
+                authHeader: String?, allowsInternalAddresses: Bool = true, now: Date = Date()) throws {
         let testSet = try DatasetCatalog.load(spec.dataset, split: spec.verificationSplit)
         let decoys = counts.decoys > 0 && spec.method == .meaDefender ? decoys : nil
         plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: seed, decoyPairs: decoys?.pairs)
@@ -25,7 +27,9 @@ public final class ProbeRun {
                                       decoyCalibrationSha256: decoys?.calibrationSha256)
         transcript = try TranscriptWriter(path: transcriptPath, header: header)
         let context = ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames, headers: authHeader.map { [$0] } ?? [])
-        prober = Prober(adapter: try makeAdapter(for: target, context: context), settings: target.transport, options: ProbeOptions(target: target))
+        var settings = target.transport
+        settings.allowsInternalAddresses = allowsInternalAddresses
+        prober = Prober(adapter: try makeAdapter(for: target, context: context), settings: settings, options: ProbeOptions(target: target))
     }
 
     /// Sends every query the transcript does not hold yet (see `Prober.run`). A resumed

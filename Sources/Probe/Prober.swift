@@ -27,7 +27,8 @@ public struct ProbeOptions: Sendable {
 
 /// Sends a plan's queries through an adapter with a pool of libcurl handles (one per worker
 /// thread), a shared rate limit and retries, writing each query's final outcome to the
-/// transcript exactly once. Queries the transcript already holds are not sent again.
+/// transcript exactly once. Queries the transcript already holds are not sent again; a query
+/// in flight when a run was stopped has no record yet, so the next run sends it again.
 public final class Prober: @unchecked Sendable {
     let adapter: ProbeAdapter
     let settings: TransportSettings

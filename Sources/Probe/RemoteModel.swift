@@ -9,14 +9,15 @@ public final class RemoteModel: QueryableModel {
     public let itemShape: [Int]
     public let classNames: [String]
     public let batchSize: Int
-    private let url: String
+    private let url: RequestURL
     private let session: CurlSession
     private let retry = RetryPolicy()
 
     /// `url` is the server's base URL, `model` the name in its paths.
     public init(url: String, model: String, itemShape: [Int], classNames: [String], batchSize: Int = 64,
                 settings: TransportSettings = TransportSettings()) throws {
-        self.url = url.hasSuffix("/") ? String(url.dropLast()) + "/v2/models/\(model)/infer" : url + "/v2/models/\(model)/infer"
+        try checkModelName(model)
+        self.url = try RequestURL(base: url, path: OpenInferenceAdapter.path(model: model))
         self.itemShape = itemShape
         self.classNames = classNames
         self.batchSize = batchSize
@@ -54,6 +55,6 @@ public final class RemoteModel: QueryableModel {
             guard retryable, attempt < retry.maxAttempts else { break }
             Thread.sleep(forTimeInterval: retry.delay(after: attempt, retryAfter: exchange.retryAfter, jitter: 0.5))
         }
-        throw ProbeError.transport("\(url): no probabilities for a batch of \(rows) images (\(reason))")
+        throw ProbeError.transport("\(url.text): no probabilities for a batch of \(rows) images (\(reason))")
     }
 }

@@ -37,15 +37,13 @@ struct InvestigationRequest: Codable, Sendable {
     /// certificates would come from the service's own environment or disk are refused: a
     /// tenant must never make the service send its environment variables or read its files.
     var problems: [String] {
-        var found = target.problems
+        var found: [String] = []
         let counts = counts
         if !(1...Self.largestCount).contains(counts.triggers) { found.append("triggers must be 1–\(Self.largestCount)") }
         if !(0...Self.largestCount).contains(counts.controls) || !(0...Self.largestCount).contains(counts.decoys) {
             found.append("controls and decoys must be 0–\(Self.largestCount)")
         }
         if let rateLimit = target.rateLimit, rateLimit < 0.5 { found.append("rate_limit must be at least 0.5 requests/s (jobs run one at a time)") }
-        if (target.timeoutMs ?? 0) > 120_000 || (target.connectTimeoutMs ?? 0) > 30_000 { found.append("timeout_ms is at most 120000 and connect_timeout_ms at most 30000") }
-        if (target.backoffMs ?? 0) > 60_000 || (target.maxBackoffMs ?? 0) > 60_000 { found.append("backoff_ms and max_backoff_ms are at most 60000") }
         if (target.maxResponseBytes ?? 0) > 16 << 20 { found.append("max_response_bytes is at most 16 MiB") }
         if target.auth != nil { found.append("target.auth names an environment variable of the service; targets with auth are not supported by the service (use `tracemark probe`)") }
         if target.caBundle != nil { found.append("target.ca_bundle names a file on the service's disk; it is not supported by the service") }

@@ -64,7 +64,8 @@ final class InvestigationRunner: @unchecked Sendable {
             try state.store.update(id, status: .running)
             let request = row.request
             let probe = try ProbeRun(spec: sealed.spec, target: request.target, counts: request.counts, seed: request.seed ?? 1,
-                                     decoys: calibration.decoys(sha256: calibrationSha256), transcriptPath: transcriptPath, authHeader: nil)
+                                     decoys: calibration.decoys(sha256: calibrationSha256), transcriptPath: transcriptPath, authHeader: nil,
+                                     allowsInternalAddresses: state.targetPolicy.allowsPrivateAddresses)
             let sequential = request.stopWhenDecisive == true
                 ? SequentialStop(calibratedP0: calibration.p0, targetLabel: probe.plan.targetLabel, decoysPlanned: request.counts.decoys > 0)
                 : nil

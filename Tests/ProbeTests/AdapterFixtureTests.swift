@@ -15,17 +15,17 @@ final class AdapterFixtureTests: XCTestCase {
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any], name)
     }
 
-    func adapter(_ apiProtocol: Target.APIProtocol, configure: (inout Target) -> Void = { _ in }) throws -> ProbeAdapter {
-        var target = Target(url: "http://suspect.example:8080", protocol: apiProtocol, model: "m")
-        configure(&target)
-        return try makeAdapter(for: target, context: context)
+    func adapter(_ target: Target) throws -> ProbeAdapter { try makeAdapter(for: target, context: context) }
+
+    func adapter(_ apiProtocol: Target.APIProtocol) throws -> ProbeAdapter {
+        try adapter(try Target(url: "http://suspect.example:8080", protocol: apiProtocol, model: "m"))
     }
 
     func checkRequest(_ adapter: ProbeAdapter, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let expected = try fixture(name)
         let request = try adapter.request(for: image, queryID: 7)
         XCTAssertEqual(request.method, expected["method"] as? String, file: file, line: line)
-        XCTAssertEqual(request.url, "http://suspect.example:8080" + (expected["path"] as! String), file: file, line: line)
+        XCTAssertEqual(request.url.text, "http://suspect.example:8080" + (expected["path"] as! String), file: file, line: line)
         XCTAssertTrue(request.headers.contains("Content-Type: \(expected["content_type"] as! String)"), "\(request.headers)", file: file, line: line)
         XCTAssertTrue(request.headers.contains("X-API-Key: secret"), "the auth header must be sent", file: file, line: line)
         if let bodyFile = expected["body_file"] as? String {
@@ -64,7 +64,7 @@ final class AdapterFixtureTests: XCTestCase {
     }
 
     func testTorchServe() throws {
-        let adapter = try adapter(.torchServe) { $0.labelMap = ["kitty": 0, "puppy": 1] }
+        let adapter = try adapter(try Target(url: "http://suspect.example:8080", protocol: .torchServe, model: "m", labelMap: ["kitty": 0, "puppy": 1]))
         try checkRequest(adapter, "torchserve.request.json")
         try checkResponses(adapter, "torchserve")
         XCTAssertThrowsError(try adapter.answer(from: Data(#"{"zebra": 1.0}"#.utf8))) {
@@ -73,15 +73,9 @@ final class AdapterFixtureTests: XCTestCase {
     }
 
     func testGenericTemplate() throws {
-        let adapter = try adapter(.template) {
-            $0.model = nil
-            $0.template = .init(path: "/predict", body: #"{"image": {{input}}, "request_id": "{{id}}"}"#, contentType: nil,
-                                probabilitiesPath: "result.scores", labelPath: nil)
-            var input = Target.Input()
-            input.scale = 255
-            input.layout = .flat
-            $0.input = input
-        }
+        let adapter = try adapter(try Target(
+            url: "http://suspect.example:8080", protocol: .template, input: try .init(layout: .flat, scale: 255),
+            template: try .init(path: "/predict", body: #"{"image": {{input}}, "request_id": "{{id}}"}"#, probabilitiesPath: "result.scores")))
         try checkRequest(adapter, "template.request.json")
         try checkResponses(adapter, "template")
     }
@@ -98,8 +92,8 @@ final class AdapterFixtureTests: XCTestCase {
         XCTAssertTrue(load(#"{"url": "http://h", "protocol": "grpc"}"#).contains("not a valid target"))
         XCTAssertTrue(load(#"{"url": "http://h", "protocol": "tf-serving"}"#).contains("needs a model name"))
         XCTAssertTrue(load(#"{"url": "http://h", "protocol": "template"}"#).contains("needs a template"))
-        var target = Target(url: "http://h", protocol: .openInferenceV2, model: "m")
-        target.auth = .init(header: "Authorization", env: "TM_TEST_TOKEN", prefix: "Bearer ")
+        let target = try Target(url: "http://h", protocol: .openInferenceV2, model: "m",
+                                auth: try .init(header: "Authorization", env: "TM_TEST_TOKEN", prefix: "Bearer "))
         XCTAssertEqual(try target.authHeader(environment: ["TM_TEST_TOKEN": "abc"]), "Authorization: Bearer abc")
         XCTAssertThrowsError(try target.authHeader(environment: [:]))
     }

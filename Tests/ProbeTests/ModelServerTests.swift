@@ -26,21 +26,22 @@ final class ModelServerTests: XCTestCase {
         return "http://127.0.0.1:\(try XCTUnwrap(port.value))"
     }
 
-    func post(_ url: String, _ body: Data, limit: Int = 1 << 20) throws -> Exchange {
+    func post(_ base: String, _ path: String, _ body: Data, limit: Int = 1 << 20) throws -> Exchange {
         var settings = TransportSettings()
         settings.maximumResponseBytes = limit
-        return try CurlSession(settings: settings).perform(OutgoingRequest(url: url, headers: ["Content-Type: application/json"], body: body))
+        return try CurlSession(settings: settings).perform(OutgoingRequest(url: try RequestURL(base: base, path: path),
+                                                                           headers: ["Content-Type: application/json"], body: body))
     }
 
-    func get(_ url: String) throws -> Exchange {
-        try CurlSession(settings: TransportSettings()).perform(OutgoingRequest(method: "GET", url: url, headers: [], body: Data()))
+    func get(_ base: String, _ path: String) throws -> Exchange {
+        try CurlSession(settings: TransportSettings()).perform(OutgoingRequest(method: "GET", url: try RequestURL(base: base, path: path), headers: [], body: Data()))
     }
 
     func testInferenceMetadataErrorsAndTheBodyLimit() throws {
         let (_, testSet, model) = try ProberTests.fixture()
         let base = try start(ModelServer(classifier: model, name: "suspect", output: .probabilities, maximumBodyBytes: 64 << 10))
-        XCTAssertEqual(try get(base + "/v2/health/ready").status, 200)
-        let metadata = try get(base + "/v2/models/suspect")
+        XCTAssertEqual(try get(base, "/v2/health/ready").status, 200)
+        let metadata = try get(base, "/v2/models/suspect")
         XCTAssertEqual(metadata.status, 200)
         XCTAssertTrue(String(decoding: metadata.body, as: UTF8.self).contains(#""shape":[-1,1,28,28]"#))
 
@@ -48,7 +49,7 @@ final class ModelServerTests: XCTestCase {
         let images = Array(testSet.images[0..<2 * 784])
         let nested = (0..<2).map { n in (0..<28).map { y in Array(images[n * 784 + y * 28..<n * 784 + y * 28 + 28]) } }
         let body = try JSONSerialization.data(withJSONObject: ["inputs": [["name": "images", "shape": [2, 1, 28, 28], "datatype": "FP32", "data": nested]]])
-        let answer = try post(base + "/v2/models/suspect/infer", body)
+        let answer = try post(base, "/v2/models/suspect/infer", body)
         XCTAssertEqual(answer.status, 200, String(decoding: answer.body, as: UTF8.self))
         let outputs = try XCTUnwrap((try JSONSerialization.jsonObject(with: answer.body) as? [String: Any])?["outputs"] as? [[String: Any]])
         let served = try XCTUnwrap(outputs.first?["data"] as? [NSNumber]).map(\.floatValue)
@@ -58,19 +59,19 @@ final class ModelServerTests: XCTestCase {
         func error(_ exchange: Exchange) -> String {
             (try? JSONSerialization.jsonObject(with: exchange.body) as? [String: String])?["error"] ?? ""
         }
-        let unknown = try post(base + "/v2/models/other/infer", body)
+        let unknown = try post(base, "/v2/models/other/infer", body)
         XCTAssertEqual(unknown.status, 404)
         XCTAssertTrue(error(unknown).contains("no model named 'other'"))
-        let malformed = try post(base + "/v2/models/suspect/infer", Data("{not json".utf8))
+        let malformed = try post(base, "/v2/models/suspect/infer", Data("{not json".utf8))
         XCTAssertEqual(malformed.status, 400)
         XCTAssertTrue(error(malformed).contains("malformed"))
-        let misshapen = try post(base + "/v2/models/suspect/infer", Data(#"{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}"#.utf8))
+        let misshapen = try post(base, "/v2/models/suspect/infer", Data(#"{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}"#.utf8))
         XCTAssertEqual(misshapen.status, 400)
         XCTAssertTrue(error(misshapen).contains("does not fit"))
-        let tooLarge = try post(base + "/v2/models/suspect/infer", Data(repeating: 0x20, count: 100 << 10))
+        let tooLarge = try post(base, "/v2/models/suspect/infer", Data(repeating: 0x20, count: 100 << 10))
         XCTAssertEqual(tooLarge.status, 413)
         XCTAssertTrue(error(tooLarge).hasPrefix("request body too large"), error(tooLarge))
-        XCTAssertEqual(try get(base + "/v3/nothing").status, 404)
+        XCTAssertEqual(try get(base, "/v3/nothing").status, 404)
     }
 
     func testTopKAndLabelOutputsReadBackThroughTheAdapter() throws {
@@ -78,7 +79,7 @@ final class ModelServerTests: XCTestCase {
         let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: .init(triggers: 5, controls: 5, decoys: 0), seed: 2)
         for output in [ServedOutput.topK(3), .label] {
             let base = try start(ModelServer(classifier: model, name: "m", output: output))
-            let adapter = try makeAdapter(for: Target(url: base, protocol: .openInferenceV2, model: "m"),
+            let adapter = try makeAdapter(for: try Target(url: base, protocol: .openInferenceV2, model: "m"),
                                           context: ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames, headers: []))
             for query in plan.queries {
                 let exchange = try CurlSession(settings: TransportSettings()).perform(try adapter.request(for: query.image, queryID: query.id))
@@ -93,8 +94,7 @@ final class ModelServerTests: XCTestCase {
         let (spec, testSet, model) = try ProberTests.fixture()
         let base = try start(ModelServer(classifier: model, name: "suspect", output: .probabilities))
         let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: .init(triggers: 1, controls: 0, decoys: 0), seed: 1)
-        var target = Target(url: base, protocol: .openInferenceV2, model: "not-this-one")
-        target.maxAttempts = 5
+        let target = try Target(url: base, protocol: .openInferenceV2, model: "not-this-one", maxAttempts: 5)
         let record = try ProberTests.sendOnce(plan.queries[0], to: target, plan: plan)
         XCTAssertEqual(record.status, .failed)
         XCTAssertEqual(record.attempts, 1, "a 404 cannot be fixed by retrying")

@@ -105,4 +105,18 @@ final class ProbeCommandTests: XCTestCase {
         let labels = Dictionary(uniqueKeysWithValues: records.map { ($0.queryId, $0.label) })
         for record in referenceRecords { XCTAssertEqual(labels[record.queryId], record.label) }
     }
+
+    /// Issue 18, finding 3: a label map pointing past the classes trapped at the first answer
+    /// that named the label, and the service resumed the job into the same trap on every start.
+    func testALabelMapOutsideTheClassesIsAClearErrorNotACrash() throws {
+        let (folder, _, _, _, specPath) = try suspectOnDisk()
+        let server = try CannedServer(answering: #"{"evil": 0.9}"#)
+        defer { server.stop() }
+        let target = folder.appendingPathComponent("target.json")
+        try Data(#"{"url": "http://127.0.0.1:\#(server.port)", "protocol": "torchserve", "model": "m", "label_map": {"evil": 99}}"#.utf8).write(to: target)
+        let probed = try runProgram(tracemarkBinary, ["probe", "--target", target.path, "--spec", specPath, "--out", folder.appendingPathComponent("t.jsonl").path,
+                                                      "--triggers", "3", "--controls", "0", "--decoys", "0"])
+        XCTAssertEqual(probed.status, 1, probed.output)
+        XCTAssertTrue(probed.output.contains("label_map maps 'evil' to 99"), probed.output)
+    }
 }

@@ -27,14 +27,8 @@ final class ProberTests: XCTestCase {
         let server = try FaultServer(classifier: model, faultRate: 0.4, seed: 7)
         defer { server.stop() }
         let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: .init(triggers: 120, controls: 40, decoys: 40), seed: 5)
-        var target = Target(url: "http://127.0.0.1:\(server.port)", protocol: .openInferenceV2, model: "suspect")
-        target.concurrency = 4
-        target.maxAttempts = 14
-        target.timeoutMs = 800
-        target.connectTimeoutMs = 500
-        target.maxResponseBytes = 1 << 20
-        target.backoffMs = 10
-        target.maxBackoffMs = 2000
+        let target = try Target(url: "http://127.0.0.1:\(server.port)", protocol: .openInferenceV2, model: "suspect", concurrency: 4,
+                                maxAttempts: 14, connectTimeoutMs: 500, timeoutMs: 800, maxResponseBytes: 1 << 20, backoffMs: 10, maxBackoffMs: 2000)
         let folder = temporaryFolder(self)
         let path = folder.appendingPathComponent("transcript.jsonl").path
         let header = TranscriptHeader(planDigest: plan.digest, seed: 5, counts: plan.counts, targetLabel: plan.targetLabel,
@@ -63,10 +57,8 @@ final class ProberTests: XCTestCase {
     func testTransportFailuresRunOutOfAttempts() throws {
         let (spec, testSet, _) = try Self.fixture()
         let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: .init(triggers: 2, controls: 0, decoys: 0), seed: 1)
-        var target = Target(url: "http://127.0.0.1:9", protocol: .openInferenceV2, model: "suspect")  // nothing listens on port 9
-        target.maxAttempts = 3
-        target.backoffMs = 1
-        target.connectTimeoutMs = 200
+        // Nothing listens on port 9.
+        let target = try Target(url: "http://127.0.0.1:9", protocol: .openInferenceV2, model: "suspect", maxAttempts: 3, connectTimeoutMs: 200, backoffMs: 1)
         let record = try Self.sendOnce(plan.queries[0], to: target, plan: plan)
         XCTAssertEqual(record.status, .failed)
         XCTAssertEqual(record.attempts, 3)

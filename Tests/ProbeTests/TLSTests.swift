@@ -47,18 +47,17 @@ final class TLSTests: XCTestCase {
         let port = try XCTUnwrap(Int(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)))
 
-        func answer(_ configure: (inout Target) -> Void) throws -> Exchange {
-            var target = Target(url: "https://127.0.0.1:\(port)", protocol: .openInferenceV2, model: "m")
-            configure(&target)
+        func answer(caBundle: String? = nil, insecure: Bool? = nil) throws -> Exchange {
+            let target = try Target(url: "https://127.0.0.1:\(port)", protocol: .openInferenceV2, model: "m", caBundle: caBundle, insecure: insecure)
             let adapter = try makeAdapter(for: target, context: ProbeContext(itemShape: [1, 2, 2], classNames: ["a", "b", "c"], headers: []))
             return try CurlSession(settings: target.transport).perform(try adapter.request(for: [0, 0, 0, 0], queryID: 1))
         }
-        let refused = try answer { _ in }
+        let refused = try answer()
         guard case .transport? = refused.failure else { return XCTFail("a self-signed certificate must be refused by default") }
-        let trusted = try answer { $0.caBundle = certificate }
+        let trusted = try answer(caBundle: certificate)
         XCTAssertNil(trusted.failure, "\(String(describing: trusted.failure))")
         XCTAssertEqual(trusted.status, 200)
-        let insecure = try answer { $0.insecure = true }
+        let insecure = try answer(insecure: true)
         XCTAssertEqual(insecure.status, 200)
     }
 }

@@ -6,14 +6,14 @@ import Foundation
 /// output of our class count), else `label`, else the first of `topk_labels`.
 struct OpenInferenceAdapter: ProbeAdapter {
     let endpoint: Endpoint
-    let model: String
     let encoding: InputEncoding
     let labels: LabelReader
 
+    static func path(model: String) -> String { "/v2/models/\(model)/infer" }
+
     func request(for image: [Float], queryID: Int) throws -> OutgoingRequest {
         let (values, shape) = encoding.laidOut(image)
-        return endpoint.post("/v2/models/\(model)/infer", contentType: "application/json",
-                             body: Self.inferenceBody(values, shape: [1] + shape, id: "\(queryID)"))
+        return endpoint.post(contentType: "application/json", body: Self.inferenceBody(values, shape: [1] + shape, id: "\(queryID)"))
     }
 
     /// An infer request with one FP32 input tensor `images` of `shape`, its data flat.

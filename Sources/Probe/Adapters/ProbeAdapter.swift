@@ -34,34 +34,32 @@ public struct ProbeContext: Sendable {
     }
 }
 
-/// The adapter for a target's protocol.
+/// The adapter for a target's protocol, every request to `target.requestURL`.
 public func makeAdapter(for target: Target, context: ProbeContext) throws -> ProbeAdapter {
-    let endpoint = Endpoint(base: target.url.hasSuffix("/") ? String(target.url.dropLast()) : target.url, headers: context.headers)
-    let input = target.input ?? Target.Input()
-    let labels = LabelReader(classNames: context.classNames, labelMap: target.labelMap)
+    let endpoint = Endpoint(url: target.requestURL, headers: context.headers)
+    let labels = try LabelReader(classNames: context.classNames, labelMap: target.labelMap)
     switch target.protocol {
     case .openInferenceV2:
-        return OpenInferenceAdapter(endpoint: endpoint, model: target.model!, encoding: InputEncoding(input, itemShape: context.itemShape),
-                                    labels: labels)
+        return OpenInferenceAdapter(endpoint: endpoint, encoding: try InputEncoding(target.input, itemShape: context.itemShape), labels: labels)
     case .tfServing:
-        return TFServingAdapter(endpoint: endpoint, model: target.model!,
-                                encoding: InputEncoding(input, itemShape: context.itemShape, defaultLayout: .nhwc), labels: labels)
+        return TFServingAdapter(endpoint: endpoint, encoding: try InputEncoding(target.input, itemShape: context.itemShape, defaultLayout: .nhwc),
+                                labels: labels)
     case .torchServe:
-        return TorchServeAdapter(endpoint: endpoint, model: target.model!,
-                                 encoding: InputEncoding(input, itemShape: context.itemShape, defaultEncoding: .png), labels: labels)
+        return TorchServeAdapter(endpoint: endpoint, encoding: try InputEncoding(target.input, itemShape: context.itemShape, defaultEncoding: .png),
+                                 labels: labels)
     case .template:
-        return TemplateAdapter(endpoint: endpoint, template: target.template!, encoding: InputEncoding(input, itemShape: context.itemShape),
+        return TemplateAdapter(endpoint: endpoint, template: target.template!, encoding: try InputEncoding(target.input, itemShape: context.itemShape),
                                labels: labels)
     }
 }
 
-/// The API's base URL and the headers every request carries (auth).
+/// The one URL an adapter posts to and the headers every request carries (auth).
 struct Endpoint: Sendable {
-    let base: String
+    let url: RequestURL
     let headers: [String]
 
-    func post(_ path: String, contentType: String, body: Data) -> OutgoingRequest {
-        OutgoingRequest(url: base + path, headers: headers + ["Content-Type: \(contentType)"], body: body)
+    func post(contentType: String, body: Data) -> OutgoingRequest {
+        OutgoingRequest(url: url, headers: headers + ["Content-Type: \(contentType)"], body: body)
     }
 }
 
@@ -74,15 +72,19 @@ struct InputEncoding: Sendable {
     let std: [Double]
     let itemShape: [Int]
 
-    /// What the target asks for, else the protocol's usual encoding and layout.
-    init(_ input: Target.Input, itemShape: [Int], defaultEncoding: Target.Input.Encoding = .tensor,
-         defaultLayout: Target.Input.Layout = .nchw) {
-        encoding = input.encoding ?? defaultEncoding
-        layout = input.layout ?? defaultLayout
-        scale = input.scale ?? 1
-        mean = input.mean ?? [0]
-        std = input.std ?? [1]
+    /// What the target asks for, else the protocol's usual encoding and layout. `mean` and `std`
+    /// must hold one value or one per channel of `itemShape`'s (C, H, W).
+    init(_ input: Target.Input?, itemShape: [Int], defaultEncoding: Target.Input.Encoding = .tensor,
+         defaultLayout: Target.Input.Layout = .nchw) throws {
+        encoding = input?.encoding ?? defaultEncoding
+        layout = input?.layout ?? defaultLayout
+        scale = input?.scale ?? 1
+        mean = input?.mean ?? [0]
+        std = input?.std ?? [1]
         self.itemShape = itemShape
+        for (key, values) in [("mean", mean), ("std", std)] where values.count != 1 && values.count != itemShape[0] {
+            throw ProbeError.badTarget("input.\(key) has \(values.count) values; the images have \(itemShape[0]) channels, so give 1 or \(itemShape[0])")
+        }
     }
 
     /// The values in channel-major order, normalised.
@@ -124,6 +126,14 @@ struct LabelReader: Sendable {
     let classNames: [String]
     let labelMap: [String: Int]?
 
+    init(classNames: [String], labelMap: [String: Int]?) throws {
+        if let outside = labelMap?.sorted(by: { $0.key < $1.key }).first(where: { !classNames.indices.contains($0.value) }) {
+            throw ProbeError.badTarget("label_map maps '\(outside.key)' to \(outside.value), which is not a class index 0–\(classNames.count - 1)")
+        }
+        self.classNames = classNames
+        self.labelMap = labelMap
+    }
+
     /// A number (an index) or a name: the label map first, then our class names, then a numeric string.
     func label(_ value: Any) throws -> Int {
         // (Foundation on Linux reads 0 and 1 as NSNumbers that also cast to Bool, so booleans are
@@ -136,7 +146,10 @@ struct LabelReader: Sendable {
             return index
         }
         guard let name = value as? String else { throw ProbeError.malformed("label is neither a number nor a name") }
-        if let mapped = labelMap?[name] { return mapped }
+        if let mapped = labelMap?[name] {
+            guard classNames.indices.contains(mapped) else { throw ProbeError.malformed("label_map maps '\(name)' outside the class indices") }
+            return mapped
+        }
         if let index = classNames.firstIndex(of: name) { return index }
         if let index = Int(name), classNames.indices.contains(index) { return index }
         throw ProbeError.malformed("unknown label '\(name)' (add it to label_map)")

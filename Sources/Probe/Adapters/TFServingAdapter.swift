@@ -5,13 +5,14 @@ import Foundation
 /// `predictions[0]`, a probability vector or a label.
 struct TFServingAdapter: ProbeAdapter {
     let endpoint: Endpoint
-    let model: String
     let encoding: InputEncoding
     let labels: LabelReader
 
+    static func path(model: String) -> String { "/v1/models/\(model):predict" }
+
     func request(for image: [Float], queryID: Int) throws -> OutgoingRequest {
         let instance = encoding.encoding == .pngBase64 ? #"{"b64":"\#(encoding.png(image).base64EncodedString())"}"# : encoding.json(image)
-        return endpoint.post("/v1/models/\(model):predict", contentType: "application/json", body: Data(#"{"instances":[\#(instance)]}"#.utf8))
+        return endpoint.post(contentType: "application/json", body: Data(#"{"instances":[\#(instance)]}"#.utf8))
     }
 
     func answer(from body: Data) throws -> Answer {

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Any JSON API: the target's body template with `{{input}}`, `{{input_png_base64}}` and `{{id}}`
-/// filled in, posted to `url + path`; the answer read at `probabilities_path` or `label_path`.
+/// filled in, posted to `url + path` (checked as one URL, see `RequestURL`); the answer read at
+/// `probabilities_path` or `label_path`.
 struct TemplateAdapter: ProbeAdapter {
     let endpoint: Endpoint
     let template: Target.Template
@@ -16,7 +17,7 @@ struct TemplateAdapter: ProbeAdapter {
         if body.contains("{{input_png_base64}}") {
             body = body.replacingOccurrences(of: "{{input_png_base64}}", with: encoding.png(image).base64EncodedString())
         }
-        return endpoint.post(template.path, contentType: template.contentType ?? "application/json", body: Data(body.utf8))
+        return endpoint.post(contentType: template.contentType ?? "application/json", body: Data(body.utf8))
     }
 
     func answer(from body: Data) throws -> Answer {

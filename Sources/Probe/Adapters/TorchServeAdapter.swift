@@ -5,16 +5,16 @@ import Foundation
 /// (top-k class names), or a bare label.
 struct TorchServeAdapter: ProbeAdapter {
     let endpoint: Endpoint
-    let model: String
     let encoding: InputEncoding
     let labels: LabelReader
 
+    static func path(model: String) -> String { "/predictions/\(model)" }
+
     func request(for image: [Float], queryID: Int) throws -> OutgoingRequest {
-        let path = "/predictions/\(model)"
         switch encoding.encoding {
-        case .png: return endpoint.post(path, contentType: "image/png", body: encoding.png(image))
-        case .pngBase64: return endpoint.post(path, contentType: "text/plain", body: Data(encoding.png(image).base64EncodedString().utf8))
-        case .tensor: return endpoint.post(path, contentType: "application/json", body: Data(#"{"data":\#(encoding.json(image))}"#.utf8))
+        case .png: return endpoint.post(contentType: "image/png", body: encoding.png(image))
+        case .pngBase64: return endpoint.post(contentType: "text/plain", body: Data(encoding.png(image).base64EncodedString().utf8))
+        case .tensor: return endpoint.post(contentType: "application/json", body: Data(#"{"data":\#(encoding.json(image))}"#.utf8))
         }
     }
 

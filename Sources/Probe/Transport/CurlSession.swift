@@ -4,11 +4,11 @@ import Foundation
 /// One HTTP request as the probe sends it.
 public struct OutgoingRequest: Sendable {
     public var method: String
-    public var url: String
+    public var url: RequestURL
     public var headers: [String]
     public var body: Data
 
-    public init(method: String = "POST", url: String, headers: [String], body: Data) {
+    public init(method: String = "POST", url: RequestURL, headers: [String], body: Data) {
         self.method = method
         self.url = url
         self.headers = headers
@@ -39,6 +39,11 @@ public struct TransportSettings: Sendable {
     public var maximumResponseBytes = 4 << 20
     public var verifiesTLS = true
     public var caBundle: String?
+    /// False where the URL comes from someone else (the service's tenants): every address
+    /// libcurl is about to connect to is then checked against `InternalAddresses` at that
+    /// moment, so a host that resolved to a public address when it was checked and to an
+    /// internal one now (DNS rebinding) is still refused.
+    public var allowsInternalAddresses = true
 
     public init() {}
 }
@@ -59,6 +64,30 @@ final class CurlSession {
         self.handle = handle
         self.settings = settings
         _ = tm_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        // The options that keep the probe on the checked URL must hold, or there is no probe.
+        func require(_ code: CURLcode, _ option: String) throws {
+            guard code == CURLE_OK else { throw ProbeError.transport("libcurl refused \(option): \(String(cString: curl_easy_strerror(code)))") }
+        }
+        try require(tm_curl_easy_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"), "CURLOPT_PROTOCOLS_STR")
+        try require(tm_curl_easy_setopt_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"), "CURLOPT_REDIR_PROTOCOLS_STR")
+        // A redirect would be a URL nobody checked; a 3xx is recorded as the answer instead.
+        try require(tm_curl_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0), "CURLOPT_FOLLOWLOCATION")
+        if !settings.allowsInternalAddresses {
+            // Through a proxy the address connected to would be the proxy's, not the target's.
+            try require(tm_curl_easy_setopt_string(handle, CURLOPT_PROXY, ""), "CURLOPT_PROXY")
+            try require(tm_curl_easy_setopt_opensocket_callback(handle) { context, _, address in
+                let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+                guard let address else { return CURL_SOCKET_BAD }
+                var bytes = [UInt8](repeating: 0, count: 16)
+                let length = Int(tm_curl_sockaddr_ip(address, &bytes))
+                let ip = Array(bytes.prefix(length))
+                if let range = InternalAddresses.range(containing: ip) {
+                    sink.refusedAddresses.append("address \(formatAddress(ip)) is internal; refused (\(range.description))")
+                    return CURL_SOCKET_BAD
+                }
+                return socket(address.pointee.family, address.pointee.socktype, address.pointee.protocol)
+            }, "CURLOPT_OPENSOCKETFUNCTION")
+        }
         _ = tm_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeout * 1000))
         _ = tm_curl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(settings.totalTimeout * 1000))
         _ = tm_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, settings.verifiesTLS ? 1 : 0)
@@ -99,6 +128,8 @@ final class CurlSession {
         var retryAfter: Double?
         var limit: Int
         var oversized = false
+        /// Why the open-socket callback refused each address it refused (a host may have several).
+        var refusedAddresses: [String] = []
         init(limit: Int) { self.limit = limit }
     }
 
@@ -115,10 +146,11 @@ final class CurlSession {
             headers = request.headers
             _ = tm_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
         }
-        _ = tm_curl_easy_setopt_string(handle, CURLOPT_URL, request.url)
+        _ = tm_curl_easy_setopt_string(handle, CURLOPT_URL, request.url.text)
         _ = tm_curl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
         _ = tm_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
         _ = tm_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
+        _ = tm_curl_easy_setopt_pointer(handle, CURLOPT_OPENSOCKETDATA, context)
         let code: CURLcode = request.body.withUnsafeBytes { body in
             _ = tm_curl_easy_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
             _ = tm_curl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
@@ -131,7 +163,7 @@ final class CurlSession {
         if sink.oversized {
             failure = .oversized(settings.maximumResponseBytes)
         } else if code != CURLE_OK {
-            failure = .transport(String(cString: curl_easy_strerror(code)))
+            failure = .transport(sink.refusedAddresses.isEmpty ? String(cString: curl_easy_strerror(code)) : sink.refusedAddresses.joined(separator: "; "))
         }
         return Exchange(status: status == 0 ? nil : status, body: sink.body, retryAfter: sink.retryAfter, failure: failure, seconds: seconds)
     }
