@@ -70,7 +70,7 @@ public struct Target: Codable, Sendable {
         /// The path's whole URL is checked with the target's `url` (`RequestURL`); here only what
         /// the template alone decides.
         public init(path: String, body: String, contentType: String? = nil, probabilitiesPath: String? = nil, labelPath: String? = nil) throws {
-            guard path.hasPrefix("/") else { throw ProbeError.badTarget("template.path must start with / (it is appended to url), not '\(path)'") }
+            guard path.hasPrefix("/") else { throw ProbeError.badTarget("template.path must start with / (it is appended to url), not \(path.debugDescription)") }
             try checkLine(path, key: "template.path")
             // The body is sent as the body, never in a header: line breaks are JSON whitespace there.
             guard !body.contains("\0") else { throw ProbeError.badTarget("template.body must not contain NUL") }
@@ -99,7 +99,7 @@ public struct Target: Codable, Sendable {
 
         public init(header: String, env: String, prefix: String? = nil) throws {
             guard !header.isEmpty, header.unicodeScalars.allSatisfy(isTokenCharacter) else {
-                throw ProbeError.badTarget("auth.header must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), not '\(header)'")
+                throw ProbeError.badTarget("auth.header must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), not \(header.debugDescription)")
             }
             func isLetter(_ scalar: Unicode.Scalar) -> Bool { scalar == "_" || scalar.isASCII && scalar.properties.isAlphabetic }
             guard let first = env.unicodeScalars.first, isLetter(first),
@@ -159,7 +159,7 @@ public struct Target: Codable, Sendable {
         try check(maxResponseBytes, in: 1...Self.largestResponseBytes, "max_response_bytes must be 1–\(Self.largestResponseBytes) (64 MiB)")
         if let rateLimit, !(rateLimit.isFinite && rateLimit > 0) { throw ProbeError.badTarget("rate_limit must be a finite positive number (requests/s)") }
         if let negative = labelMap?.first(where: { $0.value < 0 }) {
-            throw ProbeError.badTarget("label_map maps '\(negative.key)' to \(negative.value); values are class indices from 0")
+            throw ProbeError.badTarget("label_map maps \(negative.key.debugDescription) to \(negative.value); values are class indices from 0")
         }
         if let caBundle {
             guard !caBundle.isEmpty, !caBundle.unicodeScalars.contains(where: isControl) else {
@@ -238,7 +238,7 @@ public struct Target: Codable, Sendable {
 func checkModelName(_ name: String) throws {
     let unreserved = name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-._~".unicodeScalars.contains($0)) }
     guard !name.isEmpty, unreserved, name != ".", name != ".." else {
-        throw ProbeError.badTarget("model must be a name of letters, digits and -._~ (it is part of the URL path), not '\(name)'")
+        throw ProbeError.badTarget("model must be a name of letters, digits and -._~ (it is part of the URL path), not \(name.debugDescription)")
     }
 }
 

@@ -117,6 +117,6 @@ final class ProbeCommandTests: XCTestCase {
         let probed = try runProgram(tracemarkBinary, ["probe", "--target", target.path, "--spec", specPath, "--out", folder.appendingPathComponent("t.jsonl").path,
                                                       "--triggers", "3", "--controls", "0", "--decoys", "0"])
         XCTAssertEqual(probed.status, 1, probed.output)
-        XCTAssertTrue(probed.output.contains("label_map maps 'evil' to 99"), probed.output)
+        XCTAssertTrue(probed.output.contains(#"label_map maps "evil" to 99"#), probed.output)
     }
 }

@@ -34,7 +34,7 @@ final class TargetTests: XCTestCase {
             (#""max_attempts": 0"#, "max_attempts must be 1–20"), (#""max_attempts": 21"#, "max_attempts must be 1–20"),
             (#""backoff_ms": -1"#, "backoff_ms must be 0–60000"), (#""max_backoff_ms": 60001"#, "max_backoff_ms must be 0–60000"),
             (#""max_response_bytes": 0"#, "max_response_bytes must be 1–67108864"), (#""max_response_bytes": 67108865"#, "max_response_bytes"),
-            (#""label_map": {"cat": -1}"#, "label_map maps 'cat' to -1"),
+            (#""label_map": {"cat": -1}"#, #"label_map maps "cat" to -1"#),
             (#""input": {"std": [0]}"#, "input.std must hold non-zero numbers"), (#""input": {"std": []}"#, "input.std"),
             (#""input": {"std": [1e-7]}"#, "input.std"), (#""input": {"mean": [1e7]}"#, "input.mean"), (#""input": {"mean": []}"#, "input.mean"),
             (#""input": {"scale": 0}"#, "input.scale must be a number of magnitude"), (#""input": {"scale": -1e9}"#, "input.scale"),
@@ -96,7 +96,7 @@ final class TargetTests: XCTestCase {
         }
         let past = try Target(url: "http://h", protocol: .torchServe, model: "m", labelMap: ["cat": 0, "evil": 3])
         XCTAssertThrowsError(try makeAdapter(for: past, context: context)) {
-            XCTAssertTrue("\($0)".contains("label_map maps 'evil' to 3, which is not a class index 0–2"), "\($0)")
+            XCTAssertTrue("\($0)".contains(#"label_map maps "evil" to 3, which is not a class index 0–2"#), "\($0)")
         }
     }
 

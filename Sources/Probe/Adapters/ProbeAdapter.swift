@@ -128,7 +128,7 @@ struct LabelReader: Sendable {
 
     init(classNames: [String], labelMap: [String: Int]?) throws {
         if let outside = labelMap?.sorted(by: { $0.key < $1.key }).first(where: { !classNames.indices.contains($0.value) }) {
-            throw ProbeError.badTarget("label_map maps '\(outside.key)' to \(outside.value), which is not a class index 0–\(classNames.count - 1)")
+            throw ProbeError.badTarget("label_map maps \(outside.key.debugDescription) to \(outside.value), which is not a class index 0–\(classNames.count - 1)")
         }
         self.classNames = classNames
         self.labelMap = labelMap
@@ -147,7 +147,7 @@ struct LabelReader: Sendable {
         }
         guard let name = value as? String else { throw ProbeError.malformed("label is neither a number nor a name") }
         if let mapped = labelMap?[name] {
-            guard classNames.indices.contains(mapped) else { throw ProbeError.malformed("label_map maps '\(name)' outside the class indices") }
+            guard classNames.indices.contains(mapped) else { throw ProbeError.malformed("label_map maps \(name.debugDescription) outside the class indices") }
             return mapped
         }
         if let index = classNames.firstIndex(of: name) { return index }
