@@ -6,8 +6,9 @@ import XCTest
 /// a signal ends the whole test process, which fails the run: the last input is on disk
 /// (`TRACEMARK_FUZZ_DIR`, else the temporary folder) to replay it.
 ///
-/// `TRACEMARK_FUZZ_SECONDS` (default 8: eleven cases stay under CI's two minutes) bounds each case's time and `TRACEMARK_FUZZ_SEED`
-/// (default 1) fixes the inputs; CI runs the defaults, a long run raises the first.
+/// `TRACEMARK_FUZZ_SECONDS` (default 8: the eleven cases stay under CI's two minutes) bounds
+/// each case's time and `TRACEMARK_FUZZ_SEED` (default 1) fixes the inputs; CI runs the
+/// defaults, a long run raises the first.
 struct FuzzRun {
     static let environment = ProcessInfo.processInfo.environment
     static let seconds = Double(environment["TRACEMARK_FUZZ_SECONDS"] ?? "") ?? 8
