@@ -64,6 +64,8 @@ let package = Package(
         .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "Vault", "Probe", "Engine", "Data", "Training", "Watermark", "tracemark", "TestSupport"]),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "Server", "Engine", "Data", "Training", "Watermark", "tracemark", "TestSupport",
                                                   .product(name: "Hummingbird", package: "hummingbird")]),
+        // Seeded, time-bounded fuzzing of every input format (TRACEMARK_FUZZ_SECONDS per case).
+        .testTarget(name: "FuzzTests", dependencies: ["Forensics", "Probe", "Server", "Vault", "Engine", "Data", "Watermark", "TestSupport"]),
         .testTarget(name: "ServiceTests", dependencies: ["Forensics", "Probe", "Engine", "Data", "Watermark", "tracemark", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
