@@ -68,10 +68,10 @@ final class FormatFuzzTests: XCTestCase {
             let target = try Target.load(path.path)
             let request = try makeAdapter(for: target, context: context).request(for: [0, 0.25, 0.5, 1], queryID: 7)
             // Whatever the tenant wrote, the request goes to the target's own host over HTTP(S).
-            let url = try XCTUnwrap(URLComponents(string: request.url), request.url)
-            XCTAssertTrue(["http", "https"].contains(url.scheme), request.url)
-            XCTAssertEqual(url.host, URLComponents(string: target.url)?.host, "\(request.url) leaves \(target.url)")
-            XCTAssertNil(url.user, request.url)
+            XCTAssertEqual(request.url, target.requestURL, "\(request.url.text) is not the URL checked for \(target.url)")
+            let url = try XCTUnwrap(URLComponents(string: request.url.text), request.url.text)
+            XCTAssertTrue(["http", "https"].contains(url.scheme), request.url.text)
+            XCTAssertNil(url.user, request.url.text)
             XCTAssertFalse(request.headers.contains { $0.contains("\r") || $0.contains("\n") || $0.contains("\0") }, "\(request.headers)")
         }
     }
@@ -84,11 +84,10 @@ final class FormatFuzzTests: XCTestCase {
         for name in names {
             let recorded = try XCTUnwrap(try JSONSerialization.jsonObject(with: try fixture("probe/" + name)) as? [String: Any])
             let protocolName = String(name.prefix { $0 != "." })
-            var target = Target(url: "http://suspect.example", protocol: try XCTUnwrap(Target.APIProtocol(rawValue: protocolName)), model: "m")
-            target.labelMap = ["kitty": 0, "puppy": 1]
-            if target.protocol == .template {
-                target.template = try CanonicalJSON.decode(Target.Template.self, from: Data(#"{"path":"/predict","body":"{{input}}","probabilities_path":"result.scores"}"#.utf8))
-            }
+            let apiProtocol = try XCTUnwrap(Target.APIProtocol(rawValue: protocolName))
+            let template = apiProtocol == .template ? try Target.Template(path: "/predict", body: "{{input}}", probabilitiesPath: "result.scores") : nil
+            let target = try Target(url: "http://suspect.example", protocol: apiProtocol, model: apiProtocol == .template ? nil : "m",
+                                    template: template, labelMap: ["kitty": 0, "puppy": 1])
             adapters[protocolName] = try makeAdapter(for: target, context: ProbeContext(itemShape: [1, 2, 2], classNames: ["cat", "dog", "bird"], headers: []))
             // The body, tagged with its protocol so the case knows which adapter reads it.
             seeds.append(Data(protocolName.utf8) + Data([0]) + (try JSONSerialization.data(withJSONObject: recorded["body"]!)))
