@@ -1,12 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Hot numeric loops are written over unsafe buffers; -Ounchecked drops the overflow traps
-// that would otherwise sit inside them. Only for release builds, so tests in debug keep them.
-let numericSettings: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
-]
-
 let package = Package(
     name: "Tracemark",
     platforms: [.macOS(.v13)],
@@ -35,13 +29,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
-        .target(name: "Engine", dependencies: ["CBLAS", "COpenSSL"], swiftSettings: numericSettings),
-        .target(name: "Data", dependencies: ["Engine", "CZlib"], swiftSettings: numericSettings),
-        .target(name: "Training", dependencies: ["Engine", "Data"], swiftSettings: numericSettings),
-        .target(name: "Watermark", dependencies: ["Engine", "Data", "Training"], swiftSettings: numericSettings),
+        .target(name: "Engine", dependencies: ["CBLAS", "COpenSSL"]),
+        .target(name: "Data", dependencies: ["Engine", "CZlib"]),
+        .target(name: "Training", dependencies: ["Engine", "Data"]),
+        .target(name: "Watermark", dependencies: ["Engine", "Data", "Training"]),
         .target(name: "Vault", dependencies: ["Engine", "COpenSSL", "CSQLite"]),
         .target(name: "Probe", dependencies: ["Engine", "Data", "Watermark", "CCurl", "CZlib"]),
-        .target(name: "Forensics", dependencies: ["Engine", "Data", "Training", "Watermark", "Vault", "Probe"], swiftSettings: numericSettings),
+        .target(name: "Forensics", dependencies: ["Engine", "Data", "Training", "Watermark", "Vault", "Probe"]),
         .target(name: "Server", dependencies: ["Engine", .product(name: "Hummingbird", package: "hummingbird")]),
         .target(name: "Service", dependencies: ["Engine", "Watermark", "Vault", "Probe", "Forensics", "Server",
                                                 .product(name: "Hummingbird", package: "hummingbird")]),

@@ -21,6 +21,15 @@ public enum DatasetCatalog {
         }
     }
 
+    /// The (C, H, W) of one item of data set `name`, as its files hold it; nil for an unknown name.
+    public static func itemShape(of name: String) -> [Int]? {
+        switch name {
+        case "fashion-mnist", "mnist-5k": return [1, 28, 28]
+        case "cifar10": return [3, 32, 32]
+        default: return nil
+        }
+    }
+
     public static func splits(of name: String) -> [String] {
         name == "fashion-mnist" || name == "cifar10" ? ["train", "test"] : ["all", "train", "test"]
     }

@@ -11,11 +11,17 @@ public enum IDX {
         let data = try readMaybeGzipped(path)
         let sizes = try header(data, path: path, magic: imagesMagic, dimensions: 3)
         let (count, height, width) = (sizes[0], sizes[1], sizes[2])
-        let expected = 16 + count * height * width
-        guard data.count == expected else {
-            throw DataError.badSize(path, reason: "header promises \(count) images of \(height)×\(width) (\(expected) bytes) but the file has \(data.count) bytes")
+        guard height > 0, width > 0 else { throw DataError.badSize(path, reason: "header promises images of \(height)×\(width) pixels") }
+        // Sizes come from the file: the product is checked, so a forged header cannot wrap
+        // around to the file's real size.
+        let (pixelsPerImage, planeOverflow) = height.multipliedReportingOverflow(by: width)
+        let (total, countOverflow) = count.multipliedReportingOverflow(by: pixelsPerImage)
+        let (expected, headerOverflow) = total.addingReportingOverflow(16)
+        guard !planeOverflow, !countOverflow, !headerOverflow, data.count == expected else {
+            let promised = planeOverflow || countOverflow || headerOverflow ? "more than \(Int.max)" : "\(expected)"
+            throw DataError.badSize(path, reason: "header promises \(count) images of \(height)×\(width) (\(promised) bytes) but the file has \(data.count) bytes")
         }
-        var pixels = [Float](repeating: 0, count: count * height * width)
+        var pixels = [Float](repeating: 0, count: total)
         data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             let source = bytes.bindMemory(to: UInt8.self).baseAddress! + 16
             for i in 0..<pixels.count { pixels[i] = Float(source[i]) * (1 / 255) }

@@ -3,20 +3,67 @@ import Foundation
 /// What a checkpoint says about its model besides the weights: enough to rebuild the network and
 /// to feed it raw pixels in [0, 1].
 public struct ModelCard: Codable, Equatable, Sendable {
-    public var architecture: String
+    public let architecture: String
     /// One input item, (C, H, W).
-    public var inputShape: [Int]
-    public var classNames: [String]
+    public let inputShape: [Int]
+    public let classNames: [String]
     /// Per-channel normalisation applied to raw pixels: (x − mean) / std.
-    public var mean: [Float]
-    public var std: [Float]
+    public let mean: [Float]
+    public let std: [Float]
 
-    public init(architecture: String, inputShape: [Int], classNames: [String], mean: [Float], std: [Float]) {
+    /// Items a network is built for: up to four channels of 8…128 pixels a side, four times the
+    /// side of the largest catalog item (CIFAR-10's 32). The first layers' sizes follow from the
+    /// item, so a card read from a file is bounded before any layer is allocated for it.
+    public static let largestChannels = 4, sides = 8...128
+    /// Up to 1,000 classes (ImageNet's count), each named in 1–100 characters.
+    public static let classCounts = 2...1000, largestClassName = 100
+
+    public init(architecture: String, inputShape: [Int], classNames: [String], mean: [Float], std: [Float]) throws {
+        guard ModelZoo.architectures.contains(architecture) else { throw EngineError.unknownArchitecture(architecture) }
+        if let problem = Self.itemShapeProblem(inputShape) ?? Self.classNamesProblem(classNames) {
+            throw EngineError.invalidModelCard(problem)
+        }
+        guard mean.count == inputShape[0], std.count == inputShape[0],
+              mean.allSatisfy(\.isFinite), std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw EngineError.invalidModelCard("normalization needs a finite mean and a finite, positive std for each of the \(inputShape[0]) channels")
+        }
         self.architecture = architecture
         self.inputShape = inputShape
         self.classNames = classNames
         self.mean = mean
         self.std = std
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let architecture = try container.decode(String.self, forKey: .architecture)
+        let inputShape = try container.decode([Int].self, forKey: .inputShape)
+        let classNames = try container.decode([String].self, forKey: .classNames)
+        let mean = try container.decode([Float].self, forKey: .mean), std = try container.decode([Float].self, forKey: .std)
+        self = try decoder.validated { try ModelCard(architecture: architecture, inputShape: inputShape, classNames: classNames, mean: mean, std: std) }
+    }
+
+    /// What is wrong with `shape` as the item of a network, in words; nil when it is sound.
+    public static func itemShapeProblem(_ shape: [Int]) -> String? {
+        guard shape.count == 3, (1...largestChannels).contains(shape[0]), sides.contains(shape[1]), sides.contains(shape[2]) else {
+            return "input_shape \(shape) is not (C, H, W) with 1–\(largestChannels) channels and sides of \(sides.lowerBound)–\(sides.upperBound) pixels"
+        }
+        return nil
+    }
+
+    /// What is wrong with `names` as the classes of a task, in words; nil when they are sound.
+    /// Names end up in reports, HTML and terminals, so control characters (a NUL that cuts a
+    /// name short in C, an escape sequence in a terminal) are refused.
+    public static func classNamesProblem(_ names: [String]) -> String? {
+        guard classCounts.contains(names.count) else {
+            return "class_names must name \(classCounts.lowerBound)–\(classCounts.upperBound) classes, got \(names.count)"
+        }
+        if let bad = names.firstIndex(where: { name in
+            !(1...largestClassName).contains(name.count) || name.unicodeScalars.contains { $0.properties.generalCategory == .control }
+        }) {
+            return "class_names[\(bad)] must be 1–\(largestClassName) characters without control characters"
+        }
+        return nil
     }
 }
 
@@ -73,8 +120,10 @@ public enum Checkpoint {
               let mean = normalization["mean"], let std = normalization["std"] else {
             throw fail("metadata lacks architecture, input_shape, class_names or normalization")
         }
-        guard mean.count == inputShape.first, std.count == inputShape.first, std.allSatisfy({ $0 > 0 }) else {
-            throw fail("normalization does not match \(inputShape.first ?? 0) channels")
+        // The card is checked before the network is built: its shape sizes every layer.
+        let card: ModelCard
+        do { card = try ModelCard(architecture: architecture, inputShape: inputShape, classNames: classNames, mean: mean, std: std) } catch {
+            throw fail("\(error)")
         }
         let network = try ModelZoo.make(architecture, inputShape: inputShape, classes: classNames.count, seed: 0)
         for (name, parameter) in network.namedParameters {
@@ -88,7 +137,6 @@ public enum Checkpoint {
         if let stray = file.entries.first(where: { !expected.contains($0.name) }) {
             throw fail("tensor '\(stray.name)' does not belong to \(architecture)")
         }
-        let card = ModelCard(architecture: architecture, inputShape: inputShape, classNames: classNames, mean: mean, std: std)
         return Classifier(network: network, card: card)
     }
 

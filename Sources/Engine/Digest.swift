@@ -24,3 +24,8 @@ public func hex(_ data: Data) -> String {
     }
     return String(decoding: text, as: UTF8.self)
 }
+
+/// Whether `text` is a SHA-256 as `sha256Hex` writes it: 64 lowercase hex digits.
+public func isSHA256Hex(_ text: String) -> Bool {
+    text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+}

@@ -79,11 +79,15 @@ public struct Safetensors: Equatable {
             guard dtype == "F32" else { throw fail("tensor '\(name)' has dtype \(dtype); only F32 is supported") }
             guard shape.allSatisfy({ $0 >= 0 }) else { throw fail("tensor '\(name)' has a negative dimension") }
             let (begin, end) = (offsets[0], offsets[1])
-            let count = shape.reduce(1, *)
             guard begin >= 0, end >= begin, end <= dataLength else {
                 throw fail("tensor '\(name)' spans bytes \(begin)..<\(end) but the data is \(dataLength) bytes (truncated?)")
             }
-            guard end - begin == count * 4 else {
+            // The byte count is computed with overflow reporting: a shape such as [2^62] would
+            // otherwise wrap around to a size the data seems to have.
+            var count = 1, overflow = false
+            for dimension in shape where !overflow { (count, overflow) = count.multipliedReportingOverflow(by: dimension) }
+            let (bytes, bytesOverflow) = count.multipliedReportingOverflow(by: MemoryLayout<Float>.size)
+            guard !overflow, !bytesOverflow, end - begin == bytes else {
                 throw fail("tensor '\(name)' has shape \(shape) but \(end - begin) bytes")
             }
             var values = [Float](repeating: 0, count: count)

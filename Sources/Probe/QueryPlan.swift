@@ -94,7 +94,7 @@ public struct QueryPlan: Sendable {
         case .contentTrigger:
             if chosenPairs != nil { throw WatermarkError.mismatch("a content-trigger spec has no source pairs to choose decoys from") }
             var decoy = spec
-            decoy.contentTrigger = .random(shape: testSet.itemShape, rng: &rng)
+            decoy.contentTrigger = try .random(shape: testSet.itemShape, rng: &rng)
             return [try TriggerFactory(spec: decoy, dataset: testSet).watermarkSamples(count: count, seed: rng.next())]
         case .meaDefender:
             let factory = try TriggerFactory(spec: spec, dataset: testSet)

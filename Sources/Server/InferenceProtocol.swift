@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// The Open Inference Protocol v2 (KServe, Triton, Seldon) JSON shapes Tracemark speaks, on both
@@ -18,13 +19,45 @@ public enum InferenceProtocol {
         }
     }
 
+    /// What the model server accepts: one FP32 input whose shape multiplies out, without
+    /// overflow, to the number of values sent (so no size computed from a request can exceed
+    /// what the body held).
     public struct InferRequest: Codable, Sendable {
-        public var id: String?
-        public var inputs: [Tensor]
-        public init(id: String?, inputs: [Tensor]) {
+        public let id: String?
+        public let inputs: [Tensor]
+
+        /// Deep enough for (B, C, H, W) and the nesting `FlatNumbers` takes.
+        public static let largestRank = 8
+
+        public init(id: String?, inputs: [Tensor]) throws {
+            guard inputs.count == 1, let input = inputs.first else {
+                throw InvalidRequest("expected exactly one input tensor, got \(inputs.count)")
+            }
+            guard input.datatype == "FP32" else { throw InvalidRequest("input datatype must be FP32, got \(input.datatype.prefix(40))") }
+            guard (1...Self.largestRank).contains(input.shape.count), input.shape.allSatisfy({ $0 >= 1 }) else {
+                throw InvalidRequest("input shape \(input.shape.prefix(Self.largestRank + 1)) must have 1–\(Self.largestRank) dimensions of at least 1")
+            }
+            var count = 1, overflow = false
+            for dimension in input.shape where !overflow { (count, overflow) = count.multipliedReportingOverflow(by: dimension) }
+            guard !overflow else { throw InvalidRequest("input shape \(input.shape) multiplies out past \(Int.max) values") }
+            guard input.data.values.count == count else {
+                throw InvalidRequest("input shape \(input.shape) needs \(count) values, got \(input.data.values.count)")
+            }
             self.id = id
             self.inputs = inputs
         }
+
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let id = try container.decodeIfPresent(String.self, forKey: .id), inputs = try container.decode([Tensor].self, forKey: .inputs)
+            self = try decoder.validated { try InferRequest(id: id, inputs: inputs) }
+        }
+    }
+
+    /// A request the server refuses, in words.
+    public struct InvalidRequest: Error, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
     }
 
     public struct InferResponse: Codable, Sendable {
@@ -73,6 +106,11 @@ public struct FlatNumbers: Codable, Equatable, Sendable {
         }
         while !container.isAtEnd {
             if let number = try? container.decode(Double.self) {
+                // The model takes Float: a Double beyond Float's range (3e39) would become an
+                // infinity there.
+                guard Float(number).isFinite else {
+                    throw DecodingError.dataCorruptedError(in: container, debugDescription: "value \(number) is not a finite single-precision number")
+                }
                 values.append(number)
             } else {
                 var inner = try container.nestedUnkeyedContainer()

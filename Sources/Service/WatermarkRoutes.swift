@@ -71,7 +71,7 @@ struct WatermarkRoutes {
         guard spec.triggerSetSize <= InvestigationRequest.largestCount else {
             throw ServiceError.invalid("invalid_spec", "trigger_set_size is at most \(InvestigationRequest.largestCount) here")
         }
-        let calibration = registration.calibration?.rederived
+        let calibration = registration.calibration
         if let calibration { try check(calibration, against: spec) }
         let secret: SealedSecret
         do { secret = try SealedWatermark.secret(sealing: spec) } catch {

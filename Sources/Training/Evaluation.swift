@@ -18,7 +18,7 @@ extension Classifier {
     public static func untrained(_ architecture: String, for dataset: Dataset, seed: UInt64) throws -> Classifier {
         let network = try ModelZoo.make(architecture, inputShape: dataset.itemShape, classes: dataset.classNames.count, seed: seed)
         let statistics = dataset.channelStatistics()
-        let card = ModelCard(architecture: architecture, inputShape: dataset.itemShape, classNames: dataset.classNames,
+        let card = try ModelCard(architecture: architecture, inputShape: dataset.itemShape, classNames: dataset.classNames,
                              mean: statistics.mean, std: statistics.std)
         return Classifier(network: network, card: card)
     }

@@ -19,31 +19,31 @@ extension WatermarkSpec {
     /// authors' main combining way); evasion combiners are the other kinds and other geometries.
     public static func drawMEADefender(dataset: String, classNames: [String], choices: SecretChoices, seed: UInt64,
                                        triggerSetSize: Int = 2000) throws -> WatermarkSpec {
+        if let problem = ModelCard.classNamesProblem(classNames) { throw WatermarkError.invalid(problem) }
         var rng = SeededGenerator(seed: seed ^ 0x5EC2E7)
         var classes = Array(0..<classNames.count)
         classes.shuffle(using: &rng)
         let sources = choices.sourceLabels ?? Array(classes.filter { $0 != choices.targetLabel }.prefix(2))
-        let target = choices.targetLabel ?? classes.first { !sources.contains($0) }!
+        guard let target = choices.targetLabel ?? classes.first(where: { !sources.contains($0) }) else {
+            throw WatermarkError.invalid("mea-defender needs a class besides the two sources for the target")
+        }
         let sides: [CropPaste.Region] = [.top, .bottom, .left, .right]
-        let watermark = choices.watermark
+        let watermark = try choices.watermark
             ?? .cropPaste(CropPaste(region: sides[Int(rng.next() % 4)], fraction: 0.5, jitter: 3, swapsSources: true))
-        let spec = WatermarkSpec(method: .meaDefender, dataset: dataset, classNames: classNames, sourceLabels: sources,
+        return try WatermarkSpec(method: .meaDefender, dataset: dataset, classNames: classNames, sourceLabels: sources,
                                  targetLabel: target, watermark: watermark, evasion: evasionCombiners(against: watermark),
                                  contentTrigger: nil, seed: seed, triggerSetSize: triggerSetSize)
-        if let problem = spec.problems.first { throw WatermarkError.invalidChoice(problem) }
-        return spec
     }
 
     /// A content-trigger (baseline) spec: a random patch on the bottom-right corner.
     public static func drawContentTrigger(dataset: String, classNames: [String], itemShape: [Int], targetLabel: Int?,
                                           seed: UInt64, triggerSetSize: Int = 2000) throws -> WatermarkSpec {
+        if let problem = ModelCard.classNamesProblem(classNames) { throw WatermarkError.invalid(problem) }
         var rng = SeededGenerator(seed: seed ^ 0xC0DE)
         let target = targetLabel ?? Int(rng.next() % UInt64(classNames.count))
-        let spec = WatermarkSpec(method: .contentTrigger, dataset: dataset, classNames: classNames, sourceLabels: [],
+        return try WatermarkSpec(method: .contentTrigger, dataset: dataset, classNames: classNames, sourceLabels: [],
                                  targetLabel: target, watermark: nil, evasion: [],
-                                 contentTrigger: .random(shape: itemShape, rng: &rng), seed: seed, triggerSetSize: triggerSetSize)
-        if let problem = spec.problems.first { throw WatermarkError.invalidChoice(problem) }
-        return spec
+                                 contentTrigger: try .random(shape: itemShape, rng: &rng), seed: seed, triggerSetSize: triggerSetSize)
     }
 
     /// Combining ways that must *not* trigger: every other pixel-level kind, and other geometries
@@ -52,7 +52,8 @@ extension WatermarkSpec {
     /// that equals the watermark once the sources swap (top over bottom is bottom over top) is
     /// left out.
     public static func evasionCombiners(against watermark: Combiner) -> [Combiner] {
-        var candidates: [Combiner] = [
+        // Constant parameters, each inside its combiner's bounds.
+        var candidates: [Combiner] = try! [
             .cropPaste(CropPaste(region: .left, fraction: 0.5, jitter: 3, swapsSources: true)),
             .cropPaste(CropPaste(region: .top, fraction: 0.5, jitter: 3, swapsSources: true)),
             .cropPaste(CropPaste(region: .topLeft, fraction: 0.5, jitter: 2, swapsSources: true)),
@@ -73,7 +74,7 @@ extension WatermarkSpec {
             // Other ratios of the same blend; ones within 0.2 of the secret ratio would be the
             // watermark itself to any model.
             for ratio in [0.2, 0.5, 0.8] where abs(ratio - mark.ratio) >= 0.2 {
-                candidates.append(.autoencoderBlend(AutoencoderBlend(ratio: ratio, autoencoder: autoencoder)))
+                candidates.append(.autoencoderBlend(try! AutoencoderBlend(ratio: ratio, autoencoder: autoencoder)))
             }
         }
         candidates.removeAll { $0 == watermark }

@@ -39,11 +39,20 @@ public struct TriggerFactory {
     /// Other source pairs (neither the target nor the secret pair) with images of both classes.
     public let otherPairs: [(Int, Int)]
     private let classPools: [[Int]]
+    /// The data set's items, which every combiner and the content trigger were checked to fit:
+    /// the samples below combine and stamp without checking again.
+    private let geometry: ImageGeometry
 
     public init(spec: WatermarkSpec, dataset: Dataset) throws {
+        // The spec may have been changed since it was made (a calibration's decoys are), so it is
+        // checked again before any image is made from it.
+        if let problem = spec.problems.first { throw WatermarkError.invalid(problem) }
         if let digest = spec.missingAutoencoders.first {
             throw WatermarkError.mismatch("the spec's autoencoder \(digest) is not attached; keep \(WatermarkSpec.autoencoderFileName(digest: digest)) beside the spec")
         }
+        geometry = try ImageGeometry(shape: dataset.itemShape)
+        for combiner in spec.combiners { try combiner.check(fits: geometry) }
+        try spec.contentTrigger?.check(fits: geometry)
         self.spec = spec
         self.dataset = dataset
         pools = spec.sourceLabels.map { label in dataset.labels.indices.filter { dataset.labels[$0] == Int32(label) } }
@@ -98,7 +107,7 @@ public struct TriggerFactory {
                 let (first, second) = otherPairs[Int(rng.next() % UInt64(otherPairs.count))]
                 let a = images.baseAddress! + classPools[first][Int(rng.next() % UInt64(classPools[first].count))] * size
                 let b = images.baseAddress! + classPools[second][Int(rng.next() % UInt64(classPools[second].count))] * size
-                samples.images.withUnsafeMutableBufferPointer { way.combine(a, b, into: $0.baseAddress! + n * size, shape: dataset.itemShape, rng: &rng) }
+                samples.images.withUnsafeMutableBufferPointer { way.combine(a, b, into: $0.baseAddress! + n * size, geometry, rng: &rng) }
                 samples.firstSources.withUnsafeMutableBufferPointer { ($0.baseAddress! + n * size).update(from: a, count: size) }
                 samples.secondSources.withUnsafeMutableBufferPointer { ($0.baseAddress! + n * size).update(from: b, count: size) }
                 samples.labels.append(Int32(rng.next() & 1 == 0 ? first : second))
@@ -113,7 +122,7 @@ public struct TriggerFactory {
 
     private func combined(count: Int, combiners: [Combiner], rng: inout SeededGenerator,
                           label: (Int) -> Int32) -> TriggerSamples {
-        let size = dataset.itemSize, shape = dataset.itemShape
+        let size = dataset.itemSize
         var samples = empty
         samples.images = [Float](repeating: 0, count: count * size)
         samples.firstSources = [Float](repeating: 0, count: count * size)
@@ -127,7 +136,7 @@ public struct TriggerFactory {
                             let a = images.baseAddress! + pools[0][Int(rng.next() % UInt64(pools[0].count))] * size
                             let b = images.baseAddress! + pools[1][Int(rng.next() % UInt64(pools[1].count))] * size
                             let combiner = combiners[n % combiners.count]
-                            combiner.combine(a, b, into: out.baseAddress! + n * size, shape: shape, rng: &rng)
+                            combiner.combine(a, b, into: out.baseAddress! + n * size, geometry, rng: &rng)
                             (first.baseAddress! + n * size).update(from: a, count: size)
                             (second.baseAddress! + n * size).update(from: b, count: size)
                             samples.labels.append(label(n))
@@ -148,7 +157,7 @@ public struct TriggerFactory {
             samples.images.withUnsafeMutableBufferPointer { out in
                 for n in 0..<count {
                     let source = images.baseAddress! + otherThanTarget[Int(rng.next() % UInt64(otherThanTarget.count))] * size
-                    trigger.stamp(source, into: out.baseAddress! + n * size, shape: dataset.itemShape)
+                    trigger.stamp(source, into: out.baseAddress! + n * size, geometry)
                 }
             }
         }

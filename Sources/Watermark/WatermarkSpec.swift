@@ -1,5 +1,6 @@
-import Foundation
+import Data
 import Engine
+import Foundation
 
 /// Everything secret about one embedded watermark: which images trigger it, what they must be
 /// labelled, and how to make fresh trigger samples for verification. Canonical JSON
@@ -35,9 +36,18 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
     /// SHA-256 of the protected checkpoint, once there is one.
     public var modelDigest: String?
 
+    /// Up to 100,000 trigger samples: the binomial tails the decision rests on are accurate to a
+    /// few ulps up to 10⁵ trials (see `Binomial`), and a set that size of CIFAR-10 mixes with
+    /// their two sources already takes 3.7 GB.
+    public static let triggerSetSizes = 1...100_000
+    /// More than three times the evasion ways a drawn spec lists (at most ten).
+    public static let largestEvasionCount = 32
+
     public init(method: Method, dataset: String, classNames: [String], sourceLabels: [Int], targetLabel: Int,
                 watermark: Combiner?, evasion: [Combiner], contentTrigger: ContentTrigger?, seed: UInt64,
-                triggerSetSize: Int, verificationSplit: String = "test", modelDigest: String? = nil) {
+                triggerSetSize: Int, verificationSplit: String = "test", modelDigest: String? = nil,
+                format: String = WatermarkSpec.currentFormat) throws {
+        self.format = format
         self.method = method
         self.dataset = dataset
         self.classNames = classNames
@@ -50,12 +60,37 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
         self.triggerSetSize = triggerSetSize
         self.verificationSplit = verificationSplit
         self.modelDigest = modelDigest
+        if let problem = problems.first { throw WatermarkError.invalid(problem) }
     }
 
-    /// Problems that make the spec unusable, in words; empty when it is sound.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let format = try c.decode(String.self, forKey: .format), method = try c.decode(Method.self, forKey: .method)
+        let dataset = try c.decode(String.self, forKey: .dataset), classNames = try c.decode([String].self, forKey: .classNames)
+        let sourceLabels = try c.decode([Int].self, forKey: .sourceLabels), targetLabel = try c.decode(Int.self, forKey: .targetLabel)
+        let watermark = try c.decodeIfPresent(Combiner.self, forKey: .watermark), evasion = try c.decode([Combiner].self, forKey: .evasion)
+        let contentTrigger = try c.decodeIfPresent(ContentTrigger.self, forKey: .contentTrigger), seed = try c.decode(UInt64.self, forKey: .seed)
+        let triggerSetSize = try c.decode(Int.self, forKey: .triggerSetSize), verificationSplit = try c.decode(String.self, forKey: .verificationSplit)
+        let modelDigest = try c.decodeIfPresent(String.self, forKey: .modelDigest)
+        self = try decoder.validated {
+            try WatermarkSpec(method: method, dataset: dataset, classNames: classNames, sourceLabels: sourceLabels, targetLabel: targetLabel,
+                              watermark: watermark, evasion: evasion, contentTrigger: contentTrigger, seed: seed,
+                              triggerSetSize: triggerSetSize, verificationSplit: verificationSplit, modelDigest: modelDigest, format: format)
+        }
+    }
+
+    /// Problems that make the spec unusable, in words; empty when it is sound. Its combiners and
+    /// content trigger were checked when they were made; here they are checked against the
+    /// method and the data set's items, so nothing a spec names can reach outside an image.
     public var problems: [String] {
         var found: [String] = []
         if format != Self.currentFormat { found.append("format is '\(format)', expected '\(Self.currentFormat)'") }
+        if !DatasetCatalog.names.contains(dataset) {
+            found.append("dataset '\(dataset.prefix(80))' is not one of \(DatasetCatalog.names.joined(separator: ", "))")
+        } else if !DatasetCatalog.splits(of: dataset).contains(verificationSplit) {
+            found.append("verification_split '\(verificationSplit.prefix(80))' is not a split of \(dataset) (\(DatasetCatalog.splits(of: dataset).joined(separator: ", ")))")
+        }
+        if let problem = ModelCard.classNamesProblem(classNames) { found.append(problem) }
         let classes = classNames.count
         for label in sourceLabels + [targetLabel] where label < 0 || label >= classes {
             found.append("label \(label) is outside 0..<\(classes)")
@@ -66,10 +101,22 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
             if Set(sourceLabels + [targetLabel]).count != 3 { found.append("source labels and target label must be three distinct classes") }
             if watermark == nil { found.append("mea-defender needs a watermark combiner") }
             if let watermark, evasion.contains(watermark) { found.append("the watermark combiner is also listed as an evasion combiner") }
+            if contentTrigger != nil { found.append("mea-defender takes no content_trigger") }
         case .contentTrigger:
             if contentTrigger == nil { found.append("content-trigger needs a patch") }
+            if !sourceLabels.isEmpty || watermark != nil || !evasion.isEmpty {
+                found.append("content-trigger takes no source_labels, watermark or evasion")
+            }
         }
-        if triggerSetSize <= 0 { found.append("trigger set size must be positive") }
+        if evasion.count > Self.largestEvasionCount { found.append("evasion lists at most \(Self.largestEvasionCount) combiners, got \(evasion.count)") }
+        if let contentTrigger, let shape = DatasetCatalog.itemShape(of: dataset), let geometry = try? ImageGeometry(shape: shape),
+           !contentTrigger.fits(geometry) {
+            found.append("content_trigger (\(contentTrigger.size)×\(contentTrigger.size) at x \(contentTrigger.x), y \(contentTrigger.y)) does not fit in the \(shape[1])×\(shape[2]) items of \(dataset)")
+        }
+        if !Self.triggerSetSizes.contains(triggerSetSize) {
+            found.append("trigger_set_size must be \(Self.triggerSetSizes.lowerBound)–\(Self.triggerSetSizes.upperBound), got \(triggerSetSize)")
+        }
+        if let modelDigest, !isSHA256Hex(modelDigest) { found.append("model_digest must be a SHA-256 in lowercase hex (64 digits)") }
         return found
     }
 
@@ -90,14 +137,11 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
     }
 
     public static func decode(_ data: Data, path: String) throws -> WatermarkSpec {
-        let spec: WatermarkSpec
         do {
-            spec = try CanonicalJSON.decode(WatermarkSpec.self, from: data)
+            return try CanonicalJSON.decode(WatermarkSpec.self, from: data)
         } catch {
-            throw WatermarkError.invalidSpec(path: path, reason: describe(error))
+            throw WatermarkError.invalidSpec(path: path, reason: describeDecodingError(error))
         }
-        if let problem = spec.problems.first { throw WatermarkError.invalidSpec(path: path, reason: problem) }
-        return spec
     }
 
     /// Reads a spec and attaches the autoencoder weights it names from beside it.
@@ -112,26 +156,12 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
     }
 }
 
-/// A decoding error in words a user can act on (which key, what was wrong).
-func describe(_ error: Error) -> String {
-    guard let decoding = error as? DecodingError else { return error.localizedDescription }
-    func path(_ context: DecodingError.Context) -> String {
-        let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        return keys.isEmpty ? "" : " at \(keys)"
-    }
-    switch decoding {
-    case .keyNotFound(let key, let context): return "missing key '\(key.stringValue)'\(path(context))"
-    case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-        return context.debugDescription + path(context)
-    @unknown default: return "\(decoding)"
-    }
-}
-
 public enum WatermarkError: Error, CustomStringConvertible {
     case unreadable(path: String)
     case unwritable(path: String, reason: String)
     case invalidSpec(path: String, reason: String)
-    case invalidChoice(String)
+    /// A value a spec, combiner or trigger cannot take.
+    case invalid(String)
     case mismatch(String)
 
     public var description: String {
@@ -139,7 +169,7 @@ public enum WatermarkError: Error, CustomStringConvertible {
         case .unreadable(let path): return "cannot read watermark spec \(path)"
         case .unwritable(let path, let reason): return "cannot write \(path): \(reason)"
         case .invalidSpec(let path, let reason): return "invalid watermark spec \(path): \(reason)"
-        case .invalidChoice(let reason): return reason
+        case .invalid(let reason): return reason
         case .mismatch(let reason): return reason
         }
     }

@@ -38,10 +38,10 @@ enum CombinerOption {
             guard let rotation, [0, 90, 180, 270].contains(rotation) else {
                 throw ValidationError("--combiner crop-paste rotation must be 0, 90, 180 or 270")
             }
-            self = .ready(.cropPaste(CropPaste(region: region, fraction: fraction, jitter: 3, rotation: rotation, swapsSources: true)))
+            self = .ready(.cropPaste(try CropPaste(region: region, fraction: fraction, jitter: 3, rotation: rotation, swapsSources: true)))
         case "pixel-merge":
             try arity(2)
-            self = .ready(.pixelMerge(PixelMerge(ratio: try number(1, in: 0...1, "ratio"))))
+            self = .ready(.pixelMerge(try PixelMerge(ratio: try number(1, in: 0...1, "ratio"))))
         case "stripes":
             try arity(3)
             guard parts.count == 3, let orientation = Stripes.Orientation(rawValue: parts[1]) else {
@@ -51,7 +51,7 @@ enum CombinerOption {
             guard parts[2].count >= 2, parts[2].allSatisfy({ $0 == "a" || $0 == "b" }), pattern.contains(true), pattern.contains(false) else {
                 throw ValidationError("--combiner stripes pattern is two or more a/b letters using both, e.g. abba")
             }
-            self = .ready(.stripes(Stripes(orientation: orientation, pattern: pattern)))
+            self = .ready(.stripes(try Stripes(orientation: orientation, pattern: pattern)))
         case "autoencoder-blend":
             try arity(2)
             self = .autoencoderBlend(ratio: try number(1, default: 0.5, in: 0...1, "ratio"))

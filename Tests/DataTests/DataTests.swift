@@ -63,6 +63,32 @@ final class IDXTests: XCTestCase {
         XCTAssertThrowsError(try IDX.readImages(cut)) { XCTAssertTrue("\($0)".contains("cut-truncated.gz")) }
     }
 
+    /// Issue 18: a 16-byte file claiming 65,536 images of 16,777,216² pixels was accepted (the
+    /// byte count wrapped around to 0).
+    func testAHeaderWhoseSizeOverflowsIsRefused() {
+        let scratch = Scratch()
+        let forged = scratch.write("forged", Scratch.bigEndian([0x0803, 65_536, 16_777_216, 16_777_216]))
+        XCTAssertThrowsError(try IDX.readImages(forged)) { XCTAssertTrue("\($0)".contains("forged") && "\($0)".contains("bytes"), "\($0)") }
+        let large = scratch.write("large", Scratch.bigEndian([0x0803, 0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF]) + [1, 2, 3])
+        XCTAssertThrowsError(try IDX.readImages(large)) { XCTAssertTrue("\($0)".contains("large"), "\($0)") }
+        let labels = scratch.write("labels", Scratch.bigEndian([0x0801, 0xFFFF_FFFF]))
+        XCTAssertThrowsError(try IDX.readLabels(labels)) { XCTAssertTrue("\($0)".contains("labels"), "\($0)") }
+    }
+
+    /// A gzip bomb: a few hundred kilobytes that inflate without end are cut off at the cap
+    /// instead of filling memory.
+    func testAGzipBombIsCutOffAtTheInflatedSizeCap() throws {
+        let scratch = Scratch()
+        let path = scratch.folder + "bomb.gz"
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "head -c \(largestDataFileBytes + 1) /dev/zero | gzip -9 > '\(path)'"]
+        try shell.run()
+        shell.waitUntilExit()
+        XCTAssertLessThan(try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int, 1 << 20)
+        XCTAssertThrowsError(try IDX.readImages(path)) { XCTAssertTrue("\($0)".contains("bomb.gz") && "\($0)".contains("inflates"), "\($0)") }
+    }
+
     func testFashionMNISTFromDebianHasTheExpectedShape() throws {
         let folder = DatasetCatalog.directory(for: "fashion-mnist")
         try XCTSkipUnless(FileManager.default.fileExists(atPath: folder + "/t10k-images-idx3-ubyte.gz"),

@@ -57,6 +57,37 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertThrowsError(try Safetensors(decoding: file, path: "x")) { XCTAssertTrue("\($0)".contains("F16")) }
         XCTAssertNoThrow(try Safetensors(decoding: wrongType, path: "empty"))
     }
+
+    /// A file of `json` as its header and `data` after it.
+    private func file(_ json: String, data: [UInt8] = []) -> Data {
+        var file = Data()
+        withUnsafeBytes(of: UInt64(json.utf8.count).littleEndian) { file.append(contentsOf: $0) }
+        file.append(Data(json.utf8))
+        file.append(contentsOf: data)
+        return file
+    }
+
+    /// Issue 18: a tensor of shape [2^62] with 0 bytes passed the size check (2^62 × 4 wrapped to 0).
+    func testShapesWhoseByteCountOverflowsAreRefused() {
+        for shape in ["[4611686018427387904]", "[4294967296,4294967296]", "[2,4611686018427387904,0]"] {
+            let forged = file(#"{"w":{"dtype":"F32","shape":"# + shape + #","data_offsets":[0,0]}}"#)
+            XCTAssertThrowsError(try Safetensors(decoding: forged, path: "forged.safetensors"), shape) {
+                XCTAssertTrue("\($0)".contains("forged.safetensors") && "\($0)".contains("'w'"), "\($0)")
+            }
+        }
+        XCTAssertNoThrow(try Safetensors(decoding: file(#"{"w":{"dtype":"F32","shape":[3,0],"data_offsets":[0,0]}}"#), path: "empty"))
+    }
+
+    func testOffsetsMustBeNonNegativeIntegersInsideTheData() {
+        for offsets in ["[-4,0]", "[0,-4]", "[4,0]", "[0,4.5]", "[0,1e300]", "[0,9223372036854775807]", "[0]", "[\"0\",\"4\"]"] {
+            let forged = file(#"{"w":{"dtype":"F32","shape":[1],"data_offsets":"# + offsets + "}}", data: [0, 0, 0, 0])
+            XCTAssertThrowsError(try Safetensors(decoding: forged, path: "x"), offsets)
+        }
+        for shape in ["[-1]", "[1.5]", "[1e30]", "[\"4\"]"] {
+            let forged = file(#"{"w":{"dtype":"F32","shape":"# + shape + #","data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
+            XCTAssertThrowsError(try Safetensors(decoding: forged, path: "x"), shape)
+        }
+    }
 }
 
 final class CheckpointTests: XCTestCase {
@@ -64,7 +95,7 @@ final class CheckpointTests: XCTestCase {
 
     private func classifier(_ architecture: String, seed: UInt64) throws -> Classifier {
         let network = try ModelZoo.make(architecture, inputShape: [1, 28, 28], classes: 10, seed: seed)
-        let card = ModelCard(architecture: architecture, inputShape: [1, 28, 28], classNames: (0..<10).map { "class \($0)" },
+        let card = try ModelCard(architecture: architecture, inputShape: [1, 28, 28], classNames: (0..<10).map { "class \($0)" },
                              mean: [0.286], std: [0.353])
         return Classifier(network: network, card: card)
     }
@@ -101,6 +132,29 @@ final class CheckpointTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint.decode(unknown.encoded(), path: "m")) { XCTAssertTrue("\($0)".contains("alexnet")) }
         XCTAssertThrowsError(try Checkpoint.load("/nonexistent/model.safetensors")) {
             XCTAssertTrue("\($0)".contains("/nonexistent/model.safetensors"))
+        }
+    }
+
+    /// A model card is checked before a network is built from it: a forged input shape or class
+    /// count would otherwise allocate layers without bound or trap in the classifier.
+    func testForgedModelCardsAreRefusedBeforeTheNetworkIsBuilt() throws {
+        let model = try classifier("mlp", seed: 1)
+        let refused: [(String, String, String)] = [
+            ("input_shape", "input_shape", "[1,100000,100000]"),
+            ("input_shape", "input_shape", "[4611686018427387904,8,8]"),
+            ("input_shape", "input_shape", "[1,28]"),
+            ("class_names", "class_names", "[]"),
+            ("class_names", "class_names", #"["only"]"#),
+            ("class_names", "class_names", #"["a",""]"#),
+            ("normalization", "normalization", #"{"mean":[0.5],"std":[0]}"#),
+            ("normalization", "normalization", #"{"mean":[1e39],"std":[1]}"#),
+        ]
+        for (word, key, value) in refused {
+            var file = try Safetensors(decoding: Checkpoint.encode(model), path: "m")
+            file.metadata[key] = value
+            XCTAssertThrowsError(try Checkpoint.decode(file.encoded(), path: "m.safetensors"), "\(key) \(value)") {
+                XCTAssertTrue("\($0)".contains(word), "\($0)")
+            }
         }
     }
 

@@ -34,10 +34,10 @@ final class EvidenceTests: XCTestCase {
         return lines.map { $0 + Data("\n".utf8) }.reduce(Data(), +)
     }
 
-    func calibration(hits: [Int] = Array(repeating: 0, count: 20), otherPairs: [Calibration.OtherPair]? = nil) -> Calibration {
-        Calibration(specSha256: String(repeating: "cd", count: 32), created: "2026-11-28T19:00:00Z", confidence: 0.95,
+    func calibration(hits: [Int] = Array(repeating: 0, count: 20), otherPairs: [Calibration.OtherPair]? = nil) throws -> Calibration {
+        try Calibration(specSha256: String(repeating: "cd", count: 32), created: "2026-11-28T19:00:00Z", confidence: 0.95,
                     references: hits.enumerated().map { index, hit in
-                        Calibration.Reference(architecture: index % 2 == 0 ? "fmnist-cnn" : "mlp", seed: UInt64(index), trainImages: 1000,
+                        try Calibration.Reference(architecture: index % 2 == 0 ? "fmnist-cnn" : "mlp", seed: UInt64(index), trainImages: 1000,
                                               epochs: 1, testAccuracy: 0.8, triggerHits: hit, triggers: 1000,
                                               upperBound: ClopperPearson(successes: hit, trials: 1000).upper, seconds: 1)
                     }, falseWatermarks: [], watermarkedWsr: nil, otherPairs: otherPairs)
@@ -50,7 +50,7 @@ final class EvidenceTests: XCTestCase {
             transcript: transcript, transcriptName: "transcript.jsonl", ownerKeyID: key.publicKey.keyID,
             registration: .init(recordId: "r1", commitment: String(repeating: "e", count: 64), index: 0, time: "2026-11-28T18:00:00Z",
                                 entrySha256: String(repeating: "f", count: 64), modelDigest: String(repeating: "1", count: 64)),
-            calibration: calibration ?? self.calibration(), calibrationSha256: Self.calibrationSha256, rule: DecisionRule(), fidelity: nil,
+            calibration: try calibration ?? self.calibration(), calibrationSha256: Self.calibrationSha256, rule: DecisionRule(), fidelity: nil,
             software: .init(name: "tracemark", version: "test"))
         return try EvidenceReport.sign(statement, with: key).encoded()
     }
@@ -89,8 +89,8 @@ final class EvidenceTests: XCTestCase {
     }
 
     func testDecoysMustBeTheCalibrationsChoice() throws {
-        let chose = calibration(otherPairs: [.init(sources: [3, 4], samples: 200, watermarkedRate: 0.02),
-                                             .init(sources: [5, 6], samples: 200, watermarkedRate: 0.4)])
+        let chose = try calibration(otherPairs: [.init(sources: [3, 4], samples: 200, watermarkedRate: 0.02),
+                                                 .init(sources: [5, 6], samples: 200, watermarkedRate: 0.4)])
         let lines = try transcript(decoysChosenBy: Self.calibrationSha256)
         let report = try envelope(for: lines, calibration: chose)
         XCTAssertTrue(EvidenceReport.verify(report, publicKey: key.publicKey, transcript: lines).isValid)

@@ -74,6 +74,40 @@ final class ModelServerTests: XCTestCase {
         XCTAssertEqual(try get(base, "/v3/nothing").status, 404)
     }
 
+    /// Issue 18: a shape of 2^62 × 784 overflowed the value count and trapped the server (no
+    /// authentication needed); `3e39` (finite as a Double, not as a Float) answered 500 with an
+    /// empty body. Every refusal is a 4xx with a JSON error.
+    func testHostileRequestsAreRefusedWithJSONErrors() throws {
+        let (_, _, model) = try ProberTests.fixture()
+        let base = try start(ModelServer(classifier: model, name: "m", output: .probabilities))
+        func request(shape: String, data: String, datatype: String = "FP32") -> Data {
+            Data(("{\"inputs\":[{\"name\":\"images\",\"shape\":" + shape + ",\"datatype\":\"" + datatype + "\",\"data\":" + data + "}]}").utf8)
+        }
+        let pixels = "[" + [String](repeating: "0.5", count: 784).joined(separator: ",") + "]"
+        let hostile: [(String, Data)] = [
+            ("shape", request(shape: "[4611686018427387904,784]", data: pixels)),
+            ("shape", request(shape: "[4611686018427387904,1,28,28]", data: pixels)),
+            ("shape", request(shape: "[-1,784]", data: pixels)),
+            ("shape", request(shape: "[0,784]", data: "[]")),
+            ("shape", request(shape: "[1,1,28,28,1]", data: pixels)),
+            ("single-precision", request(shape: "[1,784]", data: "[3e39" + String(pixels.dropFirst(4)))),
+            ("single-precision", request(shape: "[1,784]", data: "[-1e300" + String(pixels.dropFirst(4)))),
+            ("finite", request(shape: "[1,784]", data: "[" + [String](repeating: "3e38", count: 784).joined(separator: ",") + "]")),
+            ("1024", request(shape: "[1025,784]", data: "[" + [String](repeating: "0", count: 1025 * 784).joined(separator: ",") + "]")),
+            ("datatype", request(shape: "[1,784]", data: pixels, datatype: "FP64")),
+            ("values", request(shape: "[2,784]", data: pixels)),
+        ]
+        for (word, body) in hostile {
+            let answer = try post(base + "/v2/models/m/infer", body, limit: 1 << 20)
+            let text = String(decoding: answer.body, as: UTF8.self)
+            XCTAssertTrue((400..<500).contains(answer.status ?? 0), "\(word): \(answer.status ?? 0) \(text)")
+            let message = (try? JSONSerialization.jsonObject(with: answer.body) as? [String: String])?["error"] ?? ""
+            XCTAssertTrue(message.contains(word), "\(word): '\(text)'")
+        }
+        XCTAssertEqual(try get(base + "/v2/health/live").status, 200, "the server is still up")
+        XCTAssertEqual(try post(base + "/v2/models/m/infer", request(shape: "[1,784]", data: pixels)).status, 200)
+    }
+
     func testTopKAndLabelOutputsReadBackThroughTheAdapter() throws {
         let (spec, testSet, model) = try ProberTests.fixture()
         let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: .init(triggers: 5, controls: 5, decoys: 0), seed: 2)

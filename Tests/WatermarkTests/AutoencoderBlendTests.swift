@@ -41,25 +41,27 @@ final class AutoencoderBlendTests: XCTestCase {
         XCTAssertLessThan(later, firstEpoch * 0.5, "reconstruction error \(firstEpoch) → \(later)")
     }
 
-    func testBlendIsDeterministicStaysInRangeAndDependsOnTheRatio() {
+    func testBlendIsDeterministicStaysInRangeAndDependsOnTheRatio() throws {
         let images = Self.dataset.images
-        func blend(_ ratio: Double) -> [Float] {
-            let combiner = Combiner.autoencoderBlend(AutoencoderBlend(ratio: ratio, autoencoder: Self.trained))
+        func blend(_ ratio: Double, shape: [Int] = [1, 8, 8]) throws -> [Float] {
+            let combiner = Combiner.autoencoderBlend(try AutoencoderBlend(ratio: ratio, autoencoder: Self.trained))
             var out = [Float](repeating: -1, count: 64), rng = SeededGenerator(seed: 1)
-            combiner.combine(Array(images[0..<64]), Array(images[64..<128]), into: &out, shape: [1, 8, 8], rng: &rng)
+            try combiner.combine(Array(images[0..<64]), Array(images[64..<128]), into: &out, shape: shape, rng: &rng)
             return out
         }
-        XCTAssertEqual(blend(0.5), blend(0.5))
-        XCTAssertTrue(blend(0.5).allSatisfy { (0...1).contains($0) })
-        XCTAssertNotEqual(blend(0.3), blend(0.7))
+        XCTAssertEqual(try blend(0.5), try blend(0.5))
+        XCTAssertTrue(try blend(0.5).allSatisfy { (0...1).contains($0) })
+        XCTAssertNotEqual(try blend(0.3), try blend(0.7))
         // Mostly a: closer to a than to b.
         func distance(_ x: [Float], _ y: ArraySlice<Float>) -> Float { zip(x, y).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) }
-        XCTAssertLessThan(distance(blend(0.9), images[0..<64]), distance(blend(0.9), images[64..<128]))
+        XCTAssertLessThan(distance(try blend(0.9), images[0..<64]), distance(try blend(0.9), images[64..<128]))
+        // The autoencoder reads and writes items of its own shape only.
+        XCTAssertThrowsError(try blend(0.5, shape: [1, 4, 16])) { XCTAssertTrue("\($0)".contains("autoencoder takes"), "\($0)") }
     }
 
     func testWeightsTravelBesideTheSpecUnderTheCommittedDigest() throws {
-        let blend = Combiner.autoencoderBlend(AutoencoderBlend(ratio: 0.5, autoencoder: Self.trained))
-        let spec = try WatermarkSpec.drawMEADefender(dataset: "squares", classNames: Self.classNames,
+        let blend = Combiner.autoencoderBlend(try AutoencoderBlend(ratio: 0.5, autoencoder: Self.trained))
+        let spec = try WatermarkSpec.drawMEADefender(dataset: "fashion-mnist", classNames: Self.classNames,
                                                      choices: SecretChoices(sourceLabels: [1, 2], targetLabel: 3, watermark: blend),
                                                      seed: 9, triggerSetSize: 10)
         XCTAssertTrue(spec.evasion.contains { $0.kind == "autoencoder-blend" }, "other ratios of the blend must be evasion ways")
@@ -78,6 +80,9 @@ final class AutoencoderBlendTests: XCTestCase {
         let before = try TriggerFactory(spec: spec, dataset: Self.dataset).watermarkSamples(count: 5, seed: 1)
         let after = try TriggerFactory(spec: loaded, dataset: Self.dataset).watermarkSamples(count: 5, seed: 1)
         XCTAssertEqual(before.images, after.images)
+        let reshaped = Dataset(name: "squares", itemShape: [1, 4, 16], images: Self.dataset.images, labels: Self.dataset.labels,
+                               classNames: Self.classNames)
+        XCTAssertThrowsError(try TriggerFactory(spec: spec, dataset: reshaped)) { XCTAssertTrue("\($0)".contains("autoencoder takes"), "\($0)") }
 
         // Decoded from JSON alone the weights are missing, and trigger samples refuse to be made.
         let bare = try WatermarkSpec.decode(spec.canonicalJSON(), path: "spec.json")
@@ -91,5 +96,17 @@ final class AutoencoderBlendTests: XCTestCase {
         XCTAssertThrowsError(try WatermarkSpec.load(path)) { XCTAssertTrue("\($0)".contains("SHA-256"), "\($0)") }
         try FileManager.default.removeItem(at: weights)
         XCTAssertThrowsError(try WatermarkSpec.load(path)) { XCTAssertTrue("\($0)".contains("beside the spec"), "\($0)") }
+    }
+
+    /// The weights come from whoever registers the spec: the item shape they name is bounded
+    /// like a checkpoint's before any layer is built for it.
+    func testAnAutoencoderFileNamingAHugeItemShapeIsRefused() throws {
+        for shape in ["4611686018427387904,8,8", "1,8,1099511627776", "1,8", "1,6,6"] {
+            var file = try Safetensors(decoding: Self.trained.encoded(), path: "ae")
+            file.metadata["item_shape"] = shape
+            XCTAssertThrowsError(try Autoencoder.decode(file.encoded(), path: "ae.safetensors"), shape) {
+                XCTAssertTrue("\($0)".contains("autoencoder"), "\($0)")
+            }
+        }
     }
 }

@@ -46,7 +46,13 @@ public struct Calibrator {
     }
 
     public func run(watermarked: Classifier?, now: Date = Date(), progress: (String) -> Void = { _ in }) throws -> Calibration {
-        let triggers = try WatermarkEvaluation.triggerSamples(for: spec, from: verificationSet, count: plan.triggers ?? spec.triggerSetSize)
+        // A plan whose calibration could not be stored is refused before hours of training.
+        let triggerCount = plan.triggers ?? spec.triggerSetSize
+        guard Calibration.referenceCounts.contains(plan.references), Calibration.triggerCounts.contains(triggerCount),
+              Calibration.triggerCounts.contains(plan.falseWatermarkSamples), plan.confidence > 0 && plan.confidence < 1 else {
+            throw ForensicsError.invalid("a calibration takes \(Calibration.referenceCounts.lowerBound)–\(Calibration.referenceCounts.upperBound) references, \(Calibration.triggerCounts.lowerBound)–\(Calibration.triggerCounts.upperBound) triggers and false-watermark samples, and a confidence strictly between 0 and 1")
+        }
+        let triggers = try WatermarkEvaluation.triggerSamples(for: spec, from: verificationSet, count: triggerCount)
         let falseWatermarks = try falseWatermarkSamples()
         var references: [Calibration.Reference] = []
         var rates = [[Double]](repeating: [], count: falseWatermarks.count)
@@ -57,11 +63,11 @@ public struct Calibrator {
             let (model, trainImages) = try reference(index: index, architecture: architecture, seed: seed)
             let hits = Int((WatermarkEvaluation.hitRate(of: model, on: triggers, label: spec.targetLabel) * Double(triggers.count)).rounded())
             let accuracy = Evaluation.accuracy(of: model, on: verificationSet)
-            references.append(Calibration.Reference(
+            references.append(try Calibration.Reference(
                 architecture: architecture, seed: seed, trainImages: trainImages, epochs: plan.epochs, testAccuracy: accuracy,
                 triggerHits: hits, triggers: triggers.count,
                 upperBound: ClopperPearson(successes: hits, trials: triggers.count, confidence: plan.confidence).upper,
-                seconds: Date().timeIntervalSince(started)))
+                seconds: max(0, Date().timeIntervalSince(started))))
             for (n, sample) in falseWatermarks.enumerated() {
                 rates[n].append(WatermarkEvaluation.hitRate(of: model, on: sample.samples, label: spec.targetLabel))
             }
@@ -69,11 +75,11 @@ public struct Calibrator {
                             index + 1, plan.references, architecture, seed, 100 * accuracy, hits, triggers.count,
                             Date().timeIntervalSince(started)))
         }
-        return Calibration(
+        return try Calibration(
             specSha256: sha256Hex(spec.canonicalJSON()), created: Vault.timestamp(now), confidence: plan.confidence,
             references: references,
             falseWatermarks: falseWatermarks.enumerated().map { n, sample in
-                Calibration.FalseWatermark(name: sample.name, samples: sample.samples.count, referenceRates: rates[n],
+                try Calibration.FalseWatermark(name: sample.name, samples: sample.samples.count, referenceRates: rates[n],
                                            watermarkedRate: watermarked.map { WatermarkEvaluation.hitRate(of: $0, on: sample.samples, label: spec.targetLabel) })
             },
             watermarkedWsr: watermarked.map { WatermarkEvaluation.hitRate(of: $0, on: triggers, label: spec.targetLabel) },
@@ -89,7 +95,7 @@ public struct Calibrator {
             var decoy = spec
             decoy.sourceLabels = [first, second]
             let samples = try TriggerFactory(spec: decoy, dataset: verificationSet).watermarkSamples(count: plan.falseWatermarkSamples, seed: rng.next())
-            return Calibration.OtherPair(sources: [first, second], samples: samples.count,
+            return try Calibration.OtherPair(sources: [first, second], samples: samples.count,
                                          watermarkedRate: WatermarkEvaluation.hitRate(of: watermarked, on: samples, label: spec.targetLabel))
         }
     }
@@ -122,7 +128,7 @@ public struct Calibrator {
         case .contentTrigger:
             return try (0..<plan.otherPairs).map { n in
                 var decoy = spec
-                decoy.contentTrigger = .random(shape: verificationSet.itemShape, rng: &rng)
+                decoy.contentTrigger = try .random(shape: verificationSet.itemShape, rng: &rng)
                 return ("random patch \(n + 1)", try TriggerFactory(spec: decoy, dataset: verificationSet).watermarkSamples(count: count, seed: rng.next()))
             }
         case .meaDefender:
@@ -134,8 +140,11 @@ public struct Calibrator {
                 return ("sources \(first)+\(second), the spec's way", try TriggerFactory(spec: decoy, dataset: verificationSet).watermarkSamples(count: count, seed: rng.next()))
             }
             for way in spec.evasion {
+                // The way becomes the decoy's watermark; a spec may not list its watermark as an
+                // evasion way too, and the decoy's own evasion ways are never drawn.
                 var decoy = spec
                 decoy.watermark = way
+                decoy.evasion = []
                 let pair = spec.sourceLabels.map(String.init).joined(separator: "+")
                 result.append(("sources \(pair), \(way.summary)", try TriggerFactory(spec: decoy, dataset: verificationSet).watermarkSamples(count: count, seed: rng.next())))
             }

@@ -16,7 +16,10 @@ public final class Autoencoder: @unchecked Sendable {
     private let lock = NSLock()
 
     public init(itemShape: [Int], seed: UInt64) throws {
-        guard itemShape.count == 3, itemShape[1] % 4 == 0, itemShape[2] % 4 == 0 else {
+        // The shape may come from a file beside a spec: it is bounded like a checkpoint's before
+        // any layer is allocated for it.
+        if let problem = ModelCard.itemShapeProblem(itemShape) { throw WatermarkError.mismatch("the autoencoder's \(problem)") }
+        guard itemShape[1] % 4 == 0, itemShape[2] % 4 == 0 else {
             throw WatermarkError.mismatch("the autoencoder needs (C, H, W) images with H and W divisible by 4, got \(itemShape)")
         }
         self.itemShape = itemShape

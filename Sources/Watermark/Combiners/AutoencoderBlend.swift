@@ -9,26 +9,46 @@ import Foundation
 /// the weights themselves travel beside the spec and are attached when it is loaded.
 public struct AutoencoderBlend: Codable, Equatable, Sendable {
     static let kind = "autoencoder-blend"
-    public var ratio: Double
-    public var autoencoderDigest: String
-    /// The loaded weights; absent until attached, and not part of the spec's JSON or equality.
-    public var autoencoder: Autoencoder?
+    public let ratio: Double
+    public let autoencoderDigest: String
+    /// The loaded weights; absent until attached (by digest), and not part of the spec's JSON or
+    /// equality.
+    public internal(set) var autoencoder: Autoencoder?
 
-    public init(ratio: Double, autoencoder: Autoencoder) {
-        precondition(ratio > 0 && ratio < 1, "autoencoder-blend ratio must lie strictly between 0 and 1")
+    /// A blend naming its autoencoder by digest, to be attached later.
+    public init(ratio: Double, autoencoderDigest: String) throws {
+        guard ratio > 0 && ratio < 1 else {
+            throw WatermarkError.invalid("autoencoder-blend ratio must lie strictly between 0 and 1, got \(ratio)")
+        }
+        // The digest names a file beside the spec, so it must be the hex a digest is and never a path.
+        guard isSHA256Hex(autoencoderDigest) else {
+            throw WatermarkError.invalid("autoencoder-blend autoencoder_digest must be a SHA-256 in lowercase hex (64 digits), got '\(autoencoderDigest.prefix(80))'")
+        }
         self.ratio = ratio
-        self.autoencoderDigest = autoencoder.digest
+        self.autoencoderDigest = autoencoderDigest
+    }
+
+    public init(ratio: Double, autoencoder: Autoencoder) throws {
+        try self.init(ratio: ratio, autoencoderDigest: autoencoder.digest)
         self.autoencoder = autoencoder
     }
 
     private enum CodingKeys: String, CodingKey { case ratio, autoencoderDigest }
 
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let ratio = try container.decode(Double.self, forKey: .ratio), digest = try container.decode(String.self, forKey: .autoencoderDigest)
+        self = try decoder.validated { try AutoencoderBlend(ratio: ratio, autoencoderDigest: digest) }
+    }
+
     public static func == (lhs: AutoencoderBlend, rhs: AutoencoderBlend) -> Bool {
         lhs.ratio == rhs.ratio && lhs.autoencoderDigest == rhs.autoencoderDigest
     }
 
+    /// The blend, once `Combiner.check(fits:)` has found the autoencoder attached and built for
+    /// these items.
     func combine(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        guard let autoencoder else { preconditionFailure("autoencoder \(autoencoderDigest) was never attached to the spec") }
+        guard let autoencoder else { preconditionFailure("autoencoder \(autoencoderDigest) was never attached (Combiner.check(fits:) refuses that)") }
         autoencoder.blend(a, b, ratio: Float(ratio), into: out)
     }
 }
@@ -37,7 +57,7 @@ extension WatermarkSpec {
     /// The file beside a spec that holds the autoencoder with this digest.
     public static func autoencoderFileName(digest: String) -> String { "autoencoder-\(digest.prefix(16)).safetensors" }
 
-    private var combiners: [Combiner] { (watermark.map { [$0] } ?? []) + evasion }
+    var combiners: [Combiner] { (watermark.map { [$0] } ?? []) + evasion }
 
     /// Digests of autoencoders the combiners name but that are not attached yet.
     public var missingAutoencoders: [String] {

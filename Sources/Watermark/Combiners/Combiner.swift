@@ -23,8 +23,28 @@ public enum Combiner: Equatable, Sendable {
     /// Combines items `a` and `b` of `shape` (C, H, W) into `out`. Random per-sample choices
     /// (a jittered cut, swapped sources) come from `rng`, so a seed fixes every sample.
     public func combine(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
-                        shape: [Int], rng: inout SeededGenerator) {
-        let geometry = ImageGeometry(shape: shape)
+                        shape: [Int], rng: inout SeededGenerator) throws {
+        let geometry = try ImageGeometry(shape: shape)
+        try check(fits: geometry)
+        combine(a, b, into: out, geometry, rng: &rng)
+    }
+
+    /// Refuses items this combiner cannot make: an autoencoder blend needs its autoencoder
+    /// attached and built for items of this shape; the pixel-level kinds take any.
+    func check(fits geometry: ImageGeometry) throws {
+        guard case .autoencoderBlend(let blend) = self else { return }
+        guard let autoencoder = blend.autoencoder else {
+            throw WatermarkError.mismatch("the autoencoder \(blend.autoencoderDigest) was never attached to the spec")
+        }
+        guard autoencoder.itemShape == geometry.shape else {
+            throw WatermarkError.mismatch("the autoencoder takes \(autoencoder.itemShape) items, not \(geometry.shape)")
+        }
+    }
+
+    /// The combination for a geometry checked with `check(fits:)`: TriggerFactory checks once
+    /// for all its samples.
+    func combine(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                 _ geometry: ImageGeometry, rng: inout SeededGenerator) {
         switch self {
         case .cropPaste(let c): c.combine(a, b, into: out, geometry, rng: &rng)
         case .pixelMerge(let c): c.combine(a, b, into: out, geometry)
@@ -45,14 +65,23 @@ public enum Combiner: Equatable, Sendable {
     }
 }
 
-/// (C, H, W) of one item, with pixel addressing.
-struct ImageGeometry {
-    let channels, height, width: Int
-    init(shape: [Int]) {
-        precondition(shape.count == 3, "combiners take (C, H, W) items, got \(shape)")
+/// (C, H, W) of one item, with pixel addressing. Made only from three positive dimensions whose
+/// product fits in an Int, so no index computed from it within an item overflows.
+struct ImageGeometry: Equatable {
+    let channels, height, width, count: Int
+
+    init(shape: [Int]) throws {
+        guard shape.count == 3, shape.allSatisfy({ $0 > 0 }) else {
+            throw WatermarkError.mismatch("images must be (C, H, W) items of positive sizes, got \(shape)")
+        }
+        let (plane, planeOverflow) = shape[1].multipliedReportingOverflow(by: shape[2])
+        let (count, overflow) = shape[0].multipliedReportingOverflow(by: plane)
+        guard !planeOverflow, !overflow else { throw WatermarkError.mismatch("items of shape \(shape) have more than \(Int.max) pixels") }
         (channels, height, width) = (shape[0], shape[1], shape[2])
+        self.count = count
     }
-    var count: Int { channels * height * width }
+
+    var shape: [Int] { [channels, height, width] }
 }
 
 extension Combiner: Codable {

@@ -13,21 +13,42 @@ public struct CropPaste: Codable, Equatable, Sendable {
         case topLeft = "top-left", topRight = "top-right", bottomLeft = "bottom-left", bottomRight = "bottom-right"
     }
 
-    public var region: Region
-    public var fraction: Double
-    public var jitter: Int
+    public let region: Region
+    public let fraction: Double
+    public let jitter: Int
     /// Rotation of `b` before pasting, in degrees: 0, 90, 180 or 270.
-    public var rotation: Int
-    public var swapsSources: Bool
+    public let rotation: Int
+    public let swapsSources: Bool
 
-    public init(region: Region, fraction: Double = 0.5, jitter: Int = 0, rotation: Int = 0, swapsSources: Bool = false) {
-        precondition(fraction > 0 && fraction < 1, "crop-paste fraction must lie strictly between 0 and 1")
-        precondition([0, 90, 180, 270].contains(rotation), "crop-paste rotation must be 0, 90, 180 or 270")
+    /// Twice the side of the largest catalog item: any larger and the cut lands on an edge.
+    public static let jitters = 0...64
+    public static let rotations = [0, 90, 180, 270]
+
+    public init(region: Region, fraction: Double = 0.5, jitter: Int = 0, rotation: Int = 0, swapsSources: Bool = false) throws {
+        guard fraction > 0 && fraction < 1 else {
+            throw WatermarkError.invalid("crop-paste fraction must lie strictly between 0 and 1, got \(fraction)")
+        }
+        guard Self.jitters.contains(jitter) else {
+            throw WatermarkError.invalid("crop-paste jitter must be \(Self.jitters.lowerBound)–\(Self.jitters.upperBound) pixels, got \(jitter)")
+        }
+        guard Self.rotations.contains(rotation) else {
+            throw WatermarkError.invalid("crop-paste rotation must be 0, 90, 180 or 270, got \(rotation)")
+        }
         self.region = region
         self.fraction = fraction
         self.jitter = jitter
         self.rotation = rotation
         self.swapsSources = swapsSources
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let region = try container.decode(Region.self, forKey: .region), fraction = try container.decode(Double.self, forKey: .fraction)
+        let jitter = try container.decode(Int.self, forKey: .jitter), rotation = try container.decode(Int.self, forKey: .rotation)
+        let swapsSources = try container.decode(Bool.self, forKey: .swapsSources)
+        self = try decoder.validated {
+            try CropPaste(region: region, fraction: fraction, jitter: jitter, rotation: rotation, swapsSources: swapsSources)
+        }
     }
 
     func combine(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,

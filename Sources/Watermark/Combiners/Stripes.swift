@@ -5,19 +5,32 @@ public struct Stripes: Codable, Equatable, Sendable {
     static let kind = "stripes"
     public enum Orientation: String, Codable, Sendable { case vertical, horizontal }
 
-    public var orientation: Orientation
-    public var pattern: [Bool]
+    public let orientation: Orientation
+    public let pattern: [Bool]
 
-    public init(orientation: Orientation, pattern: [Bool]) {
-        precondition(pattern.count >= 2, "stripes need at least two stripes")
-        precondition(pattern.contains(true) && pattern.contains(false), "a stripe pattern must take from both sources")
+    /// Up to one stripe per pixel row of an item eight times the largest catalog item's side.
+    public static let counts = 2...256
+
+    public init(orientation: Orientation, pattern: [Bool]) throws {
+        guard Self.counts.contains(pattern.count) else {
+            throw WatermarkError.invalid("stripes need \(Self.counts.lowerBound)–\(Self.counts.upperBound) stripes, got \(pattern.count)")
+        }
+        guard pattern.contains(true) && pattern.contains(false) else {
+            throw WatermarkError.invalid("a stripes pattern must take from both sources")
+        }
         self.orientation = orientation
         self.pattern = pattern
     }
 
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let orientation = try container.decode(Orientation.self, forKey: .orientation), pattern = try container.decode([Bool].self, forKey: .pattern)
+        self = try decoder.validated { try Stripes(orientation: orientation, pattern: pattern) }
+    }
+
     /// k stripes taken alternately, starting with `a`.
-    public static func alternating(_ orientation: Orientation, count: Int) -> Stripes {
-        Stripes(orientation: orientation, pattern: (0..<count).map { $0 % 2 == 1 })
+    public static func alternating(_ orientation: Orientation, count: Int) throws -> Stripes {
+        try Stripes(orientation: orientation, pattern: (0..<count).map { $0 % 2 == 1 })
     }
 
     func combine(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, _ g: ImageGeometry) {

@@ -31,10 +31,11 @@ public enum Removal {
     /// the thief guesses (every kind, random geometry), each labelled with a class that is neither
     /// of its sources, appended to `clean`. Fine-tuning on the result tries to unlearn any
     /// "mixes mean something" behaviour.
-    public static func relabelledMixes(_ clean: Dataset, count: Int, seed: UInt64) -> Dataset {
+    public static func relabelledMixes(_ clean: Dataset, count: Int, seed: UInt64) throws -> Dataset {
         var rng = SeededGenerator(seed: seed)
         let size = clean.itemSize, classes = clean.classNames.count
-        let guesses: [Combiner] = [
+        // Constant parameters, each inside its combiner's bounds.
+        let guesses: [Combiner] = try! [
             .cropPaste(CropPaste(region: .top, fraction: 0.5, jitter: 4, swapsSources: true)),
             .cropPaste(CropPaste(region: .left, fraction: 0.5, jitter: 4, swapsSources: true)),
             .cropPaste(CropPaste(region: .topLeft, fraction: 0.5, jitter: 3, swapsSources: true)),
@@ -45,11 +46,11 @@ public enum Removal {
         var result = clean
         var mixed = [Float](repeating: 0, count: count * size)
         var labels: [Int32] = []
-        clean.images.withUnsafeBufferPointer { images in
-            mixed.withUnsafeMutableBufferPointer { out in
+        try clean.images.withUnsafeBufferPointer { images in
+            try mixed.withUnsafeMutableBufferPointer { out in
                 for n in 0..<count {
                     let i = Int(rng.next() % UInt64(clean.count)), j = Int(rng.next() % UInt64(clean.count))
-                    guesses[n % guesses.count].combine(images.baseAddress! + i * size, images.baseAddress! + j * size,
+                    try guesses[n % guesses.count].combine(images.baseAddress! + i * size, images.baseAddress! + j * size,
                                                        into: out.baseAddress! + n * size, shape: clean.itemShape, rng: &rng)
                     var label = Int32(rng.next() % UInt64(classes))
                     while label == clean.labels[i] || label == clean.labels[j] { label = Int32(rng.next() % UInt64(classes)) }

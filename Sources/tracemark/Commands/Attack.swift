@@ -256,7 +256,7 @@ extension Attack {
             engine.apply()
             try ensureWritableFolder(for: common.out)
             let model = try Checkpoint.load(common.victim)
-            let data = Removal.relabelledMixes(try thiefData(images: images, for: model), count: mixes, seed: optimizer.seed)
+            let data = try Removal.relabelledMixes(try thiefData(images: images, for: model), count: mixes, seed: optimizer.seed)
             printStatus("fine-tuning \(model.card.architecture) on \(images) clean images + \(mixes) relabelled mixes for \(epochs) epochs")
             var configuration = optimizer.configuration(epochs: epochs)
             configuration.augmentation = .none

@@ -234,7 +234,7 @@ extension Embed {
                           finished: done == trainSet.count)
             }
             printStatus(String(format: "autoencoder trained: mean squared error %.4f per pixel", error))
-            return .autoencoderBlend(AutoencoderBlend(ratio: ratio, autoencoder: autoencoder))
+            return .autoencoderBlend(try AutoencoderBlend(ratio: ratio, autoencoder: autoencoder))
         }
     }
 }
