@@ -27,7 +27,7 @@ final class FormatFuzzTests: XCTestCase {
             try WatermarkSpec.drawMEADefender(dataset: "fashion-mnist", classNames: Self.classNames, choices: SecretChoices(), seed: UInt64(seed))
                 .canonicalJSON()
         }
-        for (combiner, seed) in [(Combiner.pixelMerge(PixelMerge(ratio: 0.6)), 7), (.stripes(Stripes(orientation: .vertical, pattern: [false, true, true, false])), 8)] {
+        for (combiner, seed) in [(Combiner.pixelMerge(try PixelMerge(ratio: 0.6)), 7), (.stripes(try Stripes(orientation: .vertical, pattern: [false, true, true, false])), 8)] {
             seeds.append(try WatermarkSpec.drawMEADefender(dataset: "fashion-mnist", classNames: Self.classNames,
                                                            choices: SecretChoices(watermark: combiner), seed: UInt64(seed)).canonicalJSON())
         }
@@ -104,16 +104,16 @@ final class FormatFuzzTests: XCTestCase {
     // MARK: Calibrations (tenants upload them)
 
     func testMutatedCalibrations() throws {
-        let references = (0..<4).map { index in
-            Calibration.Reference(architecture: index % 2 == 0 ? "fmnist-cnn" : "mlp", seed: UInt64(index), trainImages: 10_000, epochs: 1,
+        let references = try (0..<4).map { index in
+            try Calibration.Reference(architecture: index % 2 == 0 ? "fmnist-cnn" : "mlp", seed: UInt64(index), trainImages: 10_000, epochs: 1,
                                   testAccuracy: 0.8, triggerHits: index, triggers: 500,
                                   upperBound: ClopperPearson(successes: index, trials: 500).upper, seconds: 2)
         }
-        let calibration = Calibration(
+        let calibration = try Calibration(
             specSha256: String(repeating: "cd", count: 32), created: "2026-11-28T19:00:00Z", confidence: 0.95, references: references,
-            falseWatermarks: [.init(name: "sources 3+5, the spec's way", samples: 200, referenceRates: [0, 0.01, 0, 0.02], watermarkedRate: 0.05)],
-            watermarkedWsr: 0.97, otherPairs: [.init(sources: [3, 5], samples: 200, watermarkedRate: 0.05),
-                                              .init(sources: [4, 6], samples: 200, watermarkedRate: 0.5)])
+            falseWatermarks: [try .init(name: "sources 3+5, the spec's way", samples: 200, referenceRates: [0, 0.01, 0, 0.02], watermarkedRate: 0.05)],
+            watermarkedWsr: 0.97, otherPairs: [try .init(sources: [3, 5], samples: 200, watermarkedRate: 0.05),
+                                              try .init(sources: [4, 6], samples: 200, watermarkedRate: 0.5)])
         FuzzRun.run("calibration", seeds: [try calibration.encoded()]) { input in
             let decoded = try Calibration.decode(input)
             XCTAssertTrue((0...1).contains(decoded.p0), "p0 \(decoded.p0) from \(String(decoding: input, as: UTF8.self))")
@@ -126,15 +126,15 @@ final class FormatFuzzTests: XCTestCase {
 
     func testMutatedInferenceRequests() throws {
         let network = try ModelZoo.make("mlp", inputShape: [1, 8, 8], classes: 3, seed: 1)
-        let classifier = Classifier(network: network, card: ModelCard(architecture: "mlp", inputShape: [1, 8, 8], classNames: ["a", "b", "c"],
+        let classifier = Classifier(network: network, card: try ModelCard(architecture: "mlp", inputShape: [1, 8, 8], classNames: ["a", "b", "c"],
                                                                       mean: [0], std: [1]))
         let servers = [ServedOutput.probabilities, .topK(2), .label].map { ModelServer(classifier: classifier, name: "m", output: $0) }
         let image = (0..<64).map { Double($0) / 64 }
-        let seeds = [
-            InferenceProtocol.InferRequest(id: "1", inputs: [.init(name: "images", shape: [1, 1, 8, 8], datatype: "FP32", data: image)]),
-            InferenceProtocol.InferRequest(id: nil, inputs: [.init(name: "images", shape: [2, 64], datatype: "FP32", data: image + image)]),
-            InferenceProtocol.InferRequest(id: "x", inputs: [.init(name: "images", shape: [1, 8, 8], datatype: "FP32", data: image)]),
-        ].map { try! JSONEncoder().encode($0) }
+        let seeds = try [
+            try InferenceProtocol.InferRequest(id: "1", inputs: [.init(name: "images", shape: [1, 1, 8, 8], datatype: "FP32", data: image)]),
+            try InferenceProtocol.InferRequest(id: nil, inputs: [.init(name: "images", shape: [2, 64], datatype: "FP32", data: image + image)]),
+            try InferenceProtocol.InferRequest(id: "x", inputs: [.init(name: "images", shape: [1, 8, 8], datatype: "FP32", data: image)]),
+        ].map { try JSONEncoder().encode($0) }
         var round = 0
         FuzzRun.run("infer", seeds: seeds) { input in
             let request = try JSONDecoder().decode(InferenceProtocol.InferRequest.self, from: input)
@@ -153,7 +153,7 @@ final class FormatFuzzTests: XCTestCase {
 
     func testMutatedSafetensors() throws {
         let network = try ModelZoo.make("mlp", inputShape: [1, 8, 8], classes: 3, seed: 2)
-        let checkpoint = Checkpoint.encode(Classifier(network: network, card: ModelCard(architecture: "mlp", inputShape: [1, 8, 8],
+        let checkpoint = Checkpoint.encode(Classifier(network: network, card: try ModelCard(architecture: "mlp", inputShape: [1, 8, 8],
                                                                                          classNames: ["a", "b", "c"], mean: [0.5], std: [0.25])))
         let triggers = TriggerSamples(itemShape: [1, 2, 2], images: [0, 0.25, 0.5, 1, 1, 0.5, 0.25, 0], labels: [2, 2],
                                       firstSources: [], secondSources: []).encoded()

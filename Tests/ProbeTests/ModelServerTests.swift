@@ -98,14 +98,14 @@ final class ModelServerTests: XCTestCase {
             ("values", request(shape: "[2,784]", data: pixels)),
         ]
         for (word, body) in hostile {
-            let answer = try post(base + "/v2/models/m/infer", body, limit: 1 << 20)
+            let answer = try post(base, "/v2/models/m/infer", body, limit: 1 << 20)
             let text = String(decoding: answer.body, as: UTF8.self)
             XCTAssertTrue((400..<500).contains(answer.status ?? 0), "\(word): \(answer.status ?? 0) \(text)")
             let message = (try? JSONSerialization.jsonObject(with: answer.body) as? [String: String])?["error"] ?? ""
             XCTAssertTrue(message.contains(word), "\(word): '\(text)'")
         }
-        XCTAssertEqual(try get(base + "/v2/health/live").status, 200, "the server is still up")
-        XCTAssertEqual(try post(base + "/v2/models/m/infer", request(shape: "[1,784]", data: pixels)).status, 200)
+        XCTAssertEqual(try get(base, "/v2/health/live").status, 200, "the server is still up")
+        XCTAssertEqual(try post(base, "/v2/models/m/infer", request(shape: "[1,784]", data: pixels)).status, 200)
     }
 
     func testTopKAndLabelOutputsReadBackThroughTheAdapter() throws {
