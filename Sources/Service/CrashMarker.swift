@@ -19,8 +19,9 @@ final class CrashMarker: @unchecked Sendable {
     /// runner's count of starts instead).
     static let capacity = 16 << 10
 
+    /// Guards the handler's state, which is the process's.
+    private static let lock = NSLock()
     let url: URL
-    private let lock = NSLock()
 
     init(directory: URL) {
         url = directory.appendingPathComponent(Self.fileName)
@@ -40,7 +41,7 @@ final class CrashMarker: @unchecked Sendable {
     /// Installs the handler for the fatal signals, naming this marker's file. One service per
     /// process: a second one's marker replaces the first's.
     func install() {
-        lock.withLock {
+        Self.lock.withLock {
             let state = fatalSignalState ?? Self.allocateState()
             free(state.pointee.path)
             state.pointee.path = strdup(url.path)
@@ -60,7 +61,7 @@ final class CrashMarker: @unchecked Sendable {
 
     /// Formats the names of the investigations running now for the handler.
     func update(running ids: [String]) {
-        lock.withLock {
+        Self.lock.withLock {
             guard let state = fatalSignalState else { return }
             let next = 1 - state.pointee.current
             let buffer = state.pointee.buffers + next * Self.capacity

@@ -40,6 +40,7 @@ public final class ForensicService: Sendable {
         /// Investigations probed at once, all tenants together.
         public var runningInvestigations = 4
         /// Registrations made at once: making and sealing a 20,000-trigger set takes about 0.5 GB.
+        /// With more than one, one tenant's registrations at once can pass its quotas together.
         public var concurrentRegistrations = 1
         public var log: @Sendable (String) -> Void
 

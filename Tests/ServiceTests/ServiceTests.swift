@@ -202,6 +202,42 @@ final class ServiceTests: XCTestCase {
         XCTAssertFalse(log.contains("resuming investigation \(investigation)"), log)
     }
 
+    /// With several investigations running, a crash does not say which one caused it: none is
+    /// failed, each runs alone after the restart, and the one running alone at the next crash is.
+    func testAfterACrashOfSeveralInvestigationsEachRunsAloneAndTheOneThatCrashesAloneIsFailed() throws {
+        let fixture = try Fixture.shared()
+        let directory = temporaryFolder(self).appendingPathComponent("service")
+        let token = try addTenant("owner", in: directory)
+        var service = try RunningService(directory: directory, test: self)
+        let tarpit = try Tarpit(test: self)
+        let watermark = try service.registerWatermark(fixture, token: token)
+        let investigations = [try service.investigate(watermark: watermark, tarpit: tarpit, token: token),
+                              try service.investigate(watermark: watermark, tarpit: tarpit, token: token)]
+        try tarpit.waitForConnections(2)
+        _ = try service.stop(signal: SIGSEGV)
+
+        service = try RunningService(directory: directory, test: self)
+        try tarpit.waitForConnections(3)
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertEqual(tarpit.connections, 3, "after the crash the two ran at once again")
+        func status(_ id: String) throws -> String? {
+            try json(try service.call("GET", "/v1/investigations/\(id)", token: token))["status"] as? String
+        }
+        let statuses = try investigations.map(status)
+        XCTAssertEqual(Set(statuses), ["running", "queued"])
+        let alone = statuses[0] == "running" ? investigations[0] : investigations[1]
+        let other = alone == investigations[0] ? investigations[1] : investigations[0]
+        _ = try service.stop(signal: SIGSEGV)
+
+        service = try RunningService(directory: directory, test: self)
+        let failed = try json(try service.call("GET", "/v1/investigations/\(alone)", token: token))
+        XCTAssertEqual(failed["status"] as? String, "failed", "\(failed)")
+        XCTAssertTrue((failed["error"] as? String ?? "").contains("crashed"), "\(failed)")
+        try tarpit.waitForConnections(4)
+        XCTAssertEqual(try status(other), "running")
+        _ = try service.stop()
+    }
+
     func testAnInvestigationStartedThreeTimesWithoutFinishingIsFailed() throws {
         let fixture = try Fixture.shared()
         let directory = temporaryFolder(self).appendingPathComponent("service")

@@ -20,8 +20,8 @@ struct ServiceCommand: ParsableCommand {
             its calibration in the service's vault), GET /v1/watermarks/ID, PUT \
             /v1/watermarks/ID/calibration, POST/GET /v1/investigations (probe a target in the \
             background), GET /v1/investigations/ID (status, progress), …/report (signed DSSE), \
-            …/report.html, …/transcript, GET /v1/signing-key, GET /openapi.json (the full \
-            description), DELETE /v1/investigations/ID (cancel). Another tenant's ids answer 404. \
+            …/report.html, …/transcript, DELETE /v1/investigations/ID (cancel), GET \
+            /v1/signing-key, GET /openapi.json (the full description). Another tenant's ids answer 404. \
             Targets that resolve to loopback, private or link-local addresses are refused unless \
             --allow-private-targets. Up to --running-investigations probe at once, at most \
             --quota-investigations of one tenant. Each tenant has quotas (--quota-*); beyond one a \
@@ -69,7 +69,7 @@ struct ServiceCommand: ParsableCommand {
         @Option(help: "Per tenant: watermarks registered.")
         var quotaWatermarks = ForensicService.Quotas().watermarks
 
-        @Option(help: "Per tenant: bytes the vault keeps sealed for its watermarks — specs, trigger sets (100–200 MB for 20,000 triggers), autoencoder weights (default 1 GiB).")
+        @Option(help: "Per tenant: bytes the vault keeps sealed for its watermarks — specs, trigger sets (100–200 MB for 20,000 triggers), autoencoder weights.")
         var quotaTriggerSetBytes = ForensicService.Quotas().triggerSetBytes
 
         @Option(help: "Registrations made at once, all tenants together (making a 20,000-trigger set takes about 0.5 GB of memory).")
