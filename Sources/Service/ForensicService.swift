@@ -116,7 +116,7 @@ final class ServiceState: @unchecked Sendable {
     let store: ServiceStore
     private let vault: Vault
     private let vaultLock = NSLock()
-    private let registrationSlots: DispatchSemaphore
+    let registrationWorkers: RegistrationWorkers
     private let idempotencyLock = NSLock()
     /// Idempotency keys of registrations in progress, as "tenant id NUL key".
     private var idempotencyKeysInUse: Set<String> = []
@@ -130,7 +130,7 @@ final class ServiceState: @unchecked Sendable {
         targetPolicy = TargetPolicy(allowsPrivateAddresses: configuration.allowsPrivateTargets)
         quotas = configuration.quotas
         runningInvestigations = configuration.runningInvestigations
-        registrationSlots = DispatchSemaphore(value: configuration.concurrentRegistrations)
+        registrationWorkers = RegistrationWorkers(count: configuration.concurrentRegistrations)
         log = configuration.log
         try OwnerOnlyFiles.createDirectory(at: directory.appendingPathComponent("investigations"))
         vault = try Vault.open(directory: directory, creatingFor: signer.publicKey)
@@ -149,14 +149,6 @@ final class ServiceState: @unchecked Sendable {
 
     func withVault<T>(_ body: () throws -> T) throws -> T {
         try vaultLock.withLock(body)
-    }
-
-    /// Runs registration work — decoding weights, making and sealing a trigger set — at most
-    /// `concurrentRegistrations` at a time, so registrations at once cannot add up their memory.
-    func withRegistrationSlot<T>(_ body: () throws -> T) throws -> T {
-        registrationSlots.wait()
-        defer { registrationSlots.signal() }
-        return try body()
     }
 
     /// Runs `body` while no other request of the tenant with the same idempotency key runs; a

@@ -19,7 +19,7 @@ struct WatermarkRoutes {
             let tenant = try state.tenant(of: request)
             let key = try idempotencyKey(of: request)
             let body = try await state.body(of: request, limit: state.maximumBodyBytes)
-            let row = try await offloaded {
+            let row = try await state.registrationWorkers.run {
                 guard let key else { return try register(body, for: tenant, idempotency: nil) }
                 return try state.withIdempotencyKey(key, of: tenant) {
                     let bodySha256 = sha256Hex(body)
@@ -74,34 +74,32 @@ struct WatermarkRoutes {
         return row
     }
 
-    /// Decodes and registers `body` within the tenant's quotas, one registration at a time (or
-    /// as many as the operator allows), and keeps its idempotency key with the watermark.
+    /// Decodes and registers `body` within the tenant's quotas, and keeps its idempotency key
+    /// with the watermark. On a registration worker.
     private func register(_ body: Data, for tenant: Tenant, idempotency: (key: String, requestSha256: String)?) throws -> WatermarkRow {
-        try state.withRegistrationSlot {
-            let registration = try state.decode(WatermarkRegistration.self, from: body)
-            let quotas = state.quotas
-            let usage = try state.store.watermarkUsage(of: tenant)
-            guard usage.watermarks < quotas.watermarks else {
-                throw ServiceError.quotaExceeded("tenant \(tenant.name) has \(usage.watermarks) watermarks, its quota of watermarks")
-            }
-            guard usage.sealedBytes < quotas.triggerSetBytes else {
-                throw ServiceError.quotaExceeded("tenant \(tenant.name) keeps \(usage.sealedBytes) trigger-set bytes, its quota is \(quotas.triggerSetBytes)")
-            }
-            let secret: SealedSecret
-            do { secret = try SealedWatermark.secret(sealing: registration.spec) } catch {
-                throw ServiceError.invalid("invalid_spec", "cannot make the trigger set: \(error)")
-            }
-            let sealedBytes = secret.files.reduce(secret.spec.count) { $0 + $1.contents.count }
-            guard sealedBytes <= quotas.triggerSetBytes - usage.sealedBytes else {
-                throw ServiceError.quotaExceeded("this watermark's \(sealedBytes) trigger-set bytes would bring tenant \(tenant.name) to \(usage.sealedBytes + sealedBytes), over its quota of \(quotas.triggerSetBytes)")
-            }
-            let entry = try state.register(secret, modelDigest: registration.modelDigest)
-            if let calibration = registration.calibration { try state.attachCalibration(calibration, to: entry.recordId) }
-            let row = try state.store.addWatermark(tenant: tenant, name: registration.name, dataset: registration.spec.dataset,
-                                                   recordID: entry.recordId, sealedBytes: sealedBytes, idempotency: idempotency)
-            state.log("tenant \(tenant.id) registered watermark \(row.id) (log entry \(entry.index))")
-            return row
+        let registration = try state.decode(WatermarkRegistration.self, from: body)
+        let quotas = state.quotas
+        let usage = try state.store.watermarkUsage(of: tenant)
+        guard usage.watermarks < quotas.watermarks else {
+            throw ServiceError.quotaExceeded("tenant \(tenant.name) has \(usage.watermarks) watermarks, its quota of watermarks")
         }
+        guard usage.sealedBytes < quotas.triggerSetBytes else {
+            throw ServiceError.quotaExceeded("tenant \(tenant.name) keeps \(usage.sealedBytes) trigger-set bytes, its quota is \(quotas.triggerSetBytes)")
+        }
+        let secret: SealedSecret
+        do { secret = try SealedWatermark.secret(sealing: registration.spec) } catch {
+            throw ServiceError.invalid("invalid_spec", "cannot make the trigger set: \(error)")
+        }
+        let sealedBytes = secret.files.reduce(secret.spec.count) { $0 + $1.contents.count }
+        guard sealedBytes <= quotas.triggerSetBytes - usage.sealedBytes else {
+            throw ServiceError.quotaExceeded("this watermark's \(sealedBytes) trigger-set bytes would bring tenant \(tenant.name) to \(usage.sealedBytes + sealedBytes), over its quota of \(quotas.triggerSetBytes)")
+        }
+        let entry = try state.register(secret, modelDigest: registration.modelDigest)
+        if let calibration = registration.calibration { try state.attachCalibration(calibration, to: entry.recordId) }
+        let row = try state.store.addWatermark(tenant: tenant, name: registration.name, dataset: registration.spec.dataset,
+                                               recordID: entry.recordId, sealedBytes: sealedBytes, idempotency: idempotency)
+        state.log("tenant \(tenant.id) registered watermark \(row.id) (log entry \(entry.index))")
+        return row
     }
 
     private func attach(_ calibration: Calibration, to row: WatermarkRow) throws {
