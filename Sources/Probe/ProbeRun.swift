@@ -34,11 +34,13 @@ public final class ProbeRun {
 
     /// Sends every query the transcript does not hold yet (see `Prober.run`). A resumed
     /// transcript's records go through `stopWhen` first, in plan order: when they already stop
-    /// the probe nothing is sent, and this returns false.
+    /// the probe nothing is sent, and this returns false. Once `isCancelled` answers true
+    /// nothing more is sent; requests in flight end within the target's timeout.
     @discardableResult
-    public func run(stopWhen: ((TranscriptRecord) -> Bool)? = nil, progress: @escaping @Sendable (ProbeProgress) -> Void = { _ in }) throws -> Bool {
+    public func run(stopWhen: ((TranscriptRecord) -> Bool)? = nil, isCancelled: @escaping @Sendable () -> Bool = { false },
+                    progress: @escaping @Sendable (ProbeProgress) -> Void = { _ in }) throws -> Bool {
         if let stopWhen, transcript.completed.values.sorted(by: { $0.queryId < $1.queryId }).contains(where: stopWhen) { return false }
-        try prober.run(plan, transcript: transcript, stopWhen: stopWhen, progress: progress)
+        try prober.run(plan, transcript: transcript, stopWhen: stopWhen, isCancelled: isCancelled, progress: progress)
         return true
     }
 }

@@ -42,17 +42,19 @@ public final class Prober: @unchecked Sendable {
 
     /// `stopWhen` sees each written record in turn; once it answers true no further query is
     /// sent (those in flight still finish), and a later run resumes with the rest of the plan.
+    /// Once `isCancelled` answers true no query is sent and no attempt retried.
     public func run(_ plan: QueryPlan, transcript: TranscriptWriter, stopWhen: ((TranscriptRecord) -> Bool)? = nil,
+                    isCancelled: @escaping @Sendable () -> Bool = { false },
                     progress: @escaping @Sendable (ProbeProgress) -> Void = { _ in }) throws {
         let pending = plan.queries.filter { transcript.completed[$0.id] == nil }
-        let run = Run(pending: pending, alreadyDone: plan.queries.count - pending.count, stopWhen: stopWhen)
+        let run = Run(pending: pending, alreadyDone: plan.queries.count - pending.count, stopWhen: stopWhen, isCancelled: isCancelled)
         let limiter = RateLimiter(perSecond: options.rateLimit)
         DispatchQueue.concurrentPerform(iterations: max(1, min(options.concurrency, pending.count))) { worker in
             let session: CurlSession
             do { session = try CurlSession(settings: settings) } catch { run.fail(error); return }
             var jitter = SeededGenerator(seed: plan.seed ^ UInt64(worker + 1) &* 0x9E37_79B9)
             while let query = run.next() {
-                let record = send(query, session: session, limiter: limiter, jitter: &jitter)
+                let record = send(query, session: session, limiter: limiter, jitter: &jitter, isCancelled: isCancelled)
                 do { try transcript.append(record) } catch { run.fail(error); return }
                 run.finished(record, progress: progress)
             }
@@ -66,22 +68,24 @@ public final class Prober: @unchecked Sendable {
         let pending: [PlannedQuery]
         let alreadyDone: Int
         let stopWhen: ((TranscriptRecord) -> Bool)?
+        let isCancelled: () -> Bool
         let started = Date()
         private let lock = NSLock()
         private var nextIndex = 0, done = 0, retries = 0, failed = 0
         private var stopped = false
         private(set) var firstError: Error?
 
-        init(pending: [PlannedQuery], alreadyDone: Int, stopWhen: ((TranscriptRecord) -> Bool)?) {
+        init(pending: [PlannedQuery], alreadyDone: Int, stopWhen: ((TranscriptRecord) -> Bool)?, isCancelled: @escaping () -> Bool) {
             self.pending = pending
             self.alreadyDone = alreadyDone
             self.stopWhen = stopWhen
+            self.isCancelled = isCancelled
         }
 
-        /// The next query, or nil when all are handed out, the run failed or was told to stop.
+        /// The next query, or nil when all are handed out, the run failed, was told to stop or cancelled.
         func next() -> PlannedQuery? {
             lock.lock(); defer { lock.unlock() }
-            guard firstError == nil, !stopped, nextIndex < pending.count else { return nil }
+            guard firstError == nil, !stopped, !isCancelled(), nextIndex < pending.count else { return nil }
             nextIndex += 1
             return pending[nextIndex - 1]
         }
@@ -106,7 +110,8 @@ public final class Prober: @unchecked Sendable {
 
     /// One query to its final outcome: answered, or failed after the last allowed attempt (or at
     /// once on a client error other than 429, which retrying cannot fix).
-    func send(_ query: PlannedQuery, session: CurlSession, limiter: RateLimiter, jitter: inout SeededGenerator) -> TranscriptRecord {
+    func send(_ query: PlannedQuery, session: CurlSession, limiter: RateLimiter, jitter: inout SeededGenerator,
+              isCancelled: () -> Bool = { false }) -> TranscriptRecord {
         let started = Date()
         var outcome = TranscriptRecord(queryId: query.id, kind: query.kind, inputSha256: query.inputDigest, expectedLabel: query.expectedLabel, status: .failed,
                                        attempts: 0, started: Self.timestamp(started), seconds: 0)
@@ -117,6 +122,11 @@ public final class Prober: @unchecked Sendable {
         }
         while outcome.attempts < options.retry.maxAttempts {
             limiter.wait()
+            // Waiting for a rate-limit slot or a retry can take long; a probe cancelled meanwhile sends nothing more.
+            if isCancelled() {
+                outcome.error = outcome.error ?? "cancelled before it was sent"
+                break
+            }
             outcome.attempts += 1
             let exchange = session.perform(request)
             outcome.httpStatus = exchange.status

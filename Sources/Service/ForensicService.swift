@@ -13,6 +13,18 @@ import Vault
 /// tenant's spec sealed under the service's key), the store of tenants, watermarks and
 /// investigations, and each investigation's transcript, signed report and page.
 public final class ForensicService: Sendable {
+    /// What one tenant may hold; beyond it requests answer 429 `quota_exceeded`.
+    public struct Quotas: Sendable {
+        public var watermarks = 100
+        /// Bytes the vault keeps sealed for the tenant's watermarks: specs, trigger sets (a
+        /// 20,000-trigger set is about 100–200 MB) and autoencoder weights.
+        public var triggerSetBytes = 1 << 30
+        /// Investigations queued or running at once; also how many of the tenant's run at once.
+        public var investigations = 2
+
+        public init() {}
+    }
+
     public struct Configuration: Sendable {
         public var directory: URL
         /// Signs registrations, calibrations and reports; the vault belongs to it.
@@ -24,6 +36,12 @@ public final class ForensicService: Sendable {
         public var maximumBodyBytes = 32 << 20
         /// Probe hosts on loopback, private and link-local addresses too (tests, closed networks).
         public var allowsPrivateTargets = false
+        public var quotas = Quotas()
+        /// Investigations probed at once, all tenants together.
+        public var runningInvestigations = 4
+        /// Registrations made at once: making and sealing a 20,000-trigger set takes about 0.5 GB.
+        /// With more than one, one tenant's registrations at once can pass its quotas together.
+        public var concurrentRegistrations = 1
         public var log: @Sendable (String) -> Void
 
         public init(directory: URL, signer: SigningKey, unlocking: Unlocking, softwareVersion: String, log: @escaping @Sendable (String) -> Void) {
@@ -41,7 +59,7 @@ public final class ForensicService: Sendable {
     let runner: InvestigationRunner
 
     /// Opens (or creates, for the configuration's key) the service directory and queues the
-    /// investigations a previous run left unfinished.
+    /// investigations a previous run left unfinished, failing those that crashed it.
     public init(_ configuration: Configuration) throws {
         state = try ServiceState(configuration)
         try state.lockDirectory()
@@ -54,7 +72,7 @@ public final class ForensicService: Sendable {
         guard (1...100).contains(name.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw ServiceError.invalid("invalid_name", "a tenant name is 1–100 letters, digits, '-', '_' or '.'")
         }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try OwnerOnlyFiles.createDirectory(at: directory)
         let (tenant, token) = try ServiceStore(directory: directory).addTenant(name: name)
         return (tenant.id, token)
     }
@@ -92,10 +110,16 @@ final class ServiceState: @unchecked Sendable {
     let softwareVersion: String
     let maximumBodyBytes: Int
     let targetPolicy: TargetPolicy
+    let quotas: ForensicService.Quotas
+    let runningInvestigations: Int
     let log: @Sendable (String) -> Void
     let store: ServiceStore
     private let vault: Vault
     private let vaultLock = NSLock()
+    let registrationWorkers: RegistrationWorkers
+    private let idempotencyLock = NSLock()
+    /// Idempotency keys of registrations in progress, as "tenant id NUL key".
+    private var idempotencyKeysInUse: Set<String> = []
 
     init(_ configuration: ForensicService.Configuration) throws {
         directory = configuration.directory
@@ -104,7 +128,11 @@ final class ServiceState: @unchecked Sendable {
         softwareVersion = configuration.softwareVersion
         maximumBodyBytes = configuration.maximumBodyBytes
         targetPolicy = TargetPolicy(allowsPrivateAddresses: configuration.allowsPrivateTargets)
+        quotas = configuration.quotas
+        runningInvestigations = configuration.runningInvestigations
+        registrationWorkers = RegistrationWorkers(count: configuration.concurrentRegistrations)
         log = configuration.log
+        try OwnerOnlyFiles.createDirectory(at: directory.appendingPathComponent("investigations"))
         vault = try Vault.open(directory: directory, creatingFor: signer.publicKey)
         store = try ServiceStore(directory: directory)
     }
@@ -121,6 +149,17 @@ final class ServiceState: @unchecked Sendable {
 
     func withVault<T>(_ body: () throws -> T) throws -> T {
         try vaultLock.withLock(body)
+    }
+
+    /// Runs `body` while no other request of the tenant with the same idempotency key runs; a
+    /// second one meanwhile is refused (409), as its outcome depends on the first.
+    func withIdempotencyKey<T>(_ key: String, of tenant: Tenant, _ body: () throws -> T) throws -> T {
+        let claim = tenant.id + "\u{0}" + key
+        guard idempotencyLock.withLock({ idempotencyKeysInUse.insert(claim).inserted }) else {
+            throw ServiceError.conflict("idempotency_key_in_use", "a request with this Idempotency-Key is still being processed; retry when it has answered")
+        }
+        defer { idempotencyLock.withLock { _ = idempotencyKeysInUse.remove(claim) } }
+        return try body()
     }
 
     func register(_ secret: SealedSecret, modelDigest: String) throws -> RegistrationEntry {
@@ -152,6 +191,11 @@ final class ServiceState: @unchecked Sendable {
         directory.appendingPathComponent("investigations").appendingPathComponent(investigation)
     }
 
+    /// Writes a file of an investigation's folder, 0600.
+    func write(_ data: Data, named name: String, of investigation: String) throws {
+        try OwnerOnlyFiles.write(data, to: folder(of: investigation).appendingPathComponent(name))
+    }
+
     /// The tenant whose token the request carries; 401 for a missing or unknown token.
     func tenant(of request: Request) throws -> Tenant {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
@@ -170,8 +214,13 @@ final class ServiceState: @unchecked Sendable {
 
     /// The request body as `T`, at most `limit` bytes.
     func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        let body = try await body(of: request, limit: limit)
-        do { return try CanonicalJSON.decode(T.self, from: body) } catch {
+        try decode(T.self, from: try await body(of: request, limit: limit))
+    }
+
+    /// `body` as `T`: a body that is not JSON of the expected shape answers 400 `invalid_json`;
+    /// content `T` refuses as it decodes, 422 with `T`'s code.
+    func decode<T: Decodable>(_ type: T.Type, from body: Data) throws -> T {
+        do { return try CanonicalJSON.decode(T.self, from: body) } catch let error as ServiceError { throw error } catch {
             throw ServiceError(.badRequest, "invalid_json", "the body is not the expected JSON: \(describeDecodingError(error))")
         }
     }

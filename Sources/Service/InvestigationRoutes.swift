@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
+import Vault
 
 /// `/v1/investigations`: a tenant asks for one of its watermarks to be looked for in a suspect's
 /// API; the probe runs in the background; status, progress, the signed report, its page and
-/// the transcript (to check the report offline) are read here once ready.
+/// the transcript (to check the report offline) are read here once ready; DELETE cancels.
 struct InvestigationRoutes {
     let state: ServiceState
     let runner: InvestigationRunner
@@ -12,7 +13,6 @@ struct InvestigationRoutes {
         router.post("/v1/investigations") { request, _ in
             let tenant = try state.tenant(of: request)
             let body = try await state.decode(InvestigationRequest.self, from: request, limit: ForensicService.smallBodyBytes)
-            if let problem = body.problems.first { throw ServiceError.invalid("invalid_investigation", problem) }
             guard let watermark = try state.store.watermark(body.watermark, of: tenant) else { throw ServiceError.notFound("watermark", body.watermark) }
             let row = try await offloaded { () throws -> InvestigationRow in
                 guard let calibration = try state.calibration(of: watermark.recordID) else {
@@ -20,15 +20,28 @@ struct InvestigationRoutes {
                                                 "watermark \(watermark.id) has no calibration: PUT one to /v1/watermarks/\(watermark.id)/calibration first")
                 }
                 try state.targetPolicy.check(body.target)
-                let row = try state.store.addInvestigation(tenant: tenant, watermark: watermark, request: body, total: body.counts.total)
-                let folder = state.folder(of: row.id)
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                try calibration.write(to: folder.appendingPathComponent(ServiceState.calibrationName), options: .atomic)
+                let limit = state.quotas.investigations
+                guard let row = try state.store.addInvestigation(tenant: tenant, watermark: watermark, request: body, total: body.counts.total,
+                                                                 limit: limit) else {
+                    throw ServiceError.quotaExceeded("tenant \(tenant.name) has \(limit) investigations queued or running, its quota of concurrent investigations; wait for one to end or cancel one")
+                }
+                try OwnerOnlyFiles.createDirectory(at: state.folder(of: row.id))
+                try state.write(calibration, named: ServiceState.calibrationName, of: row.id)
                 return row
             }
             state.log("tenant \(tenant.id) opened investigation \(row.id) of watermark \(watermark.id)")
-            runner.enqueue(row.id)
+            runner.enqueue(row.id, tenantID: tenant.id)
             return try jsonResponse(view(of: row), status: .accepted)
+        }
+        router.delete("/v1/investigations/{id}") { request, context in
+            let tenant = try state.tenant(of: request)
+            let id = try investigation(request, context).id
+            if try runner.cancel(id) { state.log("tenant \(tenant.id) cancelled investigation \(id)") }
+            let row = try investigation(request, context)
+            guard row.status == .cancelled else {
+                throw ServiceError.conflict("investigation_finished", "investigation \(row.id) is \(row.status.rawValue); only queued and running ones can be cancelled")
+            }
+            return try jsonResponse(view(of: row))
         }
         router.get("/v1/investigations") { request, _ in
             let tenant = try state.tenant(of: request)

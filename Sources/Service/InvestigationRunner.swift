@@ -3,50 +3,160 @@ import Forensics
 import Foundation
 import Probe
 
-/// Runs investigations in the background, one at a time, oldest first: probe the target into
-/// the investigation's transcript, then sign the report and render its page. Each step's
-/// status is in the store before the step starts, so a service stopped at any point picks the
-/// job up again on start — a probe resumes from its transcript without re-sending queries.
+/// Runs investigations in the background: probe the target into the investigation's
+/// transcript, then sign the report and render its page. Up to `runningInvestigations` run at
+/// once, at most a tenant's quota of investigations of one tenant, oldest first otherwise, so
+/// one tenant's job against a slow or silent target never holds up the others.
+///
+/// Each step's status is in the store before the step starts, so a service stopped at any point
+/// picks the job up again on start — a probe resumes from its transcript. A job that crashed the
+/// process is not resumed into the same crash: the crash marker names the jobs that were running,
+/// and a job started `maximumStarts` times without ending is failed whatever stopped it.
 final class InvestigationRunner: @unchecked Sendable {
+    static let maximumStarts = 3
+
+    private struct Waiting {
+        var id: String
+        var tenantID: String
+    }
+
+    /// A job with a thread of its own until that thread ends — after a cancellation too, as its
+    /// requests in flight run out their timeout — so it counts against the limits until then.
+    private final class Running: @unchecked Sendable {
+        let tenantID: String
+        /// Runs alone: it was one of several running when the process crashed.
+        let isSuspect: Bool
+        private let lock = NSLock()
+        private var cancelled = false
+
+        init(tenantID: String, isSuspect: Bool) {
+            self.tenantID = tenantID
+            self.isSuspect = isSuspect
+        }
+
+        var isCancelled: Bool { lock.withLock { cancelled } }
+        func cancel() { lock.withLock { cancelled = true } }
+    }
+
     private let state: ServiceState
-    private let queue = DispatchQueue(label: "tracemark.investigations")
+    private let crashMarker: CrashMarker
     private let lock = NSLock()
+    private var waiting: [Waiting] = []
+    private var running: [String: Running] = [:]
+    /// Jobs that were running together when the process crashed; each runs alone until it ends,
+    /// so a crash while it runs names it alone.
+    private var suspects: Set<String> = []
     private var live: [String: ProbeProgress] = [:]
 
     init(state: ServiceState) {
         self.state = state
+        crashMarker = CrashMarker(directory: state.directory)
     }
 
+    /// Fails the jobs that crashed the last run (one that ran alone then) or were started too
+    /// often, and queues the other unfinished ones, the crash's suspects first.
     func resumeUnfinished() throws {
-        // Only one job runs at a time: the others wait their turn as queued, not running.
+        let crashed = Set(crashMarker.crashedInvestigations())
+        // Only the jobs running now are marked running: the others wait their turn as queued.
         try state.store.requeueRunning()
-        for id in try state.store.unfinishedInvestigations() {
-            state.log("resuming investigation \(id)")
-            enqueue(id)
+        let unfinished = try state.store.unfinishedInvestigations()
+        let named = unfinished.filter { crashed.contains($0.id) }
+        var resumed: [Waiting] = []
+        for job in unfinished {
+            if named.count == 1, named[0].id == job.id {
+                fail(job.id, "the service crashed while running this investigation; it is not run again")
+            } else if job.starts >= Self.maximumStarts {
+                fail(job.id, "the investigation was started \(job.starts) times without finishing (the service stopped or crashed each time); it is not run again")
+            } else {
+                state.log("resuming investigation \(job.id)" + (crashed.contains(job.id) ? " (alone: it was running when the service crashed)" : ""))
+                resumed.append(Waiting(id: job.id, tenantID: job.tenantID))
+            }
         }
+        try crashMarker.clear()
+        crashMarker.install()
+        lock.withLock {
+            if named.count > 1 { suspects = Set(named.map(\.id)) }
+            waiting = resumed.filter { suspects.contains($0.id) } + resumed.filter { !suspects.contains($0.id) }
+        }
+        startWaiting()
     }
 
-    func enqueue(_ id: String) {
-        queue.async { self.run(id) }
+    func enqueue(_ id: String, tenantID: String) {
+        lock.withLock { waiting.append(Waiting(id: id, tenantID: tenantID)) }
+        startWaiting()
     }
 
-    /// Progress of the probe running now, fresher than the store's.
+    /// Ends an unfinished investigation as cancelled at once: a queued one never starts, a
+    /// running one sends no further query. False when it had ended already.
+    func cancel(_ id: String) throws -> Bool {
+        let cancelled = try state.store.cancel(id)
+        lock.withLock {
+            waiting.removeAll { $0.id == id }
+            running[id]?.cancel()
+        }
+        return cancelled
+    }
+
+    /// Progress of a probe running now, fresher than the store's.
     func liveProgress(of id: String) -> ProbeProgress? {
         lock.withLock { live[id] }
     }
 
-    private func run(_ id: String) {
-        do {
-            try investigate(id)
-        } catch {
-            state.log("investigation \(id) failed: \(error)")
-            try? state.store.update(id, status: .failed, error: "\(error)")
+    /// Starts waiting jobs while there is room: oldest first, skipping tenants at their quota; a
+    /// suspect of a crash starts only when nothing else runs, and nothing starts beside it.
+    private func startWaiting() {
+        let starting: [(id: String, job: Running)] = lock.withLock {
+            var started: [(id: String, job: Running)] = []
+            var index = 0
+            while index < waiting.count, running.count < state.runningInvestigations, !running.values.contains(where: \.isSuspect) {
+                let candidate = waiting[index]
+                let isSuspect = suspects.contains(candidate.id)
+                if isSuspect && !running.isEmpty { break }
+                if running.values.filter({ $0.tenantID == candidate.tenantID }).count >= state.quotas.investigations {
+                    index += 1
+                    continue
+                }
+                waiting.remove(at: index)
+                let job = Running(tenantID: candidate.tenantID, isSuspect: isSuspect)
+                running[candidate.id] = job
+                started.append((candidate.id, job))
+            }
+            if !started.isEmpty { crashMarker.update(running: Array(running.keys)) }
+            return started
         }
-        lock.withLock { live[id] = nil }
+        for (id, job) in starting {
+            // A thread of its own: a job blocks on its target for as long as the target makes it.
+            Thread.detachNewThread { self.run(id, job) }
+        }
     }
 
-    private func investigate(_ id: String) throws {
-        guard let row = try state.store.investigation(id), row.status != .done, row.status != .failed else { return }
+    private func run(_ id: String, _ job: Running) {
+        do {
+            try investigate(id, job)
+        } catch {
+            if job.isCancelled {
+                state.log("investigation \(id): cancelled")
+            } else {
+                fail(id, "\(error)")
+            }
+        }
+        lock.withLock {
+            running[id] = nil
+            live[id] = nil
+            suspects.remove(id)
+            crashMarker.update(running: Array(running.keys))
+        }
+        startWaiting()
+    }
+
+    private func fail(_ id: String, _ reason: String) {
+        state.log("investigation \(id) failed: \(reason)")
+        try? state.store.update(id, status: .failed, error: reason)
+    }
+
+    private func investigate(_ id: String, _ job: Running) throws {
+        // Counted before any work, so a job that keeps killing the process is given up.
+        guard let status = try state.store.start(id), let row = try state.store.investigation(id) else { return }
         guard let watermark = try state.store.watermark(row.watermarkID, tenantID: row.tenantID) else {
             throw ServiceError.notFound("watermark", row.watermarkID)
         }
@@ -59,7 +169,7 @@ final class InvestigationRunner: @unchecked Sendable {
         }
         let calibration = try Calibration.decode(calibrationBytes), calibrationSha256 = sha256Hex(calibrationBytes)
         let transcriptPath = folder.appendingPathComponent(ServiceState.transcriptName).path
-        if row.status != .reporting {
+        if status != .reporting {
             try state.targetPolicy.check(row.request.target)
             try state.store.update(id, status: .running)
             let request = row.request
@@ -71,13 +181,17 @@ final class InvestigationRunner: @unchecked Sendable {
                 : nil
             state.log("investigation \(id): probing \(TargetPolicy.hostOnly(request.target.url)), \(probe.plan.queries.count) queries (\(probe.transcript.completed.count) already done)")
             let saved = LastSave()
-            try probe.run(stopWhen: sequential?.observe) { [weak self] progress in
+            try probe.run(stopWhen: sequential?.observe, isCancelled: { job.isCancelled }) { [weak self] progress in
                 guard let self else { return }
                 self.lock.withLock { self.live[id] = progress }
                 // The store is for restarts and other readers: once a second is enough.
                 if saved.due(every: 1) {
                     try? self.state.store.updateProgress(id, done: progress.done, total: progress.total, failed: progress.failed)
                 }
+            }
+            guard !job.isCancelled else {
+                state.log("investigation \(id): cancelled")
+                return
             }
             let records = try Transcript.read(transcriptPath).records
             try state.store.updateProgress(id, done: records.count, total: probe.plan.queries.count,
@@ -92,9 +206,8 @@ final class InvestigationRunner: @unchecked Sendable {
         let envelope = try EvidenceReport.sign(statement, with: state.signer).encoded()
         let verification = EvidenceReport.verify(envelope, publicKey: state.signer.publicKey, transcript: transcript)
         guard verification.isValid else { throw ServiceError(.internalServerError, "report_unverified", verification.problems.joined(separator: "; ")) }
-        try envelope.write(to: folder.appendingPathComponent(ServiceState.reportName), options: .atomic)
-        try Data(HTMLReport.render(statement, verification: verification).utf8)
-            .write(to: folder.appendingPathComponent(ServiceState.reportPageName), options: .atomic)
+        try state.write(envelope, named: ServiceState.reportName, of: id)
+        try state.write(Data(HTMLReport.render(statement, verification: verification).utf8), named: ServiceState.reportPageName, of: id)
         let verdict = statement.predicate.decision.verdict.rawValue
         try state.store.update(id, status: .done, verdict: verdict)
         state.log("investigation \(id): done, verdict \(verdict)")

@@ -21,6 +21,8 @@ struct ServiceError: Error, HTTPResponseError {
     static func notFound(_ what: String, _ id: String) -> ServiceError { .init(.notFound, "not_found", "no \(what) '\(id)'") }
     static func invalid(_ code: String, _ message: String) -> ServiceError { .init(.unprocessableContent, code, message) }
     static func conflict(_ code: String, _ message: String) -> ServiceError { .init(.conflict, code, message) }
+    /// A tenant's quota is used up; the message names the quota.
+    static func quotaExceeded(_ message: String) -> ServiceError { .init(.tooManyRequests, "quota_exceeded", message) }
     static let unauthorized = ServiceError(.unauthorized, "unauthorized", "send a valid API token as 'Authorization: Bearer <token>'")
 
     func response(from request: Request, context: some RequestContext) throws -> Response {

@@ -23,6 +23,14 @@ final class ServiceStore: @unchecked Sendable {
                                                        failed INTEGER NOT NULL, verdict TEXT, error TEXT,
                                                        created TEXT NOT NULL, updated TEXT NOT NULL);
             """)
+        // Columns added after the first service directories were made; added on open so those gain them too.
+        for (table, column, definition) in [("watermarks", "sealed_bytes", "INTEGER NOT NULL DEFAULT 0"),
+                                            ("watermarks", "idempotency_key", "TEXT"), ("watermarks", "request_sha256", "TEXT"),
+                                            ("investigations", "starts", "INTEGER NOT NULL DEFAULT 0")] {
+            let columns = try database.rows("SELECT name FROM pragma_table_info('\(table)')").compactMap { $0[0].string }
+            if !columns.contains(column) { try database.execute("ALTER TABLE \(table) ADD COLUMN \(column) \(definition)") }
+        }
+        try database.execute("CREATE UNIQUE INDEX IF NOT EXISTS watermarks_idempotency ON watermarks (tenant_id, idempotency_key)")
     }
 
     // MARK: Tenants
@@ -54,16 +62,23 @@ final class ServiceStore: @unchecked Sendable {
 
     // MARK: Watermarks
 
-    func addWatermark(tenant: Tenant, name: String, dataset: String, recordID: String, now: Date = Date()) throws -> WatermarkRow {
+    private static let watermarkColumns = "id, tenant_id, name, dataset, record_id, created, sealed_bytes"
+
+    /// `idempotency` is the request's `Idempotency-Key` and its body's SHA-256: stored in the
+    /// same row, so a watermark and the key that made it are written together or not at all.
+    func addWatermark(tenant: Tenant, name: String, dataset: String, recordID: String, sealedBytes: Int,
+                      idempotency: (key: String, requestSha256: String)?, now: Date = Date()) throws -> WatermarkRow {
         let row = WatermarkRow(id: "wm_" + hex(try secureRandomBytes(12)), tenantID: tenant.id, name: name, dataset: dataset,
-                               recordID: recordID, created: Vault.timestamp(now))
-        try database.rows("INSERT INTO watermarks VALUES (?, ?, ?, ?, ?, ?)",
-                          [.text(row.id), .text(row.tenantID), .text(name), .text(dataset), .text(recordID), .text(row.created)])
+                               recordID: recordID, created: Vault.timestamp(now), sealedBytes: sealedBytes)
+        try database.rows("""
+            INSERT INTO watermarks (\(Self.watermarkColumns), idempotency_key, request_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(row.id), .text(row.tenantID), .text(name), .text(dataset), .text(recordID), .text(row.created),
+                  .integer(Int64(sealedBytes)), idempotency.map { SQLiteValue.text($0.key) } ?? .null, idempotency.map { SQLiteValue.text($0.requestSha256) } ?? .null])
         return row
     }
 
     func watermarks(of tenant: Tenant) throws -> [WatermarkRow] {
-        try database.rows("SELECT id, tenant_id, name, dataset, record_id, created FROM watermarks WHERE tenant_id = ? ORDER BY created, id",
+        try database.rows("SELECT \(Self.watermarkColumns) FROM watermarks WHERE tenant_id = ? ORDER BY created, id",
                           [.text(tenant.id)]).map(WatermarkRow.init)
     }
 
@@ -72,23 +87,44 @@ final class ServiceStore: @unchecked Sendable {
     }
 
     func watermark(_ id: String, tenantID: String) throws -> WatermarkRow? {
-        try database.rows("SELECT id, tenant_id, name, dataset, record_id, created FROM watermarks WHERE id = ? AND tenant_id = ?",
+        try database.rows("SELECT \(Self.watermarkColumns) FROM watermarks WHERE id = ? AND tenant_id = ?",
                           [.text(id), .text(tenantID)]).first.map(WatermarkRow.init)
+    }
+
+    /// The watermark the tenant registered under `idempotencyKey`, and the SHA-256 of that request's body.
+    func watermark(idempotencyKey: String, of tenant: Tenant) throws -> (row: WatermarkRow, requestSha256: String)? {
+        try database.rows("SELECT \(Self.watermarkColumns), request_sha256 FROM watermarks WHERE tenant_id = ? AND idempotency_key = ?",
+                          [.text(tenant.id), .text(idempotencyKey)]).first.map { (WatermarkRow($0), $0[7].string ?? "") }
+    }
+
+    /// What the tenant's watermarks take against its quotas.
+    func watermarkUsage(of tenant: Tenant) throws -> (watermarks: Int, sealedBytes: Int) {
+        let row = try database.rows("SELECT COUNT(*), COALESCE(SUM(sealed_bytes), 0) FROM watermarks WHERE tenant_id = ?", [.text(tenant.id)])[0]
+        return (Int(row[0].integer ?? 0), Int(row[1].integer ?? 0))
     }
 
     // MARK: Investigations
 
-    func addInvestigation(tenant: Tenant, watermark: WatermarkRow, request: InvestigationRequest, total: Int,
-                          now: Date = Date()) throws -> InvestigationRow {
+    /// Adds a queued investigation unless the tenant has `limit` unfinished ones already (nil
+    /// then): counted and inserted in one statement, so two requests at once cannot both pass.
+    func addInvestigation(tenant: Tenant, watermark: WatermarkRow, request: InvestigationRequest, total: Int, limit: Int,
+                          now: Date = Date()) throws -> InvestigationRow? {
         let time = Vault.timestamp(now)
         let row = InvestigationRow(id: "inv_" + hex(try secureRandomBytes(12)), tenantID: tenant.id, watermarkID: watermark.id,
                                    request: request, status: .queued, done: 0, total: total, failed: 0, verdict: nil, error: nil,
                                    created: time, updated: time)
-        try database.rows("INSERT INTO investigations VALUES (?, ?, ?, ?, ?, 0, ?, 0, NULL, NULL, ?, ?)",
-                          [.text(row.id), .text(tenant.id), .text(watermark.id), .blob(try CanonicalJSON.encode(request)),
-                           .text(row.status.rawValue), .integer(Int64(total)), .text(time), .text(time)])
-        return row
+        let added = try database.rows("""
+            INSERT INTO investigations (\(Self.investigationColumns))
+            SELECT ?, ?, ?, ?, ?, 0, ?, 0, NULL, NULL, ?, ?
+            WHERE (SELECT COUNT(*) FROM investigations WHERE tenant_id = ? AND status IN \(Self.unfinished)) < ?
+            RETURNING id
+            """, [.text(row.id), .text(tenant.id), .text(watermark.id), .blob(try CanonicalJSON.encode(request)),
+                  .text(row.status.rawValue), .integer(Int64(total)), .text(time), .text(time), .text(tenant.id), .integer(Int64(limit))])
+        return added.isEmpty ? nil : row
     }
+
+    /// The statuses of investigations that have not ended, as an SQL list.
+    private static let unfinished = "('queued', 'running', 'reporting')"
 
     private static let investigationColumns =
         "id, tenant_id, watermark_id, request, status, done, total, failed, verdict, error, created, updated"
@@ -108,19 +144,33 @@ final class ServiceStore: @unchecked Sendable {
         try database.rows("SELECT \(Self.investigationColumns) FROM investigations WHERE id = ?", [.text(id)]).first.map(InvestigationRow.init)
     }
 
-    /// Investigations a stopped service left unfinished, oldest first.
-    func unfinishedInvestigations() throws -> [String] {
-        try database.rows("SELECT id FROM investigations WHERE status IN ('queued', 'running', 'reporting') ORDER BY created, id").map { $0[0].string! }
+    /// Investigations a stopped service left unfinished, oldest first, with how often each was started.
+    func unfinishedInvestigations() throws -> [(id: String, tenantID: String, starts: Int)] {
+        try database.rows("SELECT id, tenant_id, starts FROM investigations WHERE status IN \(Self.unfinished) ORDER BY created, id")
+            .map { ($0[0].string!, $0[1].string!, Int($0[2].integer ?? 0)) }
     }
 
     func requeueRunning() throws {
         try database.rows("UPDATE investigations SET status = 'queued' WHERE status = 'running'")
     }
 
+    /// Counts a start of the investigation; its status, nil when it has ended (been cancelled) meanwhile.
+    func start(_ id: String, now: Date = Date()) throws -> InvestigationStatus? {
+        try database.rows("UPDATE investigations SET starts = starts + 1, updated = ? WHERE id = ? AND status IN \(Self.unfinished) RETURNING status",
+                          [.text(Vault.timestamp(now)), .text(id)]).first.flatMap { $0[0].string.flatMap { InvestigationStatus(rawValue: $0) } }
+    }
+
+    /// Moves an unfinished investigation on; one that has ended (been cancelled) stays as it is.
     func update(_ id: String, status: InvestigationStatus, verdict: String? = nil, error: String? = nil, now: Date = Date()) throws {
-        try database.rows("UPDATE investigations SET status = ?, verdict = ?, error = ?, updated = ? WHERE id = ?",
+        try database.rows("UPDATE investigations SET status = ?, verdict = ?, error = ?, updated = ? WHERE id = ? AND status IN \(Self.unfinished)",
                           [.text(status.rawValue), verdict.map(SQLiteValue.text) ?? .null, error.map(SQLiteValue.text) ?? .null,
                            .text(Vault.timestamp(now)), .text(id)])
+    }
+
+    /// Ends an unfinished investigation as cancelled; false when it had ended already.
+    func cancel(_ id: String, now: Date = Date()) throws -> Bool {
+        try !database.rows("UPDATE investigations SET status = 'cancelled', updated = ? WHERE id = ? AND status IN \(Self.unfinished) RETURNING id",
+                           [.text(Vault.timestamp(now)), .text(id)]).isEmpty
     }
 
     func updateProgress(_ id: String, done: Int, total: Int, failed: Int, now: Date = Date()) throws {
@@ -142,10 +192,12 @@ struct WatermarkRow: Sendable {
     var dataset: String
     var recordID: String
     var created: String
+    /// The bytes the vault keeps sealed for it: spec, trigger set, autoencoder weights.
+    var sealedBytes: Int
 }
 
 enum InvestigationStatus: String, Codable, Sendable {
-    case queued, running, reporting, done, failed
+    case queued, running, reporting, done, failed, cancelled
 }
 
 struct InvestigationRow: Sendable {
@@ -174,7 +226,7 @@ extension Tenant {
 extension WatermarkRow {
     init(_ row: [SQLiteValue]) {
         self.init(id: row[0].string!, tenantID: row[1].string!, name: row[2].string!, dataset: row[3].string!, recordID: row[4].string!,
-                  created: row[5].string!)
+                  created: row[5].string!, sealedBytes: Int(row[6].integer ?? 0))
     }
 }
 

@@ -1,6 +1,7 @@
 import Engine
 import Forensics
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Server
 import Vault
@@ -10,13 +11,28 @@ import Watermark
 /// key), lists and reads them, and stores a calibration beside one. The secret — source
 /// labels, combiner, trigger set — never leaves the vault through the API.
 struct WatermarkRoutes {
+    static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
     let state: ServiceState
 
     func add(to router: Router<BasicRequestContext>) {
         router.post("/v1/watermarks") { request, _ in
             let tenant = try state.tenant(of: request)
-            let registration = try await state.decode(WatermarkRegistration.self, from: request, limit: state.maximumBodyBytes)
-            let row = try await offloaded { try register(registration, for: tenant) }
+            let key = try idempotencyKey(of: request)
+            let body = try await state.body(of: request, limit: state.maximumBodyBytes)
+            let row = try await state.registrationWorkers.run {
+                guard let key else { return try register(body, for: tenant, idempotency: nil) }
+                return try state.withIdempotencyKey(key, of: tenant) {
+                    let bodySha256 = sha256Hex(body)
+                    // A retry of a registration that was made: the same watermark, nothing registered twice.
+                    if let earlier = try state.store.watermark(idempotencyKey: key, of: tenant) {
+                        guard earlier.requestSha256 == bodySha256 else {
+                            throw ServiceError.invalid("idempotency_key_reused", "this Idempotency-Key was used for another request body; use a new key for a new registration")
+                        }
+                        return earlier.row
+                    }
+                    return try register(body, for: tenant, idempotency: (key, bodySha256))
+                }
+            }
             return try jsonResponse(try view(of: row), status: .created)
         }
         router.get("/v1/watermarks") { request, _ in
@@ -41,6 +57,15 @@ struct WatermarkRoutes {
         }
     }
 
+    /// The request's `Idempotency-Key`, nil when it has none: 1–255 printable ASCII characters.
+    private func idempotencyKey(of request: Request) throws -> String? {
+        guard let key = request.headers[Self.idempotencyKeyHeader] else { return nil }
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw ServiceError.invalid("invalid_idempotency_key", "Idempotency-Key must be 1–255 printable ASCII characters without spaces")
+        }
+        return key
+    }
+
     /// The caller's watermark named in the path; another tenant's is as absent as a made-up id.
     private func watermark(_ request: Request, _ context: BasicRequestContext) throws -> WatermarkRow {
         let tenant = try state.tenant(of: request)
@@ -49,65 +74,62 @@ struct WatermarkRoutes {
         return row
     }
 
-    private func register(_ registration: WatermarkRegistration, for tenant: Tenant) throws -> WatermarkRow {
-        guard (1...200).contains(registration.name.count) else { throw ServiceError.invalid("invalid_name", "name must be 1–200 characters") }
-        let digest = registration.modelDigest.lowercased()
-        guard digest.count == 64, digest.allSatisfy(\.isHexDigit) else {
-            throw ServiceError.invalid("invalid_model_digest", "model_digest must be the model file's SHA-256 in hex (64 characters)")
+    /// Decodes and registers `body` within the tenant's quotas, and keeps its idempotency key
+    /// with the watermark. On a registration worker.
+    private func register(_ body: Data, for tenant: Tenant, idempotency: (key: String, requestSha256: String)?) throws -> WatermarkRow {
+        let registration = try state.decode(WatermarkRegistration.self, from: body)
+        let quotas = state.quotas
+        let usage = try state.store.watermarkUsage(of: tenant)
+        guard usage.watermarks < quotas.watermarks else {
+            throw ServiceError.quotaExceeded("tenant \(tenant.name) has \(usage.watermarks) watermarks, its quota of watermarks")
         }
-        var spec = registration.spec
-        if let problem = spec.problems.first { throw ServiceError.invalid("invalid_spec", problem) }
-        if let named = spec.modelDigest, named != digest {
-            throw ServiceError.invalid("model_digest_mismatch", "the spec was made for the model with SHA-256 \(named), not \(digest)")
+        guard usage.sealedBytes < quotas.triggerSetBytes else {
+            throw ServiceError.quotaExceeded("tenant \(tenant.name) keeps \(usage.sealedBytes) trigger-set bytes, its quota is \(quotas.triggerSetBytes)")
         }
-        var files: [String: Data] = [:]
-        for (name, base64) in registration.files ?? [:] {
-            guard let contents = Data(base64Encoded: base64) else { throw ServiceError.invalid("invalid_files", "files.\(name) is not base64") }
-            files[name] = contents
-        }
-        do { try spec.attachAutoencoders(from: "in the request's files") { files[$0] } } catch {
-            throw ServiceError.invalid("invalid_files", "\(error)")
-        }
-        guard spec.triggerSetSize <= InvestigationRequest.largestCount else {
-            throw ServiceError.invalid("invalid_spec", "trigger_set_size is at most \(InvestigationRequest.largestCount) here")
-        }
-        let calibration = registration.calibration
-        if let calibration { try check(calibration, against: spec) }
         let secret: SealedSecret
-        do { secret = try SealedWatermark.secret(sealing: spec) } catch {
+        do { secret = try SealedWatermark.secret(sealing: registration.spec) } catch {
             throw ServiceError.invalid("invalid_spec", "cannot make the trigger set: \(error)")
         }
-        let entry = try state.register(secret, modelDigest: digest)
-        if let calibration { try state.attachCalibration(calibration, to: entry.recordId) }
-        let row = try state.store.addWatermark(tenant: tenant, name: registration.name, dataset: spec.dataset, recordID: entry.recordId)
+        let sealedBytes = secret.files.reduce(secret.spec.count) { $0 + $1.contents.count }
+        guard sealedBytes <= quotas.triggerSetBytes - usage.sealedBytes else {
+            throw ServiceError.quotaExceeded("this watermark's \(sealedBytes) trigger-set bytes would bring tenant \(tenant.name) to \(usage.sealedBytes + sealedBytes), over its quota of \(quotas.triggerSetBytes)")
+        }
+        let entry = try state.register(secret, modelDigest: registration.modelDigest)
+        if let calibration = registration.calibration { try state.attachCalibration(calibration, to: entry.recordId) }
+        let row = try state.store.addWatermark(tenant: tenant, name: registration.name, dataset: registration.spec.dataset,
+                                               recordID: entry.recordId, sealedBytes: sealedBytes, idempotency: idempotency)
         state.log("tenant \(tenant.id) registered watermark \(row.id) (log entry \(entry.index))")
         return row
     }
 
     private func attach(_ calibration: Calibration, to row: WatermarkRow) throws {
-        try check(calibration, against: try state.sealed(recordID: row.recordID).spec)
+        try calibration.check(against: try state.sealed(recordID: row.recordID).spec)
         try state.attachCalibration(calibration, to: row.recordID)
-    }
-
-    private func check(_ calibration: Calibration, against spec: WatermarkSpec) throws {
-        guard calibration.format == Calibration.format else { throw ServiceError.invalid("invalid_calibration", "not a \(Calibration.format) document") }
-        guard calibration.specSha256 == sha256Hex(spec.canonicalJSON()) else {
-            throw ServiceError.invalid("calibration_mismatch", "the calibration is of another spec (spec_sha256 \(calibration.specSha256.prefix(12))…)")
-        }
-        guard !calibration.references.isEmpty else { throw ServiceError.invalid("invalid_calibration", "the calibration has no reference models") }
-        let classes = 0..<spec.classNames.count
-        for pair in calibration.otherPairs ?? [] {
-            guard pair.sources.count == 2, pair.sources[0] != pair.sources[1], pair.sources.allSatisfy(classes.contains),
-                  !pair.sources.contains(spec.targetLabel), Set(pair.sources) != Set(spec.sourceLabels) else {
-                throw ServiceError.invalid("invalid_calibration", "other_pairs names \(pair.sources), which is not another source pair of this spec")
-            }
-        }
     }
 
     private func view(of row: WatermarkRow) throws -> WatermarkView {
         let entry = try state.entry(recordID: row.recordID)
         let calibration = try state.calibration(of: row.recordID).map(Calibration.decode)
         return WatermarkView(id: row.id, name: row.name, created: row.created, dataset: row.dataset, modelDigest: entry.modelDigest,
-                             commitment: entry.commitment, recordId: entry.recordId, calibrated: calibration != nil, p0: calibration?.p0)
+                             commitment: entry.commitment, recordId: entry.recordId, sealedBytes: row.sealedBytes, calibrated: calibration != nil,
+                             p0: calibration?.p0)
+    }
+}
+
+extension Calibration {
+    /// Refuses a calibration that is not of `spec`, or names pairs `spec` does not have.
+    func check(against spec: WatermarkSpec) throws {
+        guard format == Calibration.format else { throw ServiceError.invalid("invalid_calibration", "not a \(Calibration.format) document") }
+        guard specSha256 == sha256Hex(spec.canonicalJSON()) else {
+            throw ServiceError.invalid("calibration_mismatch", "the calibration is of another spec (spec_sha256 \(specSha256.prefix(12))…)")
+        }
+        guard !references.isEmpty else { throw ServiceError.invalid("invalid_calibration", "the calibration has no reference models") }
+        let classes = 0..<spec.classNames.count
+        for pair in otherPairs ?? [] {
+            guard pair.sources.count == 2, pair.sources[0] != pair.sources[1], pair.sources.allSatisfy(classes.contains),
+                  !pair.sources.contains(spec.targetLabel), Set(pair.sources) != Set(spec.sourceLabels) else {
+                throw ServiceError.invalid("invalid_calibration", "other_pairs names \(pair.sources), which is not another source pair of this spec")
+            }
+        }
     }
 }

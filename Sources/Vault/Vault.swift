@@ -10,7 +10,7 @@ public final class Vault {
     /// Opens the vault in `directory`. A new vault is created there only when `creatingFor` gives
     /// the owner's key; an existing vault must belong to that owner.
     public static func open(directory: URL, creatingFor newOwner: PublicKey? = nil) throws -> Vault {
-        if newOwner != nil { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+        if newOwner != nil { try OwnerOnlyFiles.createDirectory(at: directory) }
         let store = try SQLiteVaultStore(directory: directory, create: newOwner != nil)
         return try Vault(store: store, newOwner: newOwner)
     }

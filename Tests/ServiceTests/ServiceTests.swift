@@ -4,6 +4,9 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Probe
 import TestSupport
 import Watermark
@@ -120,6 +123,11 @@ final class ServiceTests: XCTestCase {
         XCTAssertEqual(verified.status, 0, verified.output)
         XCTAssertTrue(verified.output.contains("\"transcript_checked\" : true"), verified.output)
         XCTAssertTrue(verified.output.contains("\"verdict\" : \"\(try XCTUnwrap(finished["verdict"] as? String))\""), verified.output)
+        // While the service runs, so SQLite's -wal and -shm files are there too.
+        let shared = try runProgram("/usr/bin/find", [directory.path, "-perm", "/077"])
+        XCTAssertEqual(shared.status, 0)
+        XCTAssertEqual(shared.output, "", "files or folders of the service directory others can read")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("service.sqlite-wal").path))
         _ = try service.stop()
     }
 
@@ -170,6 +178,214 @@ final class ServiceTests: XCTestCase {
         }
         XCTAssertTrue(try items(try service.call("GET", "/v1/investigations", token: token)).isEmpty)
         _ = try service.stop()
+    }
+
+    func testAnInvestigationThatCrashedTheServiceIsFailedOnRestartNotResumed() throws {
+        let fixture = try Fixture.shared()
+        let directory = temporaryFolder(self).appendingPathComponent("service")
+        let token = try addTenant("owner", in: directory)
+        var service = try RunningService(directory: directory, test: self)
+        let tarpit = try Tarpit(test: self)
+        let watermark = try service.registerWatermark(fixture, token: token)
+        let investigation = try service.investigate(watermark: watermark, tarpit: tarpit, token: token)
+        try tarpit.waitForConnections(1)
+        XCTAssertEqual(try json(try service.call("GET", "/v1/investigations/\(investigation)", token: token))["status"] as? String, "running")
+        _ = try service.stop(signal: SIGSEGV)
+
+        service = try RunningService(directory: directory, test: self)
+        let state = try json(try service.call("GET", "/v1/investigations/\(investigation)", token: token))
+        XCTAssertEqual(state["status"] as? String, "failed", "\(state)")
+        XCTAssertTrue((state["error"] as? String ?? "").contains("crashed"), "\(state)")
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertEqual(tarpit.connections, 1, "the investigation that crashed the service was run again")
+        let log = try service.stop()
+        XCTAssertFalse(log.contains("resuming investigation \(investigation)"), log)
+    }
+
+    /// With several investigations running, a crash does not say which one caused it: none is
+    /// failed, each runs alone after the restart, and the one running alone at the next crash is.
+    func testAfterACrashOfSeveralInvestigationsEachRunsAloneAndTheOneThatCrashesAloneIsFailed() throws {
+        let fixture = try Fixture.shared()
+        let directory = temporaryFolder(self).appendingPathComponent("service")
+        let token = try addTenant("owner", in: directory)
+        var service = try RunningService(directory: directory, test: self)
+        let tarpit = try Tarpit(test: self)
+        let watermark = try service.registerWatermark(fixture, token: token)
+        let investigations = [try service.investigate(watermark: watermark, tarpit: tarpit, token: token),
+                              try service.investigate(watermark: watermark, tarpit: tarpit, token: token)]
+        try tarpit.waitForConnections(2)
+        _ = try service.stop(signal: SIGSEGV)
+
+        service = try RunningService(directory: directory, test: self)
+        try tarpit.waitForConnections(3)
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertEqual(tarpit.connections, 3, "after the crash the two ran at once again")
+        func status(_ id: String) throws -> String? {
+            try json(try service.call("GET", "/v1/investigations/\(id)", token: token))["status"] as? String
+        }
+        let statuses = try investigations.map(status)
+        XCTAssertEqual(Set(statuses), ["running", "queued"])
+        let alone = statuses[0] == "running" ? investigations[0] : investigations[1]
+        let other = alone == investigations[0] ? investigations[1] : investigations[0]
+        _ = try service.stop(signal: SIGSEGV)
+
+        service = try RunningService(directory: directory, test: self)
+        let failed = try json(try service.call("GET", "/v1/investigations/\(alone)", token: token))
+        XCTAssertEqual(failed["status"] as? String, "failed", "\(failed)")
+        XCTAssertTrue((failed["error"] as? String ?? "").contains("crashed"), "\(failed)")
+        try tarpit.waitForConnections(4)
+        XCTAssertEqual(try status(other), "running")
+        _ = try service.stop()
+    }
+
+    func testAnInvestigationStartedThreeTimesWithoutFinishingIsFailed() throws {
+        let fixture = try Fixture.shared()
+        let directory = temporaryFolder(self).appendingPathComponent("service")
+        let token = try addTenant("owner", in: directory)
+        var service = try RunningService(directory: directory, test: self)
+        let tarpit = try Tarpit(test: self)
+        let watermark = try service.registerWatermark(fixture, token: token)
+        let investigation = try service.investigate(watermark: watermark, tarpit: tarpit, token: token)
+        // Killed (not crashed) each time: resumed twice, then given up.
+        for start in 1...3 {
+            try tarpit.waitForConnections(start)
+            _ = try service.stop(signal: SIGKILL)
+            service = try RunningService(directory: directory, test: self)
+        }
+        let state = try json(try service.call("GET", "/v1/investigations/\(investigation)", token: token))
+        XCTAssertEqual(state["status"] as? String, "failed", "\(state)")
+        XCTAssertTrue((state["error"] as? String ?? "").contains("3 times"), "\(state)")
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertEqual(tarpit.connections, 3)
+        _ = try service.stop()
+    }
+
+    func testATarpitDoesNotHoldUpAnotherTenantAndDeleteCancelsIt() throws {
+        let fixture = try Fixture.shared()
+        let directory = temporaryFolder(self).appendingPathComponent("service")
+        let alice = try addTenant("alice", in: directory), bob = try addTenant("bob", in: directory)
+        let service = try RunningService(directory: directory, test: self)
+        let port = try serveModel(fixture.modelPath, for: self)
+        let tarpit = try Tarpit(test: self)
+        let stuck = try service.investigate(watermark: try service.registerWatermark(fixture, token: alice), tarpit: tarpit, token: alice)
+        try tarpit.waitForConnections(1)
+
+        let bobs = try service.investigate(watermark: try service.registerWatermark(fixture, token: bob), port: port, token: bob, counts: (20, 5, 5))
+        XCTAssertEqual(try service.waitUntilFinished(bobs, token: bob)["status"] as? String, "done", "bob's investigation waited behind alice's")
+        XCTAssertEqual(try json(try service.call("GET", "/v1/investigations/\(stuck)", token: alice))["status"] as? String, "running")
+
+        let stranger = try service.call("DELETE", "/v1/investigations/\(stuck)", token: bob)
+        XCTAssertEqual(stranger.status, 404, "bob must not cancel alice's investigation")
+        XCTAssertEqual(try errorCode(stranger.body), "not_found")
+        let cancelled = try service.call("DELETE", "/v1/investigations/\(stuck)", token: alice)
+        XCTAssertEqual(cancelled.status, 200, String(decoding: cancelled.body, as: UTF8.self))
+        XCTAssertEqual(try json(cancelled)["status"] as? String, "cancelled")
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertEqual(try json(try service.call("GET", "/v1/investigations/\(stuck)", token: alice))["status"] as? String, "cancelled")
+        XCTAssertEqual(try service.call("DELETE", "/v1/investigations/\(stuck)", token: alice).status, 200, "cancelling twice is no error")
+        XCTAssertEqual(try errorCode(try service.call("GET", "/v1/investigations/\(stuck)/report", token: alice).body), "report_not_ready")
+        let finished = try service.call("DELETE", "/v1/investigations/\(bobs)", token: bob)
+        XCTAssertEqual(finished.status, 409)
+        XCTAssertEqual(try errorCode(finished.body), "investigation_finished")
+
+        let watermark = try XCTUnwrap((try items(try service.call("GET", "/v1/watermarks", token: alice)).first as? [String: Any])?["id"] as? String)
+        for timeout in [0, -1, 120_001] {
+            let body = try investigationBody(watermark: watermark, port: tarpit.port, counts: (5, 0, 0), extra: ["timeout_ms": timeout])
+            let refused = try service.call("POST", "/v1/investigations", token: alice, body: body)
+            XCTAssertEqual(refused.status, 422, "timeout_ms \(timeout)")
+            XCTAssertEqual(try errorCode(refused.body), "invalid_investigation", "timeout_ms \(timeout)")
+        }
+        let document = try json(try service.call("GET", "/openapi.json", token: nil))
+        XCTAssertNotNil(((document["paths"] as? [String: Any])?["/v1/investigations/{id}"] as? [String: Any])?["delete"], "/openapi.json must describe DELETE")
+        _ = try service.stop()
+    }
+
+    func testQueuedInvestigationsCancelAtOnceAndEachQuotaAnswers429() throws {
+        let fixture = try Fixture.shared()
+        let directory = temporaryFolder(self).appendingPathComponent("service")
+        let token = try addTenant("owner", in: directory)
+        var service = try RunningService(directory: directory, test: self,
+                                         arguments: ["--running-investigations", "1", "--quota-investigations", "2", "--quota-watermarks", "1"])
+        let tarpit = try Tarpit(test: self)
+        let watermark = try service.registerWatermark(fixture, token: token)
+        let running = try service.investigate(watermark: watermark, tarpit: tarpit, token: token)
+        try tarpit.waitForConnections(1)
+        let queued = try service.investigate(watermark: watermark, tarpit: tarpit, token: token)
+        XCTAssertEqual(try json(try service.call("GET", "/v1/investigations/\(queued)", token: token))["status"] as? String, "queued")
+        let overQuota = try service.call("POST", "/v1/investigations", token: token,
+                                         body: try investigationBody(watermark: watermark, port: tarpit.port, counts: (5, 0, 0)))
+        XCTAssertEqual(overQuota.status, 429)
+        XCTAssertEqual(try errorCode(overQuota.body), "quota_exceeded")
+        XCTAssertTrue(errorMessage(overQuota.body).contains("investigations"), errorMessage(overQuota.body))
+        XCTAssertEqual(try json(try service.call("DELETE", "/v1/investigations/\(queued)", token: token))["status"] as? String, "cancelled")
+        _ = try service.investigate(watermark: watermark, tarpit: tarpit, token: token)
+        XCTAssertEqual(try json(try service.call("DELETE", "/v1/investigations/\(running)", token: token))["status"] as? String, "cancelled")
+
+        let secondWatermark = try service.call("POST", "/v1/watermarks", token: token, body: try registrationBody(fixture, name: "second"))
+        XCTAssertEqual(secondWatermark.status, 429)
+        XCTAssertEqual(try errorCode(secondWatermark.body), "quota_exceeded")
+        XCTAssertTrue(errorMessage(secondWatermark.body).contains("watermarks"), errorMessage(secondWatermark.body))
+        let sealedBytes = try XCTUnwrap(try json(try service.call("GET", "/v1/watermarks/\(watermark)", token: token))["sealed_bytes"] as? Int)
+        _ = try service.stop()
+
+        service = try RunningService(directory: directory, test: self,
+                                     arguments: ["--quota-watermarks", "5", "--quota-trigger-set-bytes", String(sealedBytes * 3 / 2)])
+        let tooManyBytes = try service.call("POST", "/v1/watermarks", token: token, body: try registrationBody(fixture, name: "second"))
+        XCTAssertEqual(tooManyBytes.status, 429)
+        XCTAssertEqual(try errorCode(tooManyBytes.body), "quota_exceeded")
+        XCTAssertTrue(errorMessage(tooManyBytes.body).contains("trigger-set bytes"), errorMessage(tooManyBytes.body))
+        XCTAssertEqual(try items(try service.call("GET", "/v1/watermarks", token: token)).count, 1)
+        _ = try service.stop()
+    }
+
+    func testRegistrationsAreValidatedCompletely() throws {
+        let fixture = try Fixture.shared()
+        let directory = temporaryFolder(self).appendingPathComponent("service")
+        let token = try addTenant("owner", in: directory)
+        let service = try RunningService(directory: directory, test: self)
+        for (name, code) in [("fmnist\u{0}shirts", "invalid_name"), ("two\nlines", "invalid_name"), ("", "invalid_name"),
+                             (String(repeating: "n", count: 201), "invalid_name")] {
+            let answer = try service.call("POST", "/v1/watermarks", token: token, body: try registrationBody(fixture, name: name))
+            XCTAssertEqual(answer.status, 422, name.debugDescription)
+            XCTAssertEqual(try errorCode(answer.body), code, name.debugDescription)
+        }
+        let badDigest = try service.call("POST", "/v1/watermarks", token: token, body: try registrationBody(fixture, name: "x", modelDigest: "00"))
+        XCTAssertEqual(try errorCode(badDigest.body), "invalid_model_digest")
+        XCTAssertTrue(try items(try service.call("GET", "/v1/watermarks", token: token)).isEmpty)
+        _ = try service.stop()
+    }
+
+    func testARetriedRegistrationWithTheSameIdempotencyKeyReturnsTheOriginal() throws {
+        let fixture = try Fixture.shared()
+        let directory = temporaryFolder(self).appendingPathComponent("service")
+        let alice = try addTenant("alice", in: directory), bob = try addTenant("bob", in: directory)
+        let service = try RunningService(directory: directory, test: self)
+        let body = try registrationBody(fixture, name: "fmnist-shirts")
+        let first = try service.call("POST", "/v1/watermarks", token: alice, body: body, headers: ["Idempotency-Key": "upload-7"])
+        XCTAssertEqual(first.status, 201, String(decoding: first.body, as: UTF8.self))
+        let retry = try service.call("POST", "/v1/watermarks", token: alice, body: body, headers: ["Idempotency-Key": "upload-7"])
+        XCTAssertEqual(retry.status, 201, String(decoding: retry.body, as: UTF8.self))
+        XCTAssertEqual(try json(retry)["id"] as? String, try json(first)["id"] as? String, "the retry returns the original watermark")
+        XCTAssertEqual(try json(retry)["record_id"] as? String, try json(first)["record_id"] as? String)
+        XCTAssertEqual(try items(try service.call("GET", "/v1/watermarks", token: alice)).count, 1)
+
+        let other = try service.call("POST", "/v1/watermarks", token: alice, body: try registrationBody(fixture, name: "other name"),
+                                     headers: ["Idempotency-Key": "upload-7"])
+        XCTAssertEqual(other.status, 422)
+        XCTAssertEqual(try errorCode(other.body), "idempotency_key_reused")
+        let bobs = try service.call("POST", "/v1/watermarks", token: bob, body: body, headers: ["Idempotency-Key": "upload-7"])
+        XCTAssertEqual(bobs.status, 201, "keys are per tenant")
+        XCTAssertNotEqual(try json(bobs)["id"] as? String, try json(first)["id"] as? String)
+        let invalidKey = try service.call("POST", "/v1/watermarks", token: alice, body: body, headers: ["Idempotency-Key": String(repeating: "k", count: 300)])
+        XCTAssertEqual(try errorCode(invalidKey.body), "invalid_idempotency_key")
+        let document = String(decoding: try service.call("GET", "/openapi.json", token: nil).body, as: UTF8.self)
+        XCTAssertTrue(document.contains("Idempotency-Key"), "/openapi.json must describe the Idempotency-Key header")
+        _ = try service.stop()
+
+        let vault = try runProgram(tracemarkBinary, ["vault", "list", "--vault", directory.path, "--json"])
+        XCTAssertEqual(vault.status, 0, vault.output)
+        XCTAssertEqual(try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(vault.output.utf8)) as? [Any]).count, 2,
+                       "one vault record for alice's registration and its retry, one for bob's")
     }
 
     // MARK: Helpers
@@ -229,11 +445,11 @@ final class RunningService {
     let port: Int
     let logFile: URL
 
-    init(directory: URL, test: XCTestCase, allowPrivateTargets: Bool = true) throws {
+    init(directory: URL, test: XCTestCase, allowPrivateTargets: Bool = true, arguments: [String] = []) throws {
         logFile = directory.deletingLastPathComponent().appendingPathComponent("service-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: logFile.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: tracemarkBinary)
-        process.arguments = ["service", "--vault", directory.path, "--port", "0"] + (allowPrivateTargets ? ["--allow-private-targets"] : [])
+        process.arguments = ["service", "--vault", directory.path, "--port", "0"] + (allowPrivateTargets ? ["--allow-private-targets"] : []) + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(ServiceTests.passphrase) { $1 }
         let output = Pipe()
         process.standardOutput = output
@@ -248,14 +464,18 @@ final class RunningService {
         self.port = port
     }
 
-    /// Stops the service and returns everything it logged.
+    /// Stops the service and returns everything it logged. A process the signal does not end
+    /// within 30 seconds (Swift's backtracer survives a SIGSEGV sent by kill) is killed.
     func stop(signal: Int32 = SIGTERM) throws -> String {
         kill(process.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         return try String(contentsOf: logFile, encoding: .utf8)
     }
 
-    func call(_ method: String, _ path: String, token: String?, body: Data? = nil) throws -> (status: Int, body: Data) {
+    func call(_ method: String, _ path: String, token: String?, body: Data? = nil, headers: [String: String] = [:]) throws -> (status: Int, body: Data) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
         // Foundation refuses a GET with a body.
@@ -263,6 +483,7 @@ final class RunningService {
         request.timeoutInterval = 60
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         final class Answer: @unchecked Sendable { var result: Result<(Int, Data), Error> = .failure(URLError(.unknown)) }
         let answer = Answer(), finished = DispatchSemaphore(value: 0)
         URLSession.shared.dataTask(with: request) { data, response, error in
@@ -277,19 +498,22 @@ final class RunningService {
     }
 
     func registerWatermark(_ fixture: Fixture, token: String, withCalibration: Bool = true) throws -> String {
-        var body: [String: Any] = ["name": "fmnist-shirts",
-                                   "spec": try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture.specPath))),
-                                   "model_digest": fixture.modelDigest]
-        if withCalibration {
-            body["calibration"] = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture.calibrationPath)))
-        }
-        let answer = try call("POST", "/v1/watermarks", token: token, body: try JSONSerialization.data(withJSONObject: body))
+        let answer = try call("POST", "/v1/watermarks", token: token, body: try registrationBody(fixture, withCalibration: withCalibration))
         XCTAssertEqual(answer.status, 201, String(decoding: answer.body, as: UTF8.self))
         return try XCTUnwrap(try json(answer)["id"] as? String)
     }
 
     func investigate(watermark: String, port: Int, token: String, counts: (Int, Int, Int), rateLimit: Double? = nil) throws -> String {
         let body = try investigationBody(watermark: watermark, port: port, counts: counts, rateLimit: rateLimit)
+        let answer = try call("POST", "/v1/investigations", token: token, body: body)
+        XCTAssertEqual(answer.status, 202, String(decoding: answer.body, as: UTF8.self))
+        return try XCTUnwrap(try json(answer)["id"] as? String)
+    }
+
+    /// An investigation of the tarpit: one query at a time, each waiting up to a minute.
+    func investigate(watermark: String, tarpit: Tarpit, token: String) throws -> String {
+        let body = try investigationBody(watermark: watermark, port: tarpit.port, counts: (5, 0, 0),
+                                         extra: ["concurrency": 1, "timeout_ms": 60_000, "max_attempts": 1])
         let answer = try call("POST", "/v1/investigations", token: token, body: body)
         XCTAssertEqual(answer.status, 202, String(decoding: answer.body, as: UTF8.self))
         return try XCTUnwrap(try json(answer)["id"] as? String)
@@ -306,9 +530,20 @@ final class RunningService {
     }
 }
 
-func investigationBody(watermark: String, port: Int, counts: (Int, Int, Int), rateLimit: Double? = nil) throws -> Data {
+func registrationBody(_ fixture: Fixture, name: String = "fmnist-shirts", modelDigest: String? = nil, withCalibration: Bool = true) throws -> Data {
+    var body: [String: Any] = ["name": name,
+                               "spec": try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture.specPath))),
+                               "model_digest": modelDigest ?? fixture.modelDigest]
+    if withCalibration {
+        body["calibration"] = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture.calibrationPath)))
+    }
+    return try JSONSerialization.data(withJSONObject: body)
+}
+
+func investigationBody(watermark: String, port: Int, counts: (Int, Int, Int), rateLimit: Double? = nil, extra: [String: Any] = [:]) throws -> Data {
     var target: [String: Any] = ["url": "http://127.0.0.1:\(port)", "protocol": "open-inference-v2", "model": "suspect", "concurrency": 2]
     if let rateLimit { target["rate_limit"] = rateLimit }
+    target.merge(extra) { $1 }
     return try JSONSerialization.data(withJSONObject: ["watermark": watermark, "target": target, "triggers": counts.0,
                                                        "controls": counts.1, "decoys": counts.2, "seed": 3])
 }
@@ -323,4 +558,49 @@ func items(_ answer: (status: Int, body: Data)) throws -> [Any] {
 
 func errorCode(_ body: Data) throws -> String? {
     ((try JSONSerialization.jsonObject(with: body) as? [String: Any])?["error"] as? [String: Any])?["code"] as? String
+}
+
+func errorMessage(_ body: Data) -> String {
+    ((try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["error"] as? [String: Any])?["message"] as? String ?? ""
+}
+
+/// A server that accepts connections and never answers: a probe of it waits out its timeout.
+/// It counts connections, so a test sees whether an investigation was sent again.
+final class Tarpit: @unchecked Sendable {
+    let port: Int
+    private let listener: Int32
+    private let lock = NSLock()
+    private var accepted: [Int32] = []
+
+    init(test: XCTestCase) throws {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
+        guard bound == 0, listen(socket, 16) == 0 else { throw FixtureFailure(message: "tarpit: bind or listen failed (errno \(errno))") }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
+        listener = socket
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread { [self] in
+            while case let connection = accept(listener, nil, nil), connection >= 0 { lock.withLock { accepted.append(connection) } }
+        }
+        test.addTeardownBlock { [self] in
+            shutdown(listener, Int32(SHUT_RDWR))
+            close(listener)
+            lock.withLock { accepted.forEach { close($0) } }
+        }
+    }
+
+    var connections: Int { lock.withLock { accepted.count } }
+
+    /// Waits (at most a minute) until `count` connections have come in.
+    func waitForConnections(_ count: Int) throws {
+        let deadline = Date().addingTimeInterval(60)
+        while connections < count {
+            guard Date() < deadline else { throw FixtureFailure(message: "the tarpit got \(connections) connections, not \(count)") }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
 }

@@ -58,6 +58,50 @@ final class CryptoTests: XCTestCase {
         XCTAssertThrowsError(try PublicKey(pem: Data("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".utf8)))
     }
 
+    /// The owner key under PBES2 with scrypt, as `openssl pkcs8 -topk8 -v2 aes-256-cbc -scrypt`
+    /// writes it, not OpenSSL's default PBKDF2 of 2,048 iterations.
+    func testOwnerKeysAreEncryptedWithScryptThatOpenSSLReads() throws {
+        guard let openssl = opensslPath else { throw XCTSkip("openssl is not installed: apt-get install openssl") }
+        let folder = temporaryFolder(self)
+        let key = try SigningKey.generate()
+        let file = folder.appendingPathComponent("owner.key.pem")
+        try key.encryptedPEM(passphrase: "pass phrase").write(to: file)
+
+        let structure = try runProgram(openssl, ["asn1parse", "-in", file.path])
+        XCTAssertEqual(structure.status, 0, structure.output)
+        XCTAssertTrue(structure.output.contains(":PBES2"), structure.output)
+        XCTAssertTrue(structure.output.contains(":scrypt"), "the key is not encrypted under scrypt:\n\(structure.output)")
+        XCTAssertTrue(structure.output.contains(":aes-256-cbc"), structure.output)
+        XCTAssertFalse(structure.output.contains("PBKDF2"), structure.output)
+
+        let environment = ["TM_TEST_PASS": "pass phrase", "TM_WRONG_PASS": "pass phrasE"]
+        let exported = try runProgram(openssl, ["pkey", "-in", file.path, "-passin", "env:TM_TEST_PASS", "-pubout"], environment: environment)
+        XCTAssertEqual(exported.status, 0, exported.output)
+        XCTAssertEqual(try PublicKey(pem: Data(exported.output.utf8)).keyID, key.publicKey.keyID)
+        XCTAssertNotEqual(try runProgram(openssl, ["pkey", "-in", file.path, "-passin", "env:TM_WRONG_PASS", "-noout"], environment: environment).status, 0,
+                          "openssl must refuse a wrong passphrase")
+        XCTAssertThrowsError(try SigningKey(pem: try Data(contentsOf: file), passphrase: "pass phrasE")) {
+            guard case VaultError.wrongPassphrase = $0 else { return XCTFail("\($0)") }
+        }
+        XCTAssertEqual(try SigningKey(pem: try Data(contentsOf: file), passphrase: "pass phrase").publicKey.keyID, key.publicKey.keyID)
+    }
+
+    /// Keys written before scrypt (PBES2 with PBKDF2, `openssl pkcs8 -topk8 -v2 aes-256-cbc`) still load.
+    func testOwnerKeysEncryptedWithPBKDF2StillLoad() throws {
+        let legacy = Data("""
+            -----BEGIN ENCRYPTED PRIVATE KEY-----
+            MIGbMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAgV7yNqszfx5AICCAAw
+            DAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEEFjdKd5pt0RKAFWGLvl6YPAEQMAM
+            rx5MlqpA3R21wAtQAN3PCQ6bxhiqoGvsnOrZad+T4+RgrHFxfkQUk0s/OOlpECrk
+            jk5GTCBoxL6o8EHCtBc=
+            -----END ENCRYPTED PRIVATE KEY-----
+
+            """.utf8)
+        XCTAssertEqual(try SigningKey(pem: legacy, passphrase: "legacy pass").publicKey.keyID,
+                       "ca81173b99364f911b42ef73822572bc99bb09d758bec1426faebf1820b6ca7b")
+        XCTAssertThrowsError(try SigningKey(pem: legacy, passphrase: "legacy pasS"))
+    }
+
     func testKeysInteroperateWithTheOpenSSLCommand() throws {
         guard let openssl = opensslPath else { throw XCTSkip("openssl is not installed: apt-get install openssl") }
         let folder = temporaryFolder(self)

@@ -40,6 +40,29 @@ final class RegisterCommandTests: XCTestCase {
                       "the command must say where the plaintext spec is: \(accepted.output)")
     }
 
+    func testKeysGoIntoKeysByDefaultAndNothingIsReadableByOthers() throws {
+        let (folder, arguments) = try prepare()
+        let generate = Process()
+        generate.executableURL = URL(fileURLWithPath: tracemarkBinary)
+        generate.arguments = ["keys", "generate", "--name", "second", "--json"]
+        generate.currentDirectoryURL = folder
+        generate.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        generate.standardOutput = FileHandle.nullDevice
+        try generate.run()
+        generate.waitUntilExit()
+        XCTAssertEqual(generate.terminationStatus, 0)
+        for name in ["second.key.pem", "second.pub.pem"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("keys/\(name)").path), "keys/\(name)")
+        }
+        let registered = try runProgram(tracemarkBinary, arguments, environment: environment)
+        XCTAssertEqual(registered.status, 0, registered.output)
+        for made in ["keys", "vault"] {
+            let shared = try runProgram("/usr/bin/find", [folder.appendingPathComponent(made).path, "-perm", "/077"])
+            XCTAssertEqual(shared.status, 0)
+            XCTAssertEqual(shared.output, "", "\(made): files or folders others can read")
+        }
+    }
+
     func testKillDuringRegisterLeavesAVaultThatVerifies() throws {
         let (folder, arguments) = try prepare()
         let vaultFolder = folder.appendingPathComponent("vault")

@@ -153,6 +153,25 @@ final class VaultTests: XCTestCase {
         XCTAssertNil(stored.range(of: base64[0..<32]), "base64 trigger bytes are in the vault folder")
     }
 
+    /// Made by the library itself, whatever the embedding process's umask: the folder 0700,
+    /// the database and SQLite's -wal and -shm files 0600.
+    func testANewVaultIsReadableOnlyByItsOwner() throws {
+        let folder = temporaryFolder(self).appendingPathComponent("vault")
+        let key = try SigningKey.generate()
+        let vault = try Vault.open(directory: folder, creatingFor: key.publicKey)
+        _ = try vault.register(try smallSecret("private"), modelDigest: sha256Hex(Data("m".utf8)), signer: key, unlocking: passphrase)
+        XCTAssertEqual(try permissions(folder), 0o700, "the vault folder")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        XCTAssertTrue(files.contains(SQLiteVaultStore.fileName + "-wal"), "\(files)")
+        for name in files {
+            XCTAssertEqual(try permissions(folder.appendingPathComponent(name)), 0o600, name)
+        }
+    }
+
+    private func permissions(_ url: URL) throws -> Int {
+        try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int) & 0o777
+    }
+
     func testATruncatedDatabaseGivesAClearError() throws {
         let (_, _, folder) = try makeVault(entries: 3)
         let path = folder.appendingPathComponent(SQLiteVaultStore.fileName).path

@@ -7,8 +7,10 @@ public final class SQLiteDatabase {
     public let path: String
     private let handle: OpaquePointer
 
+    /// A database made here is 0600, and so are its -wal and -shm files.
     public init(path: String, create: Bool) throws {
         self.path = path
+        if create { try OwnerOnlyFiles.createEmptyFile(atPath: path) }
         var opened: OpaquePointer? = nil
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0)
         let status = sqlite3_open_v2(path, &opened, flags, nil)

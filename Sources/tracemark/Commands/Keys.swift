@@ -13,14 +13,17 @@ struct Keys: ParsableCommand {
             abstract: "Write a new Ed25519 key pair: NAME.key.pem (PKCS#8, encrypted) and NAME.pub.pem.",
             discussion: """
             The private key is encrypted with the passphrase from TRACEMARK_PASSPHRASE (or asked \
-            on the terminal) and reads with `openssl pkey -in NAME.key.pem -passin env:TRACEMARK_PASSPHRASE`. \
-            The key id is the SHA-256 of the DER public key. Existing files are never overwritten. \
-            Keep the private key out of version control; share the public key with whoever checks reports.
+            on the terminal) under scrypt and AES-256-CBC (PKCS#8 PBES2, as `openssl pkcs8 -topk8 \
+            -v2 aes-256-cbc -scrypt` writes it) and reads with `openssl pkey -in NAME.key.pem -passin \
+            env:TRACEMARK_PASSPHRASE`. The key id is the SHA-256 of the DER public key. The folder is \
+            made readable by its owner only (0700); existing files are never overwritten. keys/ is \
+            git-ignored: keys/README.md says how to keep, back up and rotate the private key; share \
+            the public key with whoever checks reports.
             """
         )
 
-        @Option(help: "Folder to write the key pair into (created if absent).")
-        var out: String
+        @Option(help: "Folder to write the key pair into (created if absent, 0700).")
+        var out = "keys"
 
         @Option(help: "File name stem.")
         var name = "owner"
@@ -63,15 +66,15 @@ struct KeyReport: Encodable {
     var publicKey: String
 }
 
-/// A new Ed25519 key pair: the private key encrypted with `passphrase` (readable by its owner
-/// only), the public key beside it. The folder is made when absent.
+/// A new Ed25519 key pair: the private key encrypted with `passphrase`, the public key beside
+/// it, both readable by their owner only. The folder is made (0700) when absent.
 func writeNewKeyPair(privatePath: String, publicPath: String, passphrase: String) throws -> SigningKey {
     let key = try SigningKey.generate()
     let folder = URL(fileURLWithPath: privatePath).deletingLastPathComponent()
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    try OwnerOnlyFiles.createDirectory(at: folder)
     guard FileManager.default.createFile(atPath: privatePath, contents: try key.encryptedPEM(passphrase: passphrase),
                                          attributes: [.posixPermissions: 0o600]),
-          FileManager.default.createFile(atPath: publicPath, contents: key.publicKey.pem) else {
+          FileManager.default.createFile(atPath: publicPath, contents: key.publicKey.pem, attributes: [.posixPermissions: 0o600]) else {
         throw CommandFailure("cannot write into \(folder.path)")
     }
     return key

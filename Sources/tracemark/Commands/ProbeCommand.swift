@@ -102,13 +102,13 @@ struct ProbeCommand: ParsableCommand {
         }
         let started = Date()
         let every = max(plan.queries.count / 100, 1)
-        let sentAny = try probe.run(stopWhen: sequential?.observe) { p in
+        let sentAny = try probe.run(stopWhen: sequential?.observe, progress: { p in
             // Formatting a line per query would cost more than sending it: only every 1 %.
             guard p.done % every == 0 || p.done == p.total else { return }
             line.show(stage: String(format: "%d/%d queries  %.1f q/s  %d retries  %d failed  ETA %@", p.done, p.total,
                                     p.queriesPerSecond, p.retries, p.failed, ProgressLine.duration(p.secondsRemaining)),
                       finished: p.done == p.total, every: every * 5, step: p.done)
-        }
+        })
         if !sentAny {
             printStatus("the sequential test had already decided on the transcript so far (\(sequential!.outcome.rawValue)); nothing sent")
         }

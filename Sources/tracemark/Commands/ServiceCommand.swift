@@ -20,11 +20,18 @@ struct ServiceCommand: ParsableCommand {
             its calibration in the service's vault), GET /v1/watermarks/ID, PUT \
             /v1/watermarks/ID/calibration, POST/GET /v1/investigations (probe a target in the \
             background), GET /v1/investigations/ID (status, progress), …/report (signed DSSE), \
-            …/report.html, …/transcript, GET /v1/signing-key, GET /openapi.json (the full \
-            description). Another tenant's ids answer 404. Targets that resolve to loopback, \
-            private or link-local addresses are refused unless --allow-private-targets. Jobs are \
-            in the store: a restarted \
-            service resumes them, a probe from its transcript. The service's Ed25519 key signs \
+            …/report.html, …/transcript, DELETE /v1/investigations/ID (cancel), GET \
+            /v1/signing-key, GET /openapi.json (the full description). Another tenant's ids answer 404. \
+            Targets that resolve to loopback, private or link-local addresses are refused unless \
+            --allow-private-targets. Up to --running-investigations probe at once, at most \
+            --quota-investigations of one tenant. Each tenant has quotas (--quota-*); beyond one a \
+            request answers 429 with the code quota_exceeded and a message naming the quota. \
+            POST /v1/watermarks takes an Idempotency-Key header: a retry with the same key and \
+            body returns the watermark made the first time. Jobs are in the store: a restarted \
+            service resumes them, a probe from its transcript, except a job that crashed the \
+            service (failed with that reason) and one started three times without finishing. \
+            Everything in the directory is readable by the service's user only (0600/0700). The \
+            service's Ed25519 key signs \
             registrations and reports: --key, or DIR/service.key.pem, made on first start (its \
             passphrase, TRACEMARK_PASSPHRASE or the terminal, also seals the specs unless \
             --key-file is given). The log names requests, never tokens. With --port 0 a free port \
@@ -53,9 +60,29 @@ struct ServiceCommand: ParsableCommand {
         @Flag(help: "Let tenants probe hosts on loopback, private and link-local addresses (closed networks, tests).")
         var allowPrivateTargets = false
 
+        @Option(help: "Investigations probed at once, all tenants together.")
+        var runningInvestigations = 4
+
+        @Option(help: "Per tenant: investigations queued or running at once; also how many of one tenant's run at once.")
+        var quotaInvestigations = ForensicService.Quotas().investigations
+
+        @Option(help: "Per tenant: watermarks registered.")
+        var quotaWatermarks = ForensicService.Quotas().watermarks
+
+        @Option(help: "Per tenant: bytes the vault keeps sealed for its watermarks — specs, trigger sets (100–200 MB for 20,000 triggers), autoencoder weights.")
+        var quotaTriggerSetBytes = ForensicService.Quotas().triggerSetBytes
+
+        @Option(help: "Registrations made at once, all tenants together (making a 20,000-trigger set takes about 0.5 GB of memory).")
+        var concurrentRegistrations = 1
+
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
             guard maxBodyBytes >= 64 << 10 else { throw ValidationError("--max-body-bytes must be at least 65536") }
+            guard (1...256).contains(runningInvestigations) else { throw ValidationError("--running-investigations must be 1–256") }
+            guard (1...64).contains(concurrentRegistrations) else { throw ValidationError("--concurrent-registrations must be 1–64") }
+            guard quotaInvestigations >= 1, quotaWatermarks >= 1, quotaTriggerSetBytes >= 1 else {
+                throw ValidationError("--quota-investigations, --quota-watermarks and --quota-trigger-set-bytes must be at least 1")
+            }
         }
 
         func run() throws {
@@ -67,6 +94,11 @@ struct ServiceCommand: ParsableCommand {
                 softwareVersion: TracemarkVersion.current, log: { printStatus("\(Vault.timestamp(Date())) \($0)") })
             configuration.maximumBodyBytes = maxBodyBytes
             configuration.allowsPrivateTargets = allowPrivateTargets
+            configuration.runningInvestigations = runningInvestigations
+            configuration.concurrentRegistrations = concurrentRegistrations
+            configuration.quotas.investigations = quotaInvestigations
+            configuration.quotas.watermarks = quotaWatermarks
+            configuration.quotas.triggerSetBytes = quotaTriggerSetBytes
             let service = try ForensicService(configuration)
             let host = self.host
             let application = service.application(host: host, port: port) { port in
