@@ -43,6 +43,11 @@ static inline int tm_curl_sockaddr_ip(const struct curl_sockaddr *address, unsig
     }
     return 0;
 }
+typedef int (*tm_curl_xferinfo_callback)(void *context, curl_off_t download_total, curl_off_t downloaded,
+                                         curl_off_t upload_total, curl_off_t uploaded);
+static inline CURLcode tm_curl_easy_setopt_xferinfo_callback(CURL *handle, tm_curl_xferinfo_callback value) {
+    return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, value);
+}
 static inline CURLcode tm_curl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

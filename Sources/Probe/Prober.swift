@@ -111,7 +111,7 @@ public final class Prober: @unchecked Sendable {
     /// One query to its final outcome: answered, or failed after the last allowed attempt (or at
     /// once on a client error other than 429, which retrying cannot fix).
     func send(_ query: PlannedQuery, session: CurlSession, limiter: RateLimiter, jitter: inout SeededGenerator,
-              isCancelled: () -> Bool = { false }) -> TranscriptRecord {
+              isCancelled: @escaping () -> Bool = { false }) -> TranscriptRecord {
         let started = Date()
         var outcome = TranscriptRecord(queryId: query.id, kind: query.kind, inputSha256: query.inputDigest, expectedLabel: query.expectedLabel, status: .failed,
                                        attempts: 0, started: Self.timestamp(started), seconds: 0)
@@ -128,7 +128,7 @@ public final class Prober: @unchecked Sendable {
                 break
             }
             outcome.attempts += 1
-            let exchange = session.perform(request)
+            let exchange = session.perform(request, isCancelled: isCancelled)
             outcome.httpStatus = exchange.status
             outcome.responseSha256 = exchange.failure == nil ? sha256Hex(exchange.body) : nil
             var retryable = true

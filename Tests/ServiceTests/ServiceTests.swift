@@ -320,6 +320,11 @@ final class ServiceTests: XCTestCase {
         XCTAssertEqual(try json(try service.call("DELETE", "/v1/investigations/\(queued)", token: token))["status"] as? String, "cancelled")
         _ = try service.investigate(watermark: watermark, tarpit: tarpit, token: token)
         XCTAssertEqual(try json(try service.call("DELETE", "/v1/investigations/\(running)", token: token))["status"] as? String, "cancelled")
+        // The cancelled probe abandons its request in flight (timeout 60 s) at once, so the one
+        // running slot goes to the next job within seconds.
+        let cancelledAt = Date()
+        try tarpit.waitForConnections(2)
+        XCTAssertLessThan(Date().timeIntervalSince(cancelledAt), 15, "the cancelled request held its slot until its timeout")
 
         let secondWatermark = try service.call("POST", "/v1/watermarks", token: token, body: try registrationBody(fixture, name: "second"))
         XCTAssertEqual(secondWatermark.status, 429)

@@ -103,6 +103,12 @@ final class CurlSession {
             if let data { sink.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: length) }
             return length
         }
+        _ = tm_curl_easy_setopt_xferinfo_callback(handle) { context, _, _, _, _ in
+            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+            guard sink.isCancelled?() == true else { return 0 }
+            sink.cancelled = true
+            return 1
+        }
         _ = tm_curl_easy_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
             let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
             let length = size * count
@@ -130,13 +136,23 @@ final class CurlSession {
         var oversized = false
         /// Why the open-socket callback refused each address it refused (a host may have several).
         var refusedAddresses: [String] = []
-        init(limit: Int) { self.limit = limit }
+        let isCancelled: (() -> Bool)?
+        var cancelled = false
+        init(limit: Int, isCancelled: (() -> Bool)?) {
+            self.limit = limit
+            self.isCancelled = isCancelled
+        }
     }
 
-    func perform(_ request: OutgoingRequest) -> Exchange {
+    /// Sends one request and waits for its answer. With `isCancelled`, libcurl asks it about once
+    /// a second (and as data moves) and abandons the request when it answers true: a cancelled
+    /// probe against a tarpit ends within a second, not at the target's timeout.
+    func perform(_ request: OutgoingRequest, isCancelled: (() -> Bool)? = nil) -> Exchange {
         let started = Date()
-        let sink = Sink(limit: settings.maximumResponseBytes)
+        let sink = Sink(limit: settings.maximumResponseBytes, isCancelled: isCancelled)
         let context = Unmanaged.passUnretained(sink).toOpaque()
+        _ = tm_curl_easy_setopt_long(handle, CURLOPT_NOPROGRESS, isCancelled == nil ? 1 : 0)
+        _ = tm_curl_easy_setopt_pointer(handle, CURLOPT_XFERINFODATA, context)
         if headers != request.headers {
             curl_slist_free_all(headerList)
             headerList = nil
@@ -162,6 +178,8 @@ final class CurlSession {
         var failure: Exchange.Failure? = nil
         if sink.oversized {
             failure = .oversized(settings.maximumResponseBytes)
+        } else if sink.cancelled {
+            failure = .transport("cancelled")
         } else if code != CURLE_OK {
             failure = .transport(sink.refusedAddresses.isEmpty ? String(cString: curl_easy_strerror(code)) : sink.refusedAddresses.joined(separator: "; "))
         }
