@@ -60,7 +60,10 @@ public struct Decision: Codable, Equatable, Sendable {
     /// Why these counts and this rule cannot be decided on (a report read from a file may carry
     /// anything), or nil when they can.
     public static func problem(triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double, rule: DecisionRule) -> String? {
-        guard triggers >= 0, decoys >= 0, (0...triggers).contains(triggerHits), (0...decoys).contains(decoyHits) else { return "hits must lie between 0 and the answers" }
+        guard (0...Binomial.largestTrials).contains(triggers), (0...Binomial.largestTrials).contains(decoys) else {
+            return "answers must lie between 0 and \(Binomial.largestTrials)"
+        }
+        guard (0...triggers).contains(triggerHits), (0...decoys).contains(decoyHits) else { return "hits must lie between 0 and the answers" }
         guard (0...1).contains(calibratedP0) else { return "p0 must be a probability" }
         guard rule.alpha > 0, rule.alpha < 1, rule.noEvidenceAlpha > 0, rule.noEvidenceAlpha < 1, rule.confidence > 0, rule.confidence < 1 else {
             return "α and the confidence level must lie strictly between 0 and 1"

@@ -55,6 +55,19 @@ final class EvidenceTests: XCTestCase {
         return try EvidenceReport.sign(statement, with: key).encoded()
     }
 
+    /// Found by the long fuzz run: a signed report naming a reference of 2⁶³ − 1 triggers
+    /// trapped in the Clopper–Pearson bound instead of failing verification.
+    func testAForgedReferenceCountFailsVerificationWithoutATrap() throws {
+        let transcript = try self.transcript()
+        let envelope = try DSSEEnvelope.decode(try self.envelope(for: transcript))
+        var statement = try EvidenceReport.Statement.decode(try XCTUnwrap(Data(base64Encoded: envelope.payload)))
+        statement.predicate.null.referenceTriggers[0] = Int.max
+        let verification = EvidenceReport.verify(try EvidenceReport.sign(statement, with: key).encoded(), publicKey: key.publicKey,
+                                                 transcript: transcript)
+        XCTAssertTrue(verification.signatureValid)
+        XCTAssertTrue(verification.problems.contains { $0.hasPrefix("predicate.null") }, "\(verification.problems)")
+    }
+
     func testMerkleRootFollowsRFC6962() {
         XCTAssertEqual(MerkleTree.root(of: []), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         // A lone empty leaf hashes to SHA-256(0x00), RFC 6962's value.

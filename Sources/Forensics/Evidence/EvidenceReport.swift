@@ -20,6 +20,10 @@ public enum EvidenceReport {
         if let chooser = figures.decoyCalibrationSha256, chooser != calibrationSha256 {
             throw ForensicsError.invalid("the transcript's decoys were chosen by calibration \(chooser.prefix(12))…, not by this one (\(calibrationSha256.prefix(12))…)")
         }
+        if let problem = Decision.problem(triggerHits: figures.trigger.hits, triggers: figures.trigger.answered, decoyHits: figures.decoy.hits,
+                                          decoys: figures.decoy.answered, calibratedP0: calibration.p0, rule: rule) {
+            throw ForensicsError.invalid("the transcript's figures cannot be decided: \(problem)")
+        }
         let null = EvidencePredicate.NullSource(
             calibrationSha256: calibrationSha256, created: calibration.created, confidence: calibration.confidence,
             referenceArchitectures: calibration.references.map(\.architecture), referenceHits: calibration.references.map(\.triggerHits),
@@ -91,7 +95,8 @@ public enum EvidenceReport {
             result.problems.append("predicate.owner_key_id: the report names key \(predicate.ownerKeyId), it verifies with \(publicKey.keyID)")
         }
         let null = predicate.null
-        guard null.confidence > 0, null.confidence < 1, zip(null.referenceHits, null.referenceTriggers).allSatisfy({ (0...$1).contains($0) }) else {
+        guard null.confidence > 0, null.confidence < 1, null.referenceHits.count == null.referenceTriggers.count,
+              zip(null.referenceHits, null.referenceTriggers).allSatisfy({ $1 <= Binomial.largestTrials && (0...$1).contains($0) }) else {
             result.problems.append("predicate.null: reference counts or confidence out of range")
             return result
         }

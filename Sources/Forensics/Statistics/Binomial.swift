@@ -1,4 +1,5 @@
 import Foundation
+import Watermark
 
 /// The binomial distribution in log space, accurate to a few ulps for n up to 10⁵ and tail
 /// probabilities far below the smallest Double (a p-value of 1e-400 is a log of −921).
@@ -8,6 +9,11 @@ import Foundation
 /// fraction of the regularised incomplete beta function, whose leading factor is exactly a
 /// binomial probability, so the whole tail stays in log space.
 public enum Binomial {
+    /// The most trials any count Tracemark reads may claim: the range where the figures above
+    /// hold (a spec's trigger set is bounded the same way), and far from the integer overflow a
+    /// forged count of 2⁶³ − 1 reaches in the tails.
+    public static let largestTrials = WatermarkSpec.triggerSetSizes.upperBound
+
     /// ln P(X = k) for X ~ Binomial(n, p).
     public static func logProbability(_ k: Int, of n: Int, rate p: Double) -> Double {
         precondition(n >= 0 && (0...1).contains(p), "need n ≥ 0 and 0 ≤ p ≤ 1")
