@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// An HTTP server on 127.0.0.1 that answers every request with the same body, and counts the
 /// requests it read: the tests that must show a request never left use the count.
@@ -13,16 +14,7 @@ final class CannedServer: @unchecked Sendable {
 
     init(answering body: String) throws {
         self.body = Data(body.utf8)
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
-        guard bound == 0, listen(socket, 16) == 0 else { throw NSError(domain: "CannedServer", code: Int(errno)) }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
-        listener = socket
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, port) = try loopbackListener()
         Thread.detachNewThread { [self] in
             while true {
                 let connection = accept(listener, nil, nil)

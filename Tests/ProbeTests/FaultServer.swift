@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestSupport
 
 /// A deliberately unreliable Open Inference Protocol v2 server on a raw socket, so faults can
 /// happen at the byte level: hangs past the client's timeout, 429 with Retry-After, 500 and 503,
@@ -21,19 +22,7 @@ final class FaultServer: @unchecked Sendable {
         self.classifier = classifier
         self.faultRate = faultRate
         rng = SeededGenerator(seed: seed)
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var yes: Int32 = 1
-        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
-        guard bound == 0, listen(socket, 64) == 0 else { throw NSError(domain: "FaultServer", code: Int(errno)) }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
-        listener = socket
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, port) = try loopbackListener()
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 

@@ -578,16 +578,7 @@ final class Tarpit: @unchecked Sendable {
     private var accepted: [Int32] = []
 
     init(test: XCTestCase) throws {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
-        guard bound == 0, listen(socket, 16) == 0 else { throw FixtureFailure(message: "tarpit: bind or listen failed (errno \(errno))") }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
-        listener = socket
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, port) = try loopbackListener()
         Thread.detachNewThread { [self] in
             while case let connection = accept(listener, nil, nil), connection >= 0 { lock.withLock { accepted.append(connection) } }
         }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import XCTest
 
 /// The `tracemark` binary `swift test` built beside the test bundle.
@@ -56,4 +59,22 @@ public func serveModel(_ model: String, for test: XCTestCase) throws -> Int {
     test.addTeardownBlock { server.terminate(); server.waitUntilExit() }
     let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
     return try XCTUnwrap(line.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }, "no port in '\(line)'")
+}
+
+/// A listening TCP socket on 127.0.0.1 at a free port, for the tests' hand-made servers.
+public func loopbackListener(backlog: Int32 = 64) throws -> (socket: Int32, port: Int) {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var yes: Int32 = 1
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
+    guard bound == 0, listen(socket, backlog) == 0 else {
+        close(socket)
+        throw NSError(domain: "loopbackListener", code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "bind or listen on 127.0.0.1 failed"])
+    }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
+    return (socket, Int(UInt16(bigEndian: address.sin_port)))
 }
