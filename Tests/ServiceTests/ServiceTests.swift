@@ -14,7 +14,7 @@ import XCTest
 
 /// `tracemark service` as teams use it, over HTTP: two tenants never see each other's
 /// anything; an investigation of a served model ends in a report that verifies offline; a
-/// service killed mid-investigation resumes it on restart without sending a query twice.
+/// service killed mid-investigation resumes it on restart, each query once in the transcript.
 final class ServiceTests: XCTestCase {
     static let passphrase = ["TRACEMARK_PASSPHRASE": "service test"]
 

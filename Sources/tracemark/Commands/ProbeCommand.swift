@@ -20,7 +20,8 @@ struct ProbeCommand: ParsableCommand {
         watermark's way, only the pairs the vault's calibration chose when it has them) — is \
         shuffled with --seed. Each query's \
         final outcome is appended to --out (JSON Lines, fsync'd); running the same command again \
-        resumes without re-sending completed queries. The watermark comes from --spec, or sealed \
+        resumes: queries answered before the stop are not sent again, those in flight at the \
+        stop are. The watermark comes from --spec, or sealed \
         from --vault with --watermark (passphrase from TRACEMARK_PASSPHRASE or the terminal).
         """
     )
