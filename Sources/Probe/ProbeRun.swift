@@ -35,7 +35,8 @@ public final class ProbeRun {
     /// Sends every query the transcript does not hold yet (see `Prober.run`). A resumed
     /// transcript's records go through `stopWhen` first, in plan order: when they already stop
     /// the probe nothing is sent, and this returns false. Once `isCancelled` answers true
-    /// nothing more is sent; requests in flight end within the target's timeout.
+    /// nothing more is sent, and requests in flight, rate-limit waits and backoffs end within
+    /// about a second.
     @discardableResult
     public func run(stopWhen: ((TranscriptRecord) -> Bool)? = nil, isCancelled: @escaping @Sendable () -> Bool = { false },
                     progress: @escaping @Sendable (ProbeProgress) -> Void = { _ in }) throws -> Bool {

@@ -121,7 +121,7 @@ public final class Prober: @unchecked Sendable {
             return outcome
         }
         while outcome.attempts < options.retry.maxAttempts {
-            limiter.wait()
+            limiter.wait(unless: isCancelled)
             // Waiting for a rate-limit slot or a retry can take long; a probe cancelled meanwhile sends nothing more.
             if isCancelled() {
                 outcome.error = outcome.error ?? "cancelled before it was sent"
@@ -153,7 +153,7 @@ public final class Prober: @unchecked Sendable {
             }
             guard retryable, outcome.attempts < options.retry.maxAttempts else { break }
             let wait = options.retry.delay(after: outcome.attempts, retryAfter: exchange.retryAfter, jitter: jitter.nextUnit())
-            Thread.sleep(forTimeInterval: wait)
+            RateLimiter.sleep(wait, unless: isCancelled)
         }
         outcome.seconds = Date().timeIntervalSince(started)
         return outcome

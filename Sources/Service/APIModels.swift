@@ -29,7 +29,7 @@ struct WatermarkRegistration: Decodable {
             throw ServiceError.invalid("invalid_name", "name must not contain control characters (it has U+\(String(format: "%04X", control.value)))")
         }
         let digest = modelDigest.lowercased()
-        guard digest.utf8.count == 64, digest.allSatisfy(\.isHexDigit) else {
+        guard isSHA256Hex(digest) else {
             throw ServiceError.invalid("invalid_model_digest", "model_digest must be the model file's SHA-256 in hex (64 characters)")
         }
         if let named = spec.modelDigest, named != digest {

@@ -20,8 +20,9 @@ final class InvestigationRunner: @unchecked Sendable {
         var tenantID: String
     }
 
-    /// A job with a thread of its own until that thread ends — after a cancellation too, as its
-    /// requests in flight run out their timeout — so it counts against the limits until then.
+    /// A job with a thread of its own until that thread ends — after a cancellation too, about a
+    /// second later, when its requests in flight and its waits have noticed — so it counts
+    /// against the limits until then.
     private final class Running: @unchecked Sendable {
         let tenantID: String
         /// Runs alone: it was one of several running when the process crashed.

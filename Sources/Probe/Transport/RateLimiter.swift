@@ -3,13 +3,24 @@ import Foundation
 /// Spaces requests at most `perSecond` apart across all workers: each caller reserves the next
 /// free slot and sleeps until it.
 final class RateLimiter: @unchecked Sendable {
+    /// Sleeps `seconds` in slices, returning early once `isCancelled` answers true: a booked
+    /// slot or a backoff can be minutes away, and a cancelled probe must not wait them out.
+    static func sleep(_ seconds: Double, unless isCancelled: () -> Bool) {
+        let end = Date().addingTimeInterval(seconds)
+        while !isCancelled() {
+            let left = end.timeIntervalSinceNow
+            guard left > 0 else { return }
+            Thread.sleep(forTimeInterval: min(left, 0.25))
+        }
+    }
+
     private let interval: Double
     private var nextSlot = Date.distantPast
     private let lock = NSLock()
 
     init(perSecond: Double?) { interval = perSecond.map { 1 / $0 } ?? 0 }
 
-    func wait() {
+    func wait(unless isCancelled: () -> Bool = { false }) {
         guard interval > 0 else { return }
         lock.lock()
         let now = Date()
@@ -17,7 +28,7 @@ final class RateLimiter: @unchecked Sendable {
         nextSlot = slot.addingTimeInterval(interval)
         lock.unlock()
         let delay = slot.timeIntervalSince(now)
-        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+        if delay > 0 { Self.sleep(delay, unless: isCancelled) }
     }
 }
 

@@ -12,10 +12,24 @@ public enum OwnerOnlyFiles {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 
-    /// Writes `data` to `url` atomically as a 0600 file.
+    /// Writes `data` to `url` atomically as a 0600 file: a temporary file created 0600 (never
+    /// readable by others, not even for a moment), then renamed over `url`.
     public static func write(_ data: Data, to url: URL) throws {
-        try data.write(to: url, options: .atomic)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString)")
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw VaultError.storage(path: url.path, reason: "cannot create (\(String(cString: strerror(errno))))") }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        do {
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            try handle.close()
+            guard rename(temporary.path, url.path) == 0 else {
+                throw VaultError.storage(path: url.path, reason: "cannot rename into place (\(String(cString: strerror(errno))))")
+            }
+        } catch {
+            unlink(temporary.path)
+            throw error
+        }
     }
 
     /// Creates an empty 0600 file at `path` when there is none, so that whatever opens it next

@@ -67,16 +67,15 @@ struct KeyReport: Encodable {
 }
 
 /// A new Ed25519 key pair: the private key encrypted with `passphrase`, the public key beside
-/// it, both readable by their owner only. The folder is made (0700) when absent.
+/// it, both readable by their owner only. The folder holds a private key, so it is made 0700,
+/// or set to 0700 when it exists (`keys/` comes out of git 0755).
 func writeNewKeyPair(privatePath: String, publicPath: String, passphrase: String) throws -> SigningKey {
     let key = try SigningKey.generate()
     let folder = URL(fileURLWithPath: privatePath).deletingLastPathComponent()
     try OwnerOnlyFiles.createDirectory(at: folder)
-    guard FileManager.default.createFile(atPath: privatePath, contents: try key.encryptedPEM(passphrase: passphrase),
-                                         attributes: [.posixPermissions: 0o600]),
-          FileManager.default.createFile(atPath: publicPath, contents: key.publicKey.pem, attributes: [.posixPermissions: 0o600]) else {
-        throw CommandFailure("cannot write into \(folder.path)")
-    }
+    try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: folder.path)
+    try OwnerOnlyFiles.write(try key.encryptedPEM(passphrase: passphrase), to: URL(fileURLWithPath: privatePath))
+    try OwnerOnlyFiles.write(key.publicKey.pem, to: URL(fileURLWithPath: publicPath))
     return key
 }
 

@@ -22,7 +22,9 @@ struct ServiceCommand: ParsableCommand {
             background), GET /v1/investigations/ID (status, progress), …/report (signed DSSE), \
             …/report.html, …/transcript, DELETE /v1/investigations/ID (cancel), GET \
             /v1/signing-key, GET /openapi.json (the full description). Another tenant's ids answer 404. \
-            Targets that resolve to loopback, private or link-local addresses are refused unless \
+            Targets that resolve to internal addresses (any range of IANA's special-purpose \
+            registries: loopback, private, link-local, …) are refused, when the investigation is \
+            opened and again when libcurl connects, unless \
             --allow-private-targets. Up to --running-investigations probe at once, at most \
             --quota-investigations of one tenant. Each tenant has quotas (--quota-*); beyond one a \
             request answers 429 with the code quota_exceeded and a message naming the quota. \
@@ -57,7 +59,7 @@ struct ServiceCommand: ParsableCommand {
         @Option(help: "Largest request body accepted, in bytes (a registration carries the spec and its autoencoder weights).")
         var maxBodyBytes = 32 << 20
 
-        @Flag(help: "Let tenants probe hosts on loopback, private and link-local addresses (closed networks, tests).")
+        @Flag(help: "Let tenants probe hosts on internal addresses: loopback, private, link-local, … (closed networks, tests).")
         var allowPrivateTargets = false
 
         @Option(help: "Investigations probed at once, all tenants together.")
