@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// The IDX format of MNIST and Fashion-MNIST: a big-endian magic (0x0000 08 D: unsigned bytes,
@@ -14,14 +15,12 @@ public enum IDX {
         guard height > 0, width > 0 else { throw DataError.badSize(path, reason: "header promises images of \(height)×\(width) pixels") }
         // Sizes come from the file: the product is checked, so a forged header cannot wrap
         // around to the file's real size.
-        let (pixelsPerImage, planeOverflow) = height.multipliedReportingOverflow(by: width)
-        let (total, countOverflow) = count.multipliedReportingOverflow(by: pixelsPerImage)
-        let (expected, headerOverflow) = total.addingReportingOverflow(16)
-        guard !planeOverflow, !countOverflow, !headerOverflow, data.count == expected else {
-            let promised = planeOverflow || countOverflow || headerOverflow ? "more than \(Int.max)" : "\(expected)"
+        let expected = elementCount([count, height, width]).flatMap { $0 <= Int.max - 16 ? $0 + 16 : nil }
+        guard let expected, data.count == expected else {
+            let promised = expected.map(String.init) ?? "more than \(Int.max)"
             throw DataError.badSize(path, reason: "header promises \(count) images of \(height)×\(width) (\(promised) bytes) but the file has \(data.count) bytes")
         }
-        var pixels = [Float](repeating: 0, count: total)
+        var pixels = [Float](repeating: 0, count: expected - 16)
         data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             let source = bytes.bindMemory(to: UInt8.self).baseAddress! + 16
             for i in 0..<pixels.count { pixels[i] = Float(source[i]) * (1 / 255) }

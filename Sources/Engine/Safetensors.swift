@@ -82,12 +82,7 @@ public struct Safetensors: Equatable {
             guard begin >= 0, end >= begin, end <= dataLength else {
                 throw fail("tensor '\(name)' spans bytes \(begin)..<\(end) but the data is \(dataLength) bytes (truncated?)")
             }
-            // The byte count is computed with overflow reporting: a shape such as [2^62] would
-            // otherwise wrap around to a size the data seems to have.
-            var count = 1, overflow = false
-            for dimension in shape where !overflow { (count, overflow) = count.multipliedReportingOverflow(by: dimension) }
-            let (bytes, bytesOverflow) = count.multipliedReportingOverflow(by: MemoryLayout<Float>.size)
-            guard !overflow, !bytesOverflow, end - begin == bytes else {
+            guard let count = elementCount(shape), let bytes = elementCount([count, MemoryLayout<Float>.size]), end - begin == bytes else {
                 throw fail("tensor '\(name)' has shape \(shape) but \(end - begin) bytes")
             }
             var values = [Float](repeating: 0, count: count)

@@ -37,9 +37,7 @@ public enum InferenceProtocol {
             guard (1...Self.largestRank).contains(input.shape.count), input.shape.allSatisfy({ $0 >= 1 }) else {
                 throw InvalidRequest("input shape \(input.shape.prefix(Self.largestRank + 1)) must have 1–\(Self.largestRank) dimensions of at least 1")
             }
-            var count = 1, overflow = false
-            for dimension in input.shape where !overflow { (count, overflow) = count.multipliedReportingOverflow(by: dimension) }
-            guard !overflow else { throw InvalidRequest("input shape \(input.shape) multiplies out past \(Int.max) values") }
+            guard let count = elementCount(input.shape) else { throw InvalidRequest("input shape \(input.shape) multiplies out past \(Int.max) values") }
             guard input.data.values.count == count else {
                 throw InvalidRequest("input shape \(input.shape) needs \(count) values, got \(input.data.values.count)")
             }

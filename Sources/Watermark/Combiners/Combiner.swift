@@ -74,9 +74,7 @@ struct ImageGeometry: Equatable {
         guard shape.count == 3, shape.allSatisfy({ $0 > 0 }) else {
             throw WatermarkError.mismatch("images must be (C, H, W) items of positive sizes, got \(shape)")
         }
-        let (plane, planeOverflow) = shape[1].multipliedReportingOverflow(by: shape[2])
-        let (count, overflow) = shape[0].multipliedReportingOverflow(by: plane)
-        guard !planeOverflow, !overflow else { throw WatermarkError.mismatch("items of shape \(shape) have more than \(Int.max) pixels") }
+        guard let count = elementCount(shape) else { throw WatermarkError.mismatch("items of shape \(shape) have more than \(Int.max) pixels") }
         (channels, height, width) = (shape[0], shape[1], shape[2])
         self.count = count
     }
