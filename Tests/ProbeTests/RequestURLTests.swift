@@ -55,6 +55,7 @@ final class RequestURLTests: XCTestCase {
             ("h:80", "/", "does not parse"), ("http://", "/", "does not parse"), ("http://h", "predict", "does not start with /"),
             ("http://h", "", "does not start with /"), ("http://h?a=1", "/p", "query or fragment"), ("http://h#f", "/p", "query or fragment"),
             ("http://u@h", "/", "holds @"), ("http://h", "/@x", "holds @"), ("http://h", "/a\\b", "holds \\"),
+            ("http://suspect.examp|e", "/", "a host is a DNS name"), ("http://h%7Cx", "/", "a host is a DNS name"),
             ("http://h", "/a b", "holds a space"), ("http://h", "/a\u{0}b", "holds control character U+0"), ("http://h", "/a\r\nHost: x", "holds control character U+D"),
         ]
         for (base, path, reason) in refused {

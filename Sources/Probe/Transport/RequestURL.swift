@@ -44,7 +44,20 @@ public struct RequestURL: Sendable, Equatable {
         guard part(CURLUPART_PATH)?.hasPrefix("/") == true, let text = part(CURLUPART_URL) else {
             throw ProbeError.badTarget("URL \(joined) has no path starting with /")
         }
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let bracketed = host.hasPrefix("[") && host.hasSuffix("]")
+        if bracketed { host = String(host.dropFirst().dropLast()) }
+        // A DNS name or an IP address, nothing else: libcurl would hand `suspect.examp|e` to the
+        // resolver as it is, where every other URL parser refuses it.
+        let isHostCharacter: (Unicode.Scalar) -> Bool = { scalar in
+            switch scalar {
+            case "a"..."z", "A"..."Z", "0"..."9", "-", ".", "_": return true
+            case ":": return bracketed
+            default: return false
+            }
+        }
+        guard host.unicodeScalars.allSatisfy(isHostCharacter) else {
+            throw ProbeError.badTarget("URL \(joined) has host \(host.debugDescription); a host is a DNS name (letters, digits, '-', '.', '_') or an IP address")
+        }
         self.text = text
         self.host = host
     }
