@@ -59,7 +59,7 @@ public struct ModelCard: Codable, Equatable, Sendable {
             return "class_names must name \(classCounts.lowerBound)–\(classCounts.upperBound) classes, got \(names.count)"
         }
         if let bad = names.firstIndex(where: { name in
-            !(1...largestClassName).contains(name.count) || name.unicodeScalars.contains { $0.properties.generalCategory == .control }
+            !(1...largestClassName).contains(name.count) || name.unicodeScalars.contains(where: \.isControlCharacter)
         }) {
             return "class_names[\(bad)] must be 1–\(largestClassName) characters without control characters"
         }

@@ -162,7 +162,7 @@ public struct Target: Codable, Sendable {
             throw ProbeError.badTarget("label_map maps \(negative.key.debugDescription) to \(negative.value); values are class indices from 0")
         }
         if let caBundle {
-            guard !caBundle.isEmpty, !caBundle.unicodeScalars.contains(where: isControl) else {
+            guard !caBundle.isEmpty, !caBundle.unicodeScalars.contains(where: \.isControlCharacter) else {
                 throw ProbeError.badTarget("ca_bundle must be a file path without control characters")
             }
         }
@@ -245,12 +245,11 @@ func checkModelName(_ name: String) throws {
 /// Text that goes into a header line: no control character but tab, so no CR or LF can start
 /// a header of its own and no NUL can cut the line short in C.
 func checkLine(_ text: String, key: String) throws {
-    if text.unicodeScalars.contains(where: { isControl($0) && $0 != "\t" }) {
+    if text.unicodeScalars.contains(where: { $0.isControlCharacter && $0 != "\t" }) {
         throw ProbeError.badTarget("\(key) must not contain control characters (CR, LF, NUL, …)")
     }
 }
 
-private func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.value < 0x20 || scalar.value == 0x7F }
 
 /// RFC 7230 §3.2.6 `tchar`.
 private func isTokenCharacter(_ scalar: Unicode.Scalar) -> Bool {

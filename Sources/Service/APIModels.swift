@@ -24,8 +24,8 @@ struct WatermarkRegistration: Decodable {
             throw ServiceError.invalid("invalid_name", "name must be 1–\(Self.longestName) characters, not all blank")
         }
         // A NUL cuts the name short wherever it meets C strings; line breaks forge lines in logs and listings.
-        let forbidden: [Unicode.GeneralCategory] = [.control, .lineSeparator, .paragraphSeparator]
-        if let control = name.unicodeScalars.first(where: { forbidden.contains($0.properties.generalCategory) }) {
+        let separators: [Unicode.GeneralCategory] = [.lineSeparator, .paragraphSeparator]
+        if let control = name.unicodeScalars.first(where: { $0.isControlCharacter || separators.contains($0.properties.generalCategory) }) {
             throw ServiceError.invalid("invalid_name", "name must not contain control characters (it has U+\(String(format: "%04X", control.value)))")
         }
         let digest = modelDigest.lowercased()

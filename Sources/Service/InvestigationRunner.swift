@@ -180,7 +180,7 @@ final class InvestigationRunner: @unchecked Sendable {
             let sequential = request.stopWhenDecisive == true
                 ? SequentialStop(calibratedP0: calibration.p0, targetLabel: probe.plan.targetLabel, decoysPlanned: request.counts.decoys > 0)
                 : nil
-            state.log("investigation \(id): probing \(TargetPolicy.hostOnly(request.target.url)), \(probe.plan.queries.count) queries (\(probe.transcript.completed.count) already done)")
+            state.log("investigation \(id): probing \(request.target.requestURL.host), \(probe.plan.queries.count) queries (\(probe.transcript.completed.count) already done)")
             let saved = LastSave()
             try probe.run(stopWhen: sequential?.observe, isCancelled: { job.isCancelled }) { [weak self] progress in
                 guard let self else { return }

@@ -22,10 +22,4 @@ struct TargetPolicy: Sendable {
             }
         }
     }
-
-    /// `scheme://host:port` of a URL, for logs: paths and queries may carry secrets.
-    static func hostOnly(_ url: String) -> String {
-        guard let parts = URLComponents(string: url), let host = parts.host else { return "(unparsable URL)" }
-        return "\(parts.scheme ?? "?")://\(host)\(parts.port.map { ":\($0)" } ?? "")"
-    }
 }

@@ -245,5 +245,5 @@ private func isProbability(_ value: Double) -> Bool { (0...1).contains(value) }
 
 /// A name shown in reports: 1–200 characters, none of them control characters.
 private func isPlainName(_ text: String) -> Bool {
-    (1...200).contains(text.count) && !text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    (1...200).contains(text.count) && !text.unicodeScalars.contains(where: \.isControlCharacter)
 }
