@@ -1,22 +1,44 @@
 import Foundation
 
 /// How a verdict is reached; every field is recorded in the report.
+///
+/// Two nulls, each tested exactly, and infringement only when both fall:
+/// 1. the calibrated null: the trigger hits against p0, the largest upper bound of independently
+///    trained reference models' hit rates (exact one-sided binomial test at `alpha`);
+/// 2. the suspect's own null: its trigger hits against its decoy hits (false watermarks it cannot
+///    tell from triggers), by the exact conditional test of their odds ratio against the margin
+///    `oddsRatioMargin` (at `decoyAlpha`). A model that answers the target to every composite, or
+///    to everything, has an odds ratio near 1 and is never accused, however high its WSR.
+/// An innocent suspect whose trigger and decoy rates are equal is accused with probability at
+/// most `decoyAlpha`, whatever the rates and counts (see `OddsRatioTest`).
 public struct DecisionRule: Codable, Equatable, Sendable {
-    /// The p-value below which the trigger hits are evidence against independence.
+    /// Level of the test against the calibrated null.
     public var alpha = 1e-6
-    /// θ = max(`thetaFloor`, `thetaMultiple` × p0): the hit rate the watermark must clearly exceed.
-    public var thetaFloor = 0.10
-    public var thetaMultiple = 3.0
-    /// Of the Clopper–Pearson intervals.
-    public var confidence = 0.95
-    /// `no evidence` needs the hits to be unremarkable even at this level.
+    /// Level of the test of triggers against decoys: the false-accusation bound for a suspect
+    /// that treats triggers and decoys alike.
+    public var decoyAlpha = 1e-4
+    /// The trigger odds must exceed this many times the decoy odds: an innocent model may find the
+    /// secret pair a little more target-like than other pairs without being accused.
+    public var oddsRatioMargin = 2.0
+    /// `no evidence` when either null stands at this level.
     public var noEvidenceAlpha = 0.01
+    /// Of the Clopper–Pearson intervals shown beside the rates.
+    public var confidence = 0.95
     /// The paper's rule: a WSR above this means the model was stolen.
     public var paperThreshold = 0.30
 
     public init() {}
 
-    public func theta(p0: Double) -> Double { max(thetaFloor, thetaMultiple * p0) }
+    /// Why this rule cannot be decided with, or nil.
+    public var problem: String? {
+        for (name, level) in [("α", alpha), ("the decoy test's α", decoyAlpha), ("the no-evidence level", noEvidenceAlpha),
+                              ("the confidence level", confidence), ("the paper's threshold", paperThreshold)]
+        where !(level > 0 && level < 1) {
+            return "\(name) must lie strictly between 0 and 1"
+        }
+        guard oddsRatioMargin >= 1, oddsRatioMargin.isFinite else { return "the odds-ratio margin must be a finite number of at least 1" }
+        return nil
+    }
 }
 
 public enum Verdict: String, Codable, Sendable {
@@ -25,53 +47,77 @@ public enum Verdict: String, Codable, Sendable {
     case inconclusive
 }
 
-/// The verdict on one suspect from its trigger and decoy hits (answers of the target label) and
-/// the calibrated null rate. The null p0 is the larger of the calibration's and the upper bound
-/// of this suspect's own decoy hit rate, so a suspect that says the target to everything raises
-/// its own bar instead of being accused.
+/// The verdict on one suspect from its answered triggers and decoys and the calibrated null.
 public struct Decision: Codable, Equatable, Sendable {
     public var verdict: Verdict
     public var triggerHits: Int
     public var triggers: Int
     public var wsr: Double
     public var interval: ClopperPearson
-    public var calibratedP0: Double
     public var decoyHits: Int
     public var decoys: Int
-    /// The upper confidence bound of the decoy hit rate; nil without decoy answers.
-    public var decoyUpperBound: Double?
-    public var p0: Double
-    public enum NullSource: String, Codable, Sendable { case calibration, decoys }
-    /// Which bound set p0.
-    public var p0Source: NullSource
-    public var theta: Double
-    public var pValue: Double
+    /// Decoy hits over answered decoys; nil without decoy answers.
+    public var decoyRate: Double?
+    public var decoyInterval: ClopperPearson?
+    public var calibratedP0: Double
+    /// log₁₀ of the exact binomial p-value of the trigger hits at the calibrated p0.
+    public var log10CalibratedPValue: Double
+    /// log₁₀ of the exact conditional p-value of the trigger-versus-decoy odds ratio exceeding
+    /// the rule's margin.
+    public var log10DecoyPValue: Double
+    /// The same at odds ratio 1 (Fisher's exact test): whether triggers differ from decoys at all.
+    public var log10EqualOddsPValue: Double
+    /// The evidence's p-value: infringement needs both tests, so the larger of the two.
     public var log10PValue: Double
-    /// Why the verdict is what it is, condition by condition.
+    /// The observed odds ratio of a trigger hit against a decoy hit; nil when a count is 0.
+    public var oddsRatio: Double?
+    /// Why the verdict is what it is, test by test.
     public var reasons: [String]
-    /// For `inconclusive`: how many more trigger queries would most likely settle it at the
-    /// observed rate; nil when more queries cannot (a rate between p0 and θ only grows more
-    /// significant without ever clearing θ).
+    /// For `inconclusive`: how many more trigger queries (decoys in proportion) would most likely
+    /// settle it at the observed rates; nil when more queries cannot.
     public var furtherTriggerQueries: Int?
     public var paperVerdict: Verdict
     public var agreesWithPaper: Bool
     public var rule: DecisionRule
 
     /// Why these counts and this rule cannot be decided on (a report read from a file may carry
-    /// anything), or nil when they can.
+    /// anything, a probe may have too few answers), or nil when they can. Counts that could not
+    /// convict even if every trigger and no decoy had hit cannot acquit either.
     public static func problem(triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double, rule: DecisionRule) -> String? {
         guard (0...Binomial.largestTrials).contains(triggers), (0...Binomial.largestTrials).contains(decoys) else {
             return "answers must lie between 0 and \(Binomial.largestTrials)"
         }
         guard (0...triggers).contains(triggerHits), (0...decoys).contains(decoyHits) else { return "hits must lie between 0 and the answers" }
         guard (0...1).contains(calibratedP0) else { return "p0 must be a probability" }
-        guard rule.alpha > 0, rule.alpha < 1, rule.noEvidenceAlpha > 0, rule.noEvidenceAlpha < 1, rule.confidence > 0, rule.confidence < 1 else {
-            return "α and the confidence level must lie strictly between 0 and 1"
-        }
-        guard rule.thetaFloor > 0, rule.thetaFloor < 1, rule.thetaMultiple > 1, rule.paperThreshold > 0, rule.paperThreshold < 1 else {
-            return "θ's floor and the paper's threshold must lie in (0, 1) and θ's multiple above 1"
+        if let problem = rule.problem { return problem }
+        let best = Tests(triggerHits: triggers, triggers: triggers, decoyHits: 0, decoys: decoys, calibratedP0: calibratedP0, rule: rule)
+        guard best.convicts() else {
+            return "\(triggers) answered triggers and \(decoys) answered decoys cannot reach a verdict: even if every trigger and no decoy had said the target, "
+                + "p would be \(scientific(best.log10Calibrated)) against the calibrated null (α \(rule.alpha)) and \(scientific(best.log10Decoy)) against the decoys (α \(rule.decoyAlpha)); probe with more triggers and decoys"
         }
         return nil
+    }
+
+    /// The two tests' p-values on one set of counts.
+    struct Tests {
+        var log10Calibrated: Double
+        var log10Decoy: Double
+        var log10EqualOdds: Double
+        var rule: DecisionRule
+
+        init(triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double, rule: DecisionRule) {
+            log10Calibrated = Binomial.log10PValue(triggerHits, of: triggers, rate: calibratedP0)
+            log10Decoy = OddsRatioTest.log10UpperPValue(hits: triggerHits, of: triggers, against: decoyHits, of: decoys, margin: rule.oddsRatioMargin)
+            log10EqualOdds = OddsRatioTest.log10UpperPValue(hits: triggerHits, of: triggers, against: decoyHits, of: decoys, margin: 1)
+            self.rule = rule
+        }
+
+        /// Both nulls rejected, each at its level times `share` (an early stop spends a share at each look).
+        func convicts(share: Double = 1) -> Bool {
+            log10Calibrated < log10(rule.alpha * share) && log10Decoy < log10(rule.decoyAlpha * share)
+        }
+        var acquits: Bool { log10Calibrated >= log10(rule.noEvidenceAlpha) || log10EqualOdds >= log10(rule.noEvidenceAlpha) }
+        var verdict: Verdict { convicts() ? .infringement : acquits ? .noEvidence : .inconclusive }
     }
 
     public init(triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double, rule: DecisionRule = DecisionRule()) {
@@ -83,80 +129,72 @@ public struct Decision: Codable, Equatable, Sendable {
         self.decoys = decoys
         self.calibratedP0 = calibratedP0
         self.rule = rule
-        wsr = triggers == 0 ? 0 : Double(triggerHits) / Double(triggers)
+        wsr = Double(triggerHits) / Double(triggers)
         interval = ClopperPearson(successes: triggerHits, trials: triggers, confidence: rule.confidence)
-        decoyUpperBound = decoys == 0 ? nil : ClopperPearson(successes: decoyHits, trials: decoys, confidence: rule.confidence).upper
-        p0 = max(calibratedP0, decoyUpperBound ?? 0)
-        p0Source = p0 > calibratedP0 ? .decoys : .calibration
-        theta = rule.theta(p0: p0)
-        log10PValue = Binomial.log10PValue(triggerHits, of: triggers, rate: p0)
-        pValue = pow(10, log10PValue)
+        decoyRate = decoys == 0 ? nil : Double(decoyHits) / Double(decoys)
+        decoyInterval = decoys == 0 ? nil : ClopperPearson(successes: decoyHits, trials: decoys, confidence: rule.confidence)
+        let tests = Tests(triggerHits: triggerHits, triggers: triggers, decoyHits: decoyHits, decoys: decoys, calibratedP0: calibratedP0, rule: rule)
+        log10CalibratedPValue = tests.log10Calibrated
+        log10DecoyPValue = tests.log10Decoy
+        log10EqualOddsPValue = tests.log10EqualOdds
+        log10PValue = max(tests.log10Calibrated, tests.log10Decoy)
+        let (misses, decoyMisses) = (triggers - triggerHits, decoys - decoyHits)
+        oddsRatio = [triggerHits, misses, decoyHits, decoyMisses].contains(0) ? nil
+            : (Double(triggerHits) / Double(misses)) / (Double(decoyHits) / Double(decoyMisses))
+        verdict = tests.verdict
 
-        let significant = pValue < rule.alpha
-        let aboveTheta = interval.lower > theta
-        let belowTheta = interval.upper < theta
-        let unremarkable = pValue >= rule.noEvidenceAlpha
-        var reasons: [String] = []
-        reasons.append(significant ? "the trigger hits are significant against p0 = \(Self.percent(p0)) (p = \(Self.scientific(log10PValue)) < α = \(rule.alpha))"
-                                   : "the trigger hits are not significant at α = \(rule.alpha) against p0 = \(Self.percent(p0)) (p = \(Self.scientific(log10PValue)))")
-        if aboveTheta {
-            reasons.append("the WSR's lower bound \(Self.percent(interval.lower)) exceeds θ = \(Self.percent(theta))")
-        } else if belowTheta {
-            reasons.append("the WSR's upper bound \(Self.percent(interval.upper)) is below θ = \(Self.percent(theta))")
-        } else {
-            reasons.append("the WSR's interval \(Self.percent(interval.lower))–\(Self.percent(interval.upper)) contains θ = \(Self.percent(theta))")
-        }
-        if significant && aboveTheta {
-            verdict = .infringement
-        } else if belowTheta && unremarkable {
-            verdict = .noEvidence
-        } else {
-            verdict = .inconclusive
-            if belowTheta { reasons.append("a signal below θ: significant at \(rule.noEvidenceAlpha) but too weak to call infringement") }
-        }
-        if verdict == .inconclusive {
-            furtherTriggerQueries = Self.furtherQueries(hits: triggerHits, trials: triggers, p0: p0, theta: theta, rule: rule)
+        let calibrated = "trigger hits \(triggerHits) of \(triggers) (\(Self.percent(wsr))) against the calibrated null p0 = \(Self.percent(calibratedP0)): p = \(Self.scientific(tests.log10Calibrated))"
+        let againstDecoys = "trigger odds against decoy odds (\(decoyHits) of \(decoys)) above \(Self.number(rule.oddsRatioMargin))×: p = \(Self.scientific(tests.log10Decoy))"
+        var reasons = [
+            calibrated + (tests.log10Calibrated < log10(rule.alpha) ? " < α = \(rule.alpha)" : ", not below α = \(rule.alpha)"),
+            againstDecoys + (tests.log10Decoy < log10(rule.decoyAlpha) ? " < α = \(rule.decoyAlpha)" : ", not below α = \(rule.decoyAlpha)"),
+        ]
+        switch verdict {
+        case .infringement:
+            reasons.append("both nulls are rejected: the suspect says the target to our triggers far more often than an independent model would, and far more often than to false watermarks")
+        case .noEvidence:
+            reasons.append(tests.log10Calibrated >= log10(rule.noEvidenceAlpha)
+                ? "the trigger hits are what an independent model gives (p ≥ \(rule.noEvidenceAlpha))"
+                : "the suspect answers triggers as it answers false watermarks (Fisher's exact p = \(Self.scientific(tests.log10EqualOdds)) ≥ \(rule.noEvidenceAlpha)): nothing specific to our watermark")
+        case .inconclusive:
+            reasons.append("a signal (both p < \(rule.noEvidenceAlpha)), but not strong enough to convict")
+            furtherTriggerQueries = Self.furtherQueries(triggerHits: triggerHits, triggers: triggers, decoyHits: decoyHits, decoys: decoys,
+                                                        calibratedP0: calibratedP0, rule: rule)
         }
         paperVerdict = wsr > rule.paperThreshold ? .infringement : .noEvidence
         agreesWithPaper = paperVerdict == verdict
         self.reasons = reasons
     }
 
-    /// The smallest number of further trigger queries after which, if the suspect keeps hitting
-    /// at the observed rate, the verdict would no longer be inconclusive (within 10⁶ queries).
-    static func furtherQueries(hits: Int, trials: Int, p0: Double, theta: Double, rule: DecisionRule) -> Int? {
-        let rate = trials == 0 ? 0 : Double(hits) / Double(trials)
+    /// The smallest number of further trigger queries (decoys growing in proportion) after which,
+    /// if the suspect keeps its observed rates, the verdict would no longer be inconclusive.
+    static func furtherQueries(triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double, rule: DecisionRule) -> Int? {
+        let (rate, decoyRate, decoysPerTrigger) = (Double(triggerHits) / Double(triggers), Double(decoyHits) / Double(decoys),
+                                                   Double(decoys) / Double(triggers))
         func settles(_ n: Int) -> Bool {
-            let k = Int((rate * Double(n)).rounded())
-            let bounds = ClopperPearson(successes: k, trials: n, confidence: rule.confidence)
-            let log10P = Binomial.log10PValue(k, of: n, rate: p0)
-            if rate > theta { return log10P < log10(rule.alpha) && bounds.lower > theta }
-            return log10P >= log10(rule.noEvidenceAlpha) && bounds.upper < theta
+            let m = Int((decoysPerTrigger * Double(n)).rounded())
+            return Tests(triggerHits: Int((rate * Double(n)).rounded()), triggers: n, decoyHits: Int((decoyRate * Double(m)).rounded()), decoys: m,
+                         calibratedP0: calibratedP0, rule: rule).verdict != .inconclusive
         }
-        guard rate <= theta else {
-            // Above θ more queries only help: find a count that settles by doubling, then the
-            // first one by bisection and, because rounding the expected hits makes the edge a
-            // sawtooth, a scan of the last stretch.
-            var (failing, passing) = (trials, max(trials, 1) * 2)
-            while !settles(passing) {
-                failing = passing
-                passing *= 2
-                if passing > 1_000_000 { return nil }
-            }
-            while passing - failing > 4096 {
-                let middle = (failing + passing) / 2
-                if settles(middle) { passing = middle } else { failing = middle }
-            }
-            return ((failing + 1)...passing).first(where: settles)! - trials
+        // More queries at fixed rates drive each p-value monotonically (up to rounding) to 0 or 1:
+        // find a count that settles by doubling, the first one by bisection, and — rounding the
+        // expected hits makes the edge a sawtooth — scan the last stretch.
+        let largest = Binomial.largestTrials / max(1, Int(decoysPerTrigger.rounded(.up)))
+        var (failing, passing) = (triggers, triggers * 2)
+        while !settles(passing) {
+            failing = passing
+            passing *= 2
+            if passing > largest { return nil }
         }
-        // At or below θ the upper bound falls with more queries, but a rate above p0 only grows
-        // more significant: already significant at the no-evidence level, it cannot settle.
-        if rate > p0, Binomial.log10PValue(hits, of: trials, rate: p0) < log10(rule.noEvidenceAlpha) { return nil }
-        // Otherwise a window may open (and close again), so the next stretch is scanned.
-        return ((trials + 1)...(trials + max(4096, min(3 * trials, 20_000)))).first(where: settles).map { $0 - trials }
+        while passing - failing > 256 {
+            let middle = (failing + passing) / 2
+            if settles(middle) { passing = middle } else { failing = middle }
+        }
+        return ((failing + 1)...passing).first(where: settles)! - triggers
     }
 
     static func percent(_ value: Double) -> String { String(format: "%.2f %%", value * 100) }
+    static func number(_ value: Double) -> String { String(format: "%g", value) }
 
     /// A p-value from its log₁₀, readable where the value itself underflows (`1.2e-412`).
     public static func scientific(_ log10Value: Double) -> String {

@@ -1,62 +1,54 @@
+import Foundation
 import Probe
 
-/// Wald's test run on a probe as its records arrive, to stop sending once the evidence is
-/// decisive. Each direction uses the null that is harder for it: stopping for theft tests the
-/// decision's p0 — the calibrated one raised to the upper bound of the suspect's decoy hit rate
-/// so far (when the plan has decoys; with few decoys answered that bound is high, so this cannot
-/// happen before they have spoken) — against a rate well above its θ, since the verdict needs
-/// the WSR's lower bound above θ, not the rate at θ; stopping for independence tests the
-/// calibrated p0 against θ, so a high decoy rate never makes acquittal easy. A stop also needs
-/// the decision on the counts so far to agree, so a report on the stopped transcript never
-/// comes out inconclusive.
+/// Stops a probe once the evidence is decisive, with the decision's own two tests looked at
+/// only when the answered triggers reach 16, 32, 64, … (look j at 16·2ʲ). Look j spends the share
+/// 2^−(j+1) of each level, so over all looks the chance of stopping to accuse a suspect that
+/// treats triggers and decoys alike stays below the decoy test's α (and below α for a suspect
+/// as independent as the calibration's references) — the same bound as one test at the end.
+/// It stops for `no evidence` when the verdict on the counts so far is `no evidence` and the
+/// trigger-to-decoy odds ratio is below the rule's margin at a share of the no-evidence level:
+/// a copy at least that asymmetric is let go this way with probability below that level.
 public final class SequentialStop {
     public let calibratedP0: Double
-    public let targetLabel: Int
-    public let decoysPlanned: Bool
     public let rule: DecisionRule
-    public private(set) var triggerHits = 0, triggers = 0, decoyHits = 0, decoys = 0
-    public private(set) var outcome = SequentialTest.Outcome.undecided
-    /// The decoys' upper bound, recomputed only when a decoy answers: a bisection per record
-    /// would sit on the probe's path under its lock.
-    private var decoyBound: Double
+    public private(set) var tally: TranscriptTally
+    /// The verdict it stopped for; nil while undecided.
+    public private(set) var outcome: Verdict?
+    /// Looks taken so far.
+    public private(set) var looks = 0
 
-    public init(calibratedP0: Double, targetLabel: Int, decoysPlanned: Bool, rule: DecisionRule = DecisionRule()) {
+    public static func triggersAtLook(_ look: Int) -> Int { 16 << look }
+
+    public init(header: TranscriptHeader, calibratedP0: Double, rule: DecisionRule = DecisionRule()) {
         self.calibratedP0 = calibratedP0
-        self.targetLabel = targetLabel
-        self.decoysPlanned = decoysPlanned
         self.rule = rule
-        decoyBound = decoysPlanned ? 1 : 0
+        tally = TranscriptTally(header: header)
     }
 
-    /// Counts `record`; true once the test has decided.
+    /// Counts `record`; true once the probe should stop. A record the tally refuses (not from a
+    /// probe of this plan) stops nothing: the report refuses the transcript later.
     public func observe(_ record: TranscriptRecord) -> Bool {
-        guard outcome == .undecided else { return true }
-        guard record.status == .answered, let label = record.label, record.kind != .control else { return false }
-        // Records from before expected labels were written expect the target, as in TranscriptFigures.
-        let hit = label == (record.expectedLabel ?? targetLabel)
-        if record.kind == .trigger {
-            triggers += 1
-            if hit { triggerHits += 1 }
-        } else {
-            decoys += 1
-            if hit { decoyHits += 1 }
-            decoyBound = ClopperPearson(successes: decoyHits, trials: decoys, confidence: rule.confidence).upper
-        }
-        func test(p0: Double, p1: Double) -> SequentialTest.Outcome {
-            guard p0 > 0, p1 > p0, p1 < 1 else { return .undecided }
-            return SequentialTest(p0: p0, p1: p1, alpha: rule.alpha, beta: rule.noEvidenceAlpha).outcome(hits: triggerHits, trials: triggers)
-        }
-        let raised = max(calibratedP0, decoyBound), raisedTheta = rule.theta(p0: raised)
-        var candidate = SequentialTest.Outcome.undecided
-        if test(p0: raised, p1: min(2 * raisedTheta, (1 + raisedTheta) / 2)) == .acceptAlternative {
-            candidate = .acceptAlternative
-        } else if test(p0: calibratedP0, p1: rule.theta(p0: calibratedP0)) == .acceptNull {
-            candidate = .acceptNull
-        }
-        guard candidate != .undecided else { return false }
-        let verdict = Decision(triggerHits: triggerHits, triggers: triggers, decoyHits: decoyHits, decoys: decoys,
-                               calibratedP0: calibratedP0, rule: rule).verdict
-        if verdict == (candidate == .acceptAlternative ? .infringement : .noEvidence) { outcome = candidate }
-        return outcome != .undecided
+        guard outcome == nil else { return true }
+        let isNewAnswer = (try? tally.count(record)) ?? false
+        guard isNewAnswer, record.kind == .trigger, tally.trigger.answered == Self.triggersAtLook(looks) else { return false }
+        outcome = Self.verdict(atLook: looks, triggerHits: tally.trigger.hits, triggers: tally.trigger.answered,
+                               decoyHits: tally.decoy.hits, decoys: tally.decoy.answered, calibratedP0: calibratedP0, rule: rule)
+        looks += 1
+        return outcome != nil
+    }
+
+    /// What look `look` stops for on these counts: `infringement`, `no evidence`, or nil to go on.
+    public static func verdict(atLook look: Int, triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double,
+                               rule: DecisionRule) -> Verdict? {
+        guard Decision.problem(triggerHits: triggerHits, triggers: triggers, decoyHits: decoyHits, decoys: decoys,
+                               calibratedP0: calibratedP0, rule: rule) == nil else { return nil }
+        let share = 1 / Double(2 << look)
+        let tests = Decision.Tests(triggerHits: triggerHits, triggers: triggers, decoyHits: decoyHits, decoys: decoys,
+                                   calibratedP0: calibratedP0, rule: rule)
+        if tests.convicts(share: share) { return .infringement }
+        let belowMargin = OddsRatioTest.log10LowerPValue(hits: triggerHits, of: triggers, against: decoyHits, of: decoys,
+                                                         margin: rule.oddsRatioMargin) < log10(rule.noEvidenceAlpha * share)
+        return tests.verdict == .noEvidence && belowMargin ? .noEvidence : nil
     }
 }

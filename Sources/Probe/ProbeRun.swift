@@ -32,15 +32,15 @@ public final class ProbeRun {
         prober = Prober(adapter: try makeAdapter(for: target, context: context), settings: settings, options: ProbeOptions(target: target))
     }
 
-    /// Sends every query the transcript does not hold yet (see `Prober.run`). A resumed
-    /// transcript's records go through `stopWhen` first, in plan order: when they already stop
+    /// Sends every query the transcript does not hold answered (see `Prober.run`). A resumed
+    /// transcript's records go through `stopWhen` first, in file order: when they already stop
     /// the probe nothing is sent, and this returns false. Once `isCancelled` answers true
     /// nothing more is sent, and requests in flight, rate-limit waits and backoffs end within
     /// about a second.
     @discardableResult
     public func run(stopWhen: ((TranscriptRecord) -> Bool)? = nil, isCancelled: @escaping @Sendable () -> Bool = { false },
                     progress: @escaping @Sendable (ProbeProgress) -> Void = { _ in }) throws -> Bool {
-        if let stopWhen, transcript.completed.values.sorted(by: { $0.queryId < $1.queryId }).contains(where: stopWhen) { return false }
+        if let stopWhen, transcript.resumed.contains(where: stopWhen) { return false }
         try prober.run(plan, transcript: transcript, stopWhen: stopWhen, isCancelled: isCancelled, progress: progress)
         return true
     }

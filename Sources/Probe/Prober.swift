@@ -27,8 +27,9 @@ public struct ProbeOptions: Sendable {
 
 /// Sends a plan's queries through an adapter with a pool of libcurl handles (one per worker
 /// thread), a shared rate limit and retries, writing each query's final outcome to the
-/// transcript exactly once. Queries the transcript already holds are not sent again; a query
-/// in flight when a run was stopped has no record yet, so the next run sends it again.
+/// transcript once per run. Queries the transcript holds answered are not sent again; failed ones
+/// are (their new record replaces the failure), and so is a query in flight when a run was
+/// stopped, which has no record yet.
 public final class Prober: @unchecked Sendable {
     let adapter: ProbeAdapter
     let settings: TransportSettings
@@ -46,7 +47,7 @@ public final class Prober: @unchecked Sendable {
     public func run(_ plan: QueryPlan, transcript: TranscriptWriter, stopWhen: ((TranscriptRecord) -> Bool)? = nil,
                     isCancelled: @escaping @Sendable () -> Bool = { false },
                     progress: @escaping @Sendable (ProbeProgress) -> Void = { _ in }) throws {
-        let pending = plan.queries.filter { transcript.completed[$0.id] == nil }
+        let pending = plan.queries.filter { !transcript.answered.contains($0.id) }
         let run = Run(pending: pending, alreadyDone: plan.queries.count - pending.count, stopWhen: stopWhen, isCancelled: isCancelled)
         let limiter = RateLimiter(perSecond: options.rateLimit)
         DispatchQueue.concurrentPerform(iterations: max(1, min(options.concurrency, pending.count))) { worker in
@@ -148,7 +149,7 @@ public final class Prober: @unchecked Sendable {
                     outcome.error = "\(error)"
                 }
             case (nil, let status):
-                outcome.error = "HTTP \(status.map(String.init) ?? "?")"
+                outcome.error = "HTTP \(status.map(String.init) ?? "?")" + Self.serverText(exchange.body)
                 retryable = status == 429 || (status ?? 500) >= 500
             }
             guard retryable, outcome.attempts < options.retry.maxAttempts else { break }
@@ -157,6 +158,15 @@ public final class Prober: @unchecked Sendable {
         }
         outcome.seconds = Date().timeIntervalSince(started)
         return outcome
+    }
+
+    /// The start of an error response's body, so the transcript and the probe's complaint say
+    /// what the server said: at most 300 characters, control characters as spaces.
+    static func serverText(_ body: Data) -> String {
+        let text = String(decoding: body.prefix(1200), as: UTF8.self)
+            .unicodeScalars.map { $0.isControlCharacter ? " " : Character($0) }
+        let trimmed = String(text.prefix(300)).trimmingCharacters(in: .whitespaces)
+        return trimmed.isEmpty ? "" : ": " + trimmed
     }
 
     /// RFC 3339 UTC with milliseconds (`2026-11-28T18:20:01.123Z`), formatted by hand: a

@@ -91,7 +91,7 @@ extension TranscriptRecord {
     }
 }
 
-/// A JSON Lines transcript, appended one line per completed query with a direct write(2), so a
+/// A JSON Lines transcript, appended one line per finished query with a direct write(2), so a
 /// killed process loses at most the line being written (which a resume cuts off). fsync is a
 /// group commit: at most every `syncInterval` seconds and when the probe ends, because an fsync
 /// per line (milliseconds on this disk) would cap the probe far below the server's rate. A
@@ -100,8 +100,10 @@ public final class TranscriptWriter: @unchecked Sendable {
     public static let syncInterval = 0.1
     public let path: String
     public let header: TranscriptHeader
-    /// Records already in the file when it was opened (a resume), by query id.
-    public private(set) var completed: [Int: TranscriptRecord] = [:]
+    /// Records already in the file when it was opened (a resume), in file order.
+    public private(set) var resumed: [TranscriptRecord] = []
+    /// Queries answered in those records: a resume does not send them again (failed ones it does).
+    public private(set) var answered = Set<Int>()
     private let handle: FileHandle
     private let lock = NSLock()
     private var lastSync = Date()
@@ -115,7 +117,8 @@ public final class TranscriptWriter: @unchecked Sendable {
                 throw ProbeError.transcript("\(path) belongs to another plan (digest \(existing.header.planDigest.prefix(12))…, this one \(header.planDigest.prefix(12))…); use a new --out or the same spec, counts and seed")
             }
             self.header = existing.header
-            for record in existing.records where completed[record.queryId] == nil { completed[record.queryId] = record }
+            resumed = existing.records
+            answered = Set(existing.records.filter { $0.status == .answered }.map(\.queryId))
         } else {
             self.header = header
             let line = try Transcript.line(header)
@@ -155,72 +158,44 @@ public enum Transcript {
         try CanonicalJSON.encode(value) + Data("\n".utf8)
     }
 
-    /// Reads a transcript. A last line without its newline (a crash mid-write) is ignored, and
-    /// with `cuttingPartialLine` also removed from the file.
-    public static func read(_ path: String, cuttingPartialLine: Bool = false) throws -> (header: TranscriptHeader, records: [TranscriptRecord]) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ProbeError.transcript("cannot read \(path)") }
+    /// A transcript's bytes, split and decoded: the one reader of transcripts. `lines` are the
+    /// complete lines without their newlines (what the Merkle root is over); bytes after the
+    /// last newline (a crash mid-write) are left out and counted in `partialBytes`.
+    public struct Parsed: Sendable {
+        public var header: TranscriptHeader
+        public var records: [TranscriptRecord]
+        public var lines: [Data]
+        public var partialBytes: Int
+    }
+
+    public static func parse(_ data: Data) throws -> Parsed {
         let complete = data.lastIndex(of: UInt8(ascii: "\n")).map { data.prefix(through: $0) } ?? Data()
-        if cuttingPartialLine && complete.count < data.count {
-            guard let handle = FileHandle(forWritingAtPath: path) else { throw ProbeError.transcript("cannot open \(path)") }
-            try handle.truncate(atOffset: UInt64(complete.count))
-            try handle.close()
-        }
-        let lines = complete.split(separator: UInt8(ascii: "\n"))
-        guard let first = lines.first, let header = try? CanonicalJSON.decode(TranscriptHeader.self, from: Data(first)),
+        let lines = complete.dropLast().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { Data($0) }
+        guard let first = lines.first, let header = try? CanonicalJSON.decode(TranscriptHeader.self, from: first),
               header.format == TranscriptHeader.format else {
-            throw ProbeError.transcript("\(path) does not start with a \(TranscriptHeader.format) header")
+            throw ProbeError.transcript("no \(TranscriptHeader.format) header")
         }
         var records: [TranscriptRecord] = []
         for (number, line) in lines.dropFirst().enumerated() {
-            guard let record = try? CanonicalJSON.decode(TranscriptRecord.self, from: Data(line)) else {
-                throw ProbeError.transcript("\(path) line \(number + 2) is not a query record")
+            guard let record = try? CanonicalJSON.decode(TranscriptRecord.self, from: line) else {
+                throw ProbeError.transcript("line \(number + 2) is not a query record")
             }
             records.append(record)
         }
-        return (header, records)
+        return Parsed(header: header, records: records, lines: lines, partialBytes: data.count - complete.count)
     }
-}
 
-/// Per-kind counts and rates from a transcript's records (one per query; the first wins).
-public struct TranscriptSummary: Codable, Equatable, Sendable {
-    public struct KindCounts: Codable, Equatable, Sendable {
-        public var planned = 0
-        public var answered = 0
-        public var failed = 0
-        /// Answers equal to the expected label: target hits for triggers and decoys, correct
-        /// labels for controls.
-        public var hits = 0
-    }
-    public var kinds: [String: KindCounts]
-    public var attempts: Int
-    /// Trigger hits over answered triggers.
-    public var wsr: Double?
-    public var decoyHitRate: Double?
-    public var controlAccuracy: Double?
-
-    public init(plan: QueryPlan, records: [TranscriptRecord]) {
-        var kinds = Dictionary(uniqueKeysWithValues: QueryKind.allCases.map { ($0.rawValue, KindCounts()) })
-        for query in plan.queries { kinds[query.kind.rawValue]!.planned += 1 }
-        var seen = Set<Int>()
-        var attempts = 0
-        for record in records where seen.insert(record.queryId).inserted && plan.queries.indices.contains(record.queryId) {
-            let query = plan.queries[record.queryId]
-            attempts += record.attempts
-            if record.status == .answered {
-                kinds[query.kind.rawValue]!.answered += 1
-                if record.label == query.expectedLabel { kinds[query.kind.rawValue]!.hits += 1 }
-            } else {
-                kinds[query.kind.rawValue]!.failed += 1
-            }
+    /// Reads a transcript file. A last line without its newline is ignored, and with
+    /// `cuttingPartialLine` also removed from the file.
+    public static func read(_ path: String, cuttingPartialLine: Bool = false) throws -> Parsed {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ProbeError.transcript("cannot read \(path)") }
+        let parsed: Parsed
+        do { parsed = try parse(data) } catch ProbeError.transcript(let reason) { throw ProbeError.transcript("\(path): \(reason)") }
+        if cuttingPartialLine && parsed.partialBytes > 0 {
+            guard let handle = FileHandle(forWritingAtPath: path) else { throw ProbeError.transcript("cannot open \(path)") }
+            try handle.truncate(atOffset: UInt64(data.count - parsed.partialBytes))
+            try handle.close()
         }
-        func rate(_ kind: QueryKind) -> Double? {
-            let counts = kinds[kind.rawValue]!
-            return counts.answered > 0 ? Double(counts.hits) / Double(counts.answered) : nil
-        }
-        self.kinds = kinds
-        self.attempts = attempts
-        wsr = rate(.trigger)
-        decoyHitRate = rate(.decoy)
-        controlAccuracy = rate(.control)
+        return parsed
     }
 }

@@ -177,10 +177,8 @@ final class InvestigationRunner: @unchecked Sendable {
             let probe = try ProbeRun(spec: sealed.spec, target: request.target, counts: request.counts, seed: request.seed ?? 1,
                                      decoys: calibration.decoys(sha256: calibrationSha256), transcriptPath: transcriptPath, authHeader: nil,
                                      allowsInternalAddresses: state.targetPolicy.allowsPrivateAddresses)
-            let sequential = request.stopWhenDecisive == true
-                ? SequentialStop(calibratedP0: calibration.p0, targetLabel: probe.plan.targetLabel, decoysPlanned: request.counts.decoys > 0)
-                : nil
-            state.log("investigation \(id): probing \(request.target.requestURL.host), \(probe.plan.queries.count) queries (\(probe.transcript.completed.count) already done)")
+            let sequential = request.stopWhenDecisive == true ? SequentialStop(header: probe.transcript.header, calibratedP0: calibration.p0) : nil
+            state.log("investigation \(id): probing \(request.target.requestURL.host), \(probe.plan.queries.count) queries (\(probe.transcript.answered.count) already answered)")
             let saved = LastSave()
             try probe.run(stopWhen: sequential?.observe, isCancelled: { job.isCancelled }) { [weak self] progress in
                 guard let self else { return }
@@ -195,8 +193,11 @@ final class InvestigationRunner: @unchecked Sendable {
                 return
             }
             let records = try Transcript.read(transcriptPath).records
-            try state.store.updateProgress(id, done: records.count, total: probe.plan.queries.count,
-                                           failed: records.filter { $0.status != .answered }.count)
+            let tally = try TranscriptTally.of(header: probe.transcript.header, records: records)
+            let answered = tally.trigger.answered + tally.control.answered + tally.decoy.answered
+            let failed = tally.trigger.failed + tally.control.failed + tally.decoy.failed
+            try state.store.updateProgress(id, done: answered + failed, total: probe.plan.queries.count, failed: failed)
+            if let problem = tally.failureProblem { throw ServiceError(.badGateway, "probe_failed", "the probe failed: \(problem)") }
             try state.store.update(id, status: .reporting)
         }
         guard let transcript = FileManager.default.contents(atPath: transcriptPath) else { throw ServiceError.notFound("transcript of", id) }

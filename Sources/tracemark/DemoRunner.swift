@@ -86,8 +86,8 @@ struct DemoSummary: Encodable {
         var triggers: Int
         var decoyHits: Int
         var decoys: Int
-        var p0: Double
-        var theta: Double
+        var log10CalibratedPValue: Double
+        var log10DecoyPValue: Double
         var log10PValue: Double
         var paperVerdict: String
         var verified: Bool
@@ -103,14 +103,24 @@ struct DemoSummary: Encodable {
     /// The TEST-ONLY passphrase of the demo's keys and vault.
     var passphrase: String
 
+    /// The verdicts the demo must reach: the stolen copy infringes, the independent model does not.
+    static let expectedVerdicts = ["stolen": Verdict.infringement, "independent": .noEvidence]
+
+    /// Which suspects missed their expected verdict, or nil when none did.
+    var wrongVerdicts: String? {
+        let wrong = suspects.filter { Self.expectedVerdicts[$0.name].map(\.rawValue) != $0.verdict }
+            .map { "\($0.name) model: \($0.verdict), expected \(Self.expectedVerdicts[$0.name]?.rawValue ?? "?")" }
+        return wrong.isEmpty ? nil : wrong.joined(separator: "; ")
+    }
+
     func print() {
         Swift.print("\nTracemark demo finished in \(ProgressLine.duration(seconds)); every artefact is in \(folder)/")
         Swift.print(String(format: "victim fmnist-cnn: accuracy %.2f %%, WSR %.2f %%; calibrated null p0 %.3f %%",
                            100 * victimAccuracy, 100 * victimWSR, 100 * calibratedP0))
         for s in suspects {
-            Swift.print(String(format: "%@ model: accuracy %.2f %%, trigger hits %d/%d (WSR %.2f %%), decoy hits %d/%d, p0 %.2f %%, θ %.1f %%, p = %@",
-                               s.name, 100 * s.accuracy, s.triggerHits, s.triggers, 100 * s.wsr, s.decoyHits, s.decoys, 100 * s.p0,
-                               100 * s.theta, Decision.scientific(s.log10PValue)))
+            Swift.print(String(format: "%@ model: accuracy %.2f %%, trigger hits %d/%d (WSR %.2f %%), decoy hits %d/%d; p = %@ against the calibrated null, %@ against the decoys",
+                               s.name, 100 * s.accuracy, s.triggerHits, s.triggers, 100 * s.wsr, s.decoyHits, s.decoys,
+                               Decision.scientific(s.log10CalibratedPValue), Decision.scientific(s.log10DecoyPValue)))
             Swift.print("  verdict: \(s.verdict.uppercased())  (the paper's 30 % rule: \(s.paperVerdict))  report \(s.verified ? "verified" : "NOT verified") → \(s.report)")
         }
         Swift.print("keys and vault are TEST-ONLY (passphrase \"\(passphrase)\")")

@@ -54,6 +54,15 @@ final class CalibrationTests: XCTestCase {
         XCTAssertEqual(sound.p0, ClopperPearson(successes: 2, trials: 1000, confidence: 0.95).upper)
         XCTAssertThrowsError(try decode(reference { $0["upper_bound"] = -5 })) { XCTAssertTrue("\($0)".contains("upper_bound"), "\($0)") }
         XCTAssertThrowsError(try decode(reference { $0["upper_bound"] = 0.5 })) { XCTAssertTrue("\($0)".contains("upper_bound"), "\($0)") }
+        // Issue 19: a bound nudged within the platform tolerance still leaves p0 to the counts, the
+        // one p0 the report, its verification and the early stop all read.
+        let nudged = try decode { object in
+            var references = object["references"] as! [[String: Any]]
+            references[5]["upper_bound"] = ClopperPearson(successes: 2, trials: 1000, confidence: 0.95).upper + 5e-10
+            object["references"] = references
+        }
+        XCTAssertEqual(nudged.p0, sound.p0)
+        XCTAssertEqual(nudged.p0, Calibration.nullRate(hits: nudged.references.map(\.triggerHits), triggers: nudged.references.map(\.triggers), confidence: 0.95))
     }
 
     func testMeasurementsOutOfRangeAreRefused() {

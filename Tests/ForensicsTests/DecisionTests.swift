@@ -6,60 +6,66 @@ import XCTest
 final class DecisionTests: XCTestCase {
     let calibratedP0 = ClopperPearson(successes: 0, trials: 1000).upper
 
-    func decide(_ hits: Int, of triggers: Int, decoyHits: Int = 0, decoys: Int = 1000) -> Decision {
+    func decide(_ hits: Int, of triggers: Int, decoyHits: Int = 0, decoys: Int = 500) -> Decision {
         Decision(triggerHits: hits, triggers: triggers, decoyHits: decoyHits, decoys: decoys, calibratedP0: calibratedP0)
     }
 
     func testATheftThePapersRuleMissesIsInfringementAndTheDisagreementIsSaid() {
-        let decision = decide(230, of: 1000)
+        let decision = decide(230, of: 1000, decoyHits: 10, decoys: 500)
         XCTAssertEqual(decision.verdict, .infringement)
         XCTAssertEqual(decision.paperVerdict, .noEvidence)
         XCTAssertFalse(decision.agreesWithPaper)
-        XCTAssertEqual(decision.theta, 0.10)
-        XCTAssertEqual(decision.log10PValue, -328.35, accuracy: 0.01, "mpmath gives ln p = −756.048 at p0 = 0.3682 %")
-        XCTAssertGreaterThan(decision.interval.lower, 0.2)
+        XCTAssertEqual(decision.log10CalibratedPValue, -328.35, accuracy: 0.01, "mpmath gives ln p = −756.048 at p0 = 0.3682 %")
+        XCTAssertEqual(decision.log10DecoyPValue, OddsRatioTest.log10UpperPValue(hits: 230, of: 1000, against: 10, of: 500, margin: 2))
+        XCTAssertEqual(decision.log10PValue, max(decision.log10CalibratedPValue, decision.log10DecoyPValue))
+        XCTAssertLessThan(decision.log10DecoyPValue, -4)
+        XCTAssertEqual(try XCTUnwrap(decision.oddsRatio), (230.0 / 770) / (10.0 / 490), accuracy: 1e-12)
     }
 
-    func testASuspectThatSaysTheTargetToDecoysIsNeverAccused() {
-        for hits in [0, 300, 800, 1000] {
-            let decision = decide(hits, of: 1000, decoyHits: 700, decoys: 1000)
-            XCTAssertNotEqual(decision.verdict, .infringement, "\(hits) trigger hits")
-            XCTAssertEqual(decision.p0Source, .decoys)
-            XCTAssertGreaterThan(decision.p0, 0.7)
+    func testSuspectsThatTreatTriggersAndDecoysAlikeAreNeverAccused() {
+        // A model that says the target to 70 % of every composite, or to 30 % of everything: far
+        // above the calibrated null, but no more on triggers than on decoys.
+        for rate in [0.05, 0.3, 0.7, 0.95, 1] {
+            let decision = decide(Int(rate * 1000), of: 1000, decoyHits: Int(rate * 500), decoys: 500)
+            XCTAssertEqual(decision.verdict, .noEvidence, "rate \(rate)")
+            XCTAssertLessThan(decision.log10CalibratedPValue, -6, "the calibrated null alone would accuse it")
         }
     }
 
-    func testFifteenOfAHundredIsInconclusiveWithANumberOfFurtherQueries() throws {
-        let decision = decide(15, of: 100)
+    func testAStrongerSignalThanTheDecoysButTooFewQueriesIsInconclusiveWithFurtherQueries() throws {
+        let decision = decide(64, of: 200, decoyHits: 10, decoys: 100)
         XCTAssertEqual(decision.verdict, .inconclusive)
         let further = try XCTUnwrap(decision.furtherTriggerQueries)
-        XCTAssertEqual(further, 57, "a linear scan with SciPy: 157 queries in all is the first count that settles")
-        // At the same rate, that many more queries do settle it, and one fewer does not.
-        let settled = decide(Int((0.15 * Double(100 + further)).rounded()), of: 100 + further)
-        XCTAssertEqual(settled.verdict, .infringement)
-        let short = decide(Int((0.15 * Double(99 + further)).rounded()), of: 99 + further)
-        XCTAssertNotEqual(short.verdict, .infringement)
+        func atRates(_ triggers: Int) -> Decision {
+            let decoys = triggers / 2
+            return decide(Int((0.32 * Double(triggers)).rounded()), of: triggers, decoyHits: Int((0.1 * Double(decoys)).rounded()), decoys: decoys)
+        }
+        XCTAssertEqual(atRates(200 + further).verdict, .infringement)
+        XCTAssertEqual(atRates(199 + further).verdict, .inconclusive)
     }
 
-    func testASignalBelowThetaIsInconclusive() {
-        let decision = decide(12, of: 1000)
+    func testAnAsymmetryBelowTheMarginIsInconclusiveAndMoreQueriesCannotSettleIt() {
+        // 30 % against 20 %: an odds ratio of 1.7, clearly above 1 but below the margin of 2.
+        let decision = decide(300, of: 1000, decoyHits: 100, decoys: 500)
+        XCTAssertLessThan(decision.log10EqualOddsPValue, -2)
+        XCTAssertGreaterThan(decision.log10DecoyPValue, -2)
         XCTAssertEqual(decision.verdict, .inconclusive)
-        XCTAssertLessThan(decision.interval.upper, decision.theta)
-        XCTAssertLessThan(decision.pValue, 0.01)
-        XCTAssertNil(decision.furtherTriggerQueries, "more queries at 1.2 % cannot clear θ")
+        XCTAssertNil(decision.furtherTriggerQueries)
     }
 
     func testChanceLevelHitsAreNoEvidence() {
         for hits in [0, 2] {
-            let decision = decide(hits, of: 1000)
+            let decision = decide(hits, of: 1000, decoyHits: 1)
             XCTAssertEqual(decision.verdict, .noEvidence, "\(hits) of 1,000")
             XCTAssertTrue(decision.agreesWithPaper)
         }
     }
 
-    func testTooFewQueriesToClearEitherWayAskForMore() throws {
-        let decision = decide(0, of: 10)
-        XCTAssertEqual(decision.verdict, .inconclusive)
-        XCTAssertGreaterThan(try XCTUnwrap(decision.furtherTriggerQueries), 0)
+    func testCountsThatCouldNotConvictEvenAtBestAreRefused() throws {
+        let problem = try XCTUnwrap(Decision.problem(triggerHits: 5, triggers: 5, decoyHits: 0, decoys: 2, calibratedP0: calibratedP0, rule: DecisionRule()))
+        XCTAssertTrue(problem.contains("cannot reach a verdict"), problem)
+        XCTAssertNotNil(Decision.problem(triggerHits: 900, triggers: 1000, decoyHits: 0, decoys: 0, calibratedP0: calibratedP0, rule: DecisionRule()),
+                        "without decoys the second null cannot be tested")
+        XCTAssertNil(Decision.problem(triggerHits: 0, triggers: 1000, decoyHits: 0, decoys: 500, calibratedP0: calibratedP0, rule: DecisionRule()))
     }
 }

@@ -10,9 +10,10 @@ import XCTest
 final class EvidenceTests: XCTestCase {
     let key = try! SigningKey.generate()
 
-    /// A transcript of `triggerHits` of 100 triggers, 40 controls (30 correct) and 60 decoys
-    /// (3 answering the target), one failed decoy, target label 2 of 10.
-    func transcript(triggerHits: Int = 80, decoysChosenBy: String? = nil) throws -> Data {
+    /// A transcript of `triggerHits` of 100 triggers (the last `failedTriggers` of them failed),
+    /// 40 controls (30 correct) and 60 decoys (3 answering the target), one failed decoy, target
+    /// label 2 of 10.
+    func transcript(triggerHits: Int = 80, failedTriggers: Int = 0, decoysChosenBy: String? = nil) throws -> Data {
         let header = TranscriptHeader(planDigest: String(repeating: "ab", count: 32), seed: 1,
                                       counts: .init(triggers: 100, controls: 40, decoys: 60), targetLabel: 2,
                                       classNames: (0..<10).map { "class \($0)" }, endpoint: "http://127.0.0.1:9/v2/models/suspect",
@@ -28,7 +29,7 @@ final class EvidenceTests: XCTestCase {
             lines.append(try r.canonicalJSON())
         }
         var id = 0
-        for n in 0..<100 { try record(id, .trigger, label: n < triggerHits ? 2 : 5, expected: 2); id += 1 }
+        for n in 0..<100 { try record(id, .trigger, label: n >= 100 - failedTriggers ? nil : n < triggerHits ? 2 : 5, expected: 2); id += 1 }
         for n in 0..<40 { try record(id, .control, label: n < 30 ? n % 10 : (n + 1) % 10, expected: n % 10); id += 1 }
         for n in 0..<60 { try record(id, .decoy, label: n == 59 ? nil : (n < 3 ? 2 : 7), expected: 2); id += 1 }
         return lines.map { $0 + Data("\n".utf8) }.reduce(Data(), +)
@@ -66,6 +67,15 @@ final class EvidenceTests: XCTestCase {
                                                  transcript: transcript)
         XCTAssertTrue(verification.signatureValid)
         XCTAssertTrue(verification.problems.contains { $0.hasPrefix("predicate.null") }, "\(verification.problems)")
+    }
+
+    /// Issue 19: a probe whose triggers mostly failed cannot convict even if every answer hit, so
+    /// it cannot acquit either: no report is made from it.
+    func testATranscriptWithTooFewAnsweredTriggersIsRefused() throws {
+        XCTAssertNoThrow(try envelope(for: try transcript(triggerHits: 20, failedTriggers: 80)))
+        XCTAssertThrowsError(try envelope(for: try transcript(triggerHits: 3, failedTriggers: 97))) {
+            XCTAssertTrue("\($0)".contains("3 answered triggers and 59 answered decoys cannot reach a verdict"), "\($0)")
+        }
     }
 
     func testMerkleRootFollowsRFC6962() {
@@ -177,34 +187,35 @@ final class EvidenceTests: XCTestCase {
         XCTAssertEqual(verification.verdict, .inconclusive)
     }
 
-    /// The probe's early stop: decisive for a clean suspect and for a thief, never for a
-    /// suspect that answers the target to decoys too.
+    /// The probe's early stop: decisive for a thief well before the plan runs out, never an
+    /// accusation of a suspect that answers the target to decoys as often as to triggers (it is
+    /// let go once its odds ratio is clearly below the margin), and silent on a suspect with no
+    /// hits at all, whose odds ratio nothing can bound: it runs the whole plan.
     func testTheSequentialStopDecidesOnlyOnDecisiveEvidence() {
-        func record(_ kind: QueryKind, hit: Bool) -> TranscriptRecord {
-            var r = TranscriptRecord(queryId: 0, kind: kind, inputSha256: "", expectedLabel: 2, status: .answered, attempts: 1, started: "", seconds: 0)
-            r.label = hit ? 2 : 7
-            return r
-        }
-        func run(triggerRate: Double, decoyRate: Double, queries: Int = 2000) -> (SequentialStop, Int?) {
-            let stop = SequentialStop(calibratedP0: 0.011, targetLabel: 2, decoysPlanned: true)
+        let header = TranscriptHeader(planDigest: "", seed: 1, counts: .init(triggers: 2000, controls: 0, decoys: 1000), targetLabel: 2,
+                                      classNames: (0..<10).map { "class \($0)" }, endpoint: "http://suspect", apiProtocol: "open-inference-v2",
+                                      model: nil, specSha256: "", created: "")
+        func run(triggerRate: Double, decoyRate: Double) -> (SequentialStop, Int?) {
+            let stop = SequentialStop(header: header, calibratedP0: 0.011)
             var rng = SeededGenerator(seed: 7)
-            for n in 0..<queries {
+            for n in 0..<3000 {
                 let decoy = n % 3 == 2
-                if stop.observe(record(decoy ? .decoy : .trigger, hit: Double.random(in: 0..<1, using: &rng) < (decoy ? decoyRate : triggerRate))) {
-                    return (stop, n + 1)
-                }
+                let hit = Double.random(in: 0..<1, using: &rng) < (decoy ? decoyRate : triggerRate)
+                let record = TranscriptRecord(queryId: n, kind: decoy ? .decoy : .trigger, inputSha256: "", expectedLabel: 2, status: .answered,
+                                              label: hit ? 2 : 7, attempts: 1, started: "", seconds: 0)
+                if stop.observe(record) { return (stop, n + 1) }
             }
             return (stop, nil)
         }
+        let (thief, thiefStop) = run(triggerRate: 0.5, decoyRate: 0.04)
+        XCTAssertEqual(thief.outcome, .infringement)
+        XCTAssertLessThan(try XCTUnwrap(thiefStop), 600, "well before the plan runs out")
+        let (echo, echoStop) = run(triggerRate: 0.7, decoyRate: 0.7)
+        XCTAssertEqual(echo.outcome, .noEvidence)
+        XCTAssertNotNil(echoStop)
         let (clean, cleanStop) = run(triggerRate: 0, decoyRate: 0)
-        XCTAssertEqual(clean.outcome, .acceptNull)
-        XCTAssertGreaterThanOrEqual(clean.triggers, 49, "at least ln(0.01) / ln(0.9 / 0.989) misses against the calibrated null")
-        XCTAssertNotNil(cleanStop)
-        let (thief, thiefStop) = run(triggerRate: 0.8, decoyRate: 0.02)
-        XCTAssertEqual(thief.outcome, .acceptAlternative)
-        XCTAssertLessThan(try XCTUnwrap(thiefStop), 1000, "well before the plan runs out")
-        let (echo, echoStop) = run(triggerRate: 0.8, decoyRate: 0.8)
-        XCTAssertNotEqual(echo.outcome, .acceptAlternative)
-        XCTAssertNil(echoStop)
+        XCTAssertNil(clean.outcome)
+        XCTAssertNil(cleanStop)
+        XCTAssertEqual(clean.looks, 7, "looks at 16, 32, …, 1,024 trigger answers")
     }
 }

@@ -69,14 +69,25 @@ final class StatisticsTests: XCTestCase {
         }
     }
 
-    func testSequentialTestStopsOnDecisiveEvidenceOnly() {
-        let test = SequentialTest(p0: 0.004, p1: 0.1, alpha: 1e-6, beta: 0.01)
-        XCTAssertEqual(test.outcome(hits: 0, trials: 0), .undecided)
-        XCTAssertEqual(test.outcome(hits: 10, trials: 40), .acceptAlternative)
-        XCTAssertEqual(test.outcome(hits: 0, trials: 60), .acceptNull)
-        XCTAssertEqual(test.outcome(hits: 2, trials: 30), .undecided)
-        // Each hit moves the ratio by ln(p1/p0), each miss by ln((1−p1)/(1−p0)).
-        XCTAssertEqual(test.logLikelihoodRatio(hits: 3, trials: 10), 3 * log(0.1 / 0.004) + 7 * log(0.9 / 0.996), accuracy: 1e-12)
-        XCTAssertEqual(test.upperBoundary, log(0.99 / 1e-6), accuracy: 1e-12)
+    func testTheOddsRatioTestMatchesExactRationalSums() {
+        // log₁₀ of both tails, summed over C(n₁, x) C(n₂, s − x) ψˣ in exact rationals (Python's
+        // fractions, logged with mpmath): (k₁, n₁, k₂, n₂, ψ₀, upper, lower).
+        let fixtures: [(Int, Int, Int, Int, Double, Double, Double)] = [
+            (322, 500, 47, 300, 2, -20.131563072678773, 0),
+            (322, 500, 47, 300, 1, -42.873580132122896, 0),
+            (30, 100, 10, 60, 2, -0.27929690723591705, -0.1978312263650821),
+            (64, 200, 10, 100, 2, -1.625720631834966, -0.004364204070768096),
+            (980, 1000, 15, 500, 2, -257.25520887281385, 0),
+            (5, 20, 9, 10, 1.5, -1.4466334441465278e-06, -3.7872304532983554),
+            (0, 10, 0, 5, 2, 0, 0),
+            (10, 10, 0, 5, 2, -2.5587085705331654, 0),
+        ]
+        for (k1, n1, k2, n2, margin, upper, lower) in fixtures {
+            let label = "\(k1)/\(n1) against \(k2)/\(n2) at ψ₀ \(margin)"
+            XCTAssertEqual(OddsRatioTest.log10UpperPValue(hits: k1, of: n1, against: k2, of: n2, margin: margin), upper,
+                           accuracy: 1e-9 * max(1, abs(upper)), label)
+            XCTAssertEqual(OddsRatioTest.log10LowerPValue(hits: k1, of: n1, against: k2, of: n2, margin: margin), lower,
+                           accuracy: 1e-9 * max(1, abs(lower)), label)
+        }
     }
 }

@@ -117,7 +117,8 @@ final class FormatFuzzTests: XCTestCase {
         FuzzRun.run("calibration", seeds: [try calibration.encoded()]) { input in
             let decoded = try Calibration.decode(input)
             XCTAssertTrue((0...1).contains(decoded.p0), "p0 \(decoded.p0) from \(String(decoding: input, as: UTF8.self))")
-            XCTAssertTrue(decoded.theta.isFinite && decoded.theta >= decoded.p0)
+            XCTAssertEqual(decoded.p0, Calibration.nullRate(hits: decoded.references.map(\.triggerHits), triggers: decoded.references.map(\.triggers),
+                                                            confidence: decoded.confidence), "p0 comes from the counts")
             _ = decoded.decoys(sha256: String(repeating: "0", count: 64))
         }
     }

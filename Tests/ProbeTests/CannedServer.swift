@@ -1,19 +1,22 @@
 import Foundation
 import TestSupport
 
-/// An HTTP server on 127.0.0.1 that answers every request with the same body, and counts the
-/// requests it read: the tests that must show a request never left use the count.
+/// An HTTP server on 127.0.0.1 that answers every request with the same status and body, and
+/// counts the requests it read: the tests that must show a request never left use the count.
 final class CannedServer: @unchecked Sendable {
     let port: Int
     private let listener: Int32
     private let body: Data
+    private let status: String
     private let lock = NSLock()
     private var count = 0
 
     var requests: Int { lock.withLock { count } }
 
-    init(answering body: String) throws {
+    /// `status` is the status line's code and reason, such as "400 Bad Request".
+    init(answering body: String, status: String = "200 OK") throws {
         self.body = Data(body.utf8)
+        self.status = status
         (listener, port) = try loopbackListener()
         Thread.detachNewThread { [self] in
             while true {
@@ -43,7 +46,7 @@ final class CannedServer: @unchecked Sendable {
                 }
                 lock.withLock { count += 1 }
                 received.removeSubrange(..<(end.upperBound + length))
-                let answer = Data("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+                let answer = Data("HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
                 _ = answer.withUnsafeBytes { Glibc.send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 continue
             }

@@ -39,9 +39,9 @@ final class ProbeCommandTests: XCTestCase {
                                                       "--triggers", "30", "--controls", "10", "--decoys", "10"], environment: environment)
         XCTAssertEqual(probed.status, 0, probed.output)
         let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: .init(triggers: 30, controls: 10, decoys: 10), seed: 1)
-        let (header, records) = try Transcript.read(out)
-        XCTAssertEqual(header.planDigest, plan.digest, "the sealed spec must give the same plan as the plaintext one")
-        XCTAssertEqual(records.count, 50)
+        let transcript = try Transcript.read(out)
+        XCTAssertEqual(transcript.header.planDigest, plan.digest, "the sealed spec must give the same plan as the plaintext one")
+        XCTAssertEqual(transcript.records.count, 50)
         let wrong = try runProgram(tracemarkBinary, ["probe", "--target", target.path, "--vault", vault, "--watermark", "0", "--out", out],
                                    environment: ["TRACEMARK_PASSPHRASE": "not it"])
         XCTAssertEqual(wrong.status, 1)
@@ -92,18 +92,47 @@ final class ProbeCommandTests: XCTestCase {
         whole.waitUntilExit()
 
         let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: .init(triggers: 200, controls: 60, decoys: 60), seed: 4)
-        let (header, records) = try Transcript.read(interrupted)
+        let (header, records) = (try Transcript.read(interrupted).header, try Transcript.read(interrupted).records)
         XCTAssertEqual(header.planDigest, plan.digest)
         XCTAssertEqual(records.count, plan.queries.count, "each query once after the resume (\(partial) before it)")
         XCTAssertEqual(Set(records.map(\.queryId)).count, plan.queries.count)
         let referenceRecords = try Transcript.read(reference).records
-        XCTAssertEqual(TranscriptSummary(plan: plan, records: records), TranscriptSummary(plan: plan, records: referenceRecords))
+        XCTAssertEqual(try TranscriptTally.of(header: header, records: records), try TranscriptTally.of(header: header, records: referenceRecords))
         for file in [interrupted, reference, log.path] {
             let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: file)), as: UTF8.self)
             XCTAssertFalse(text.contains(secret), "the auth secret leaked into \(file)")
         }
         let labels = Dictionary(uniqueKeysWithValues: records.map { ($0.queryId, $0.label) })
         for record in referenceRecords { XCTAssertEqual(labels[record.queryId], record.label) }
+    }
+
+    /// Issue 19: a probe whose queries mostly fail exits 1 and says what the server said; run
+    /// again, it sends the failed queries once more and their answers replace the failures.
+    func testAFailingProbeIsLoudAndItsResumeRetriesTheFailedQueries() throws {
+        let (folder, _, _, modelPath, specPath) = try suspectOnDisk()
+        let refusing = try CannedServer(answering: #"{"error": "expected FP32 input of shape [1, 1, 28, 28]"}"#, status: "400 Bad Request")
+        defer { refusing.stop() }
+        let target = folder.appendingPathComponent("target.json")
+        func pointTarget(at port: Int) throws {
+            try Data(#"{"url": "http://127.0.0.1:\#(port)", "protocol": "open-inference-v2", "model": "suspect"}"#.utf8).write(to: target)
+        }
+        let out = folder.appendingPathComponent("t.jsonl").path
+        let arguments = ["probe", "--target", target.path, "--spec", specPath, "--out", out, "--triggers", "6", "--controls", "2", "--decoys", "2"]
+        try pointTarget(at: refusing.port)
+        let failed = try runProgram(tracemarkBinary, arguments)
+        XCTAssertEqual(failed.status, 1, failed.output)
+        XCTAssertTrue(failed.output.contains("10 of 10 queries failed"), failed.output)
+        XCTAssertTrue(failed.output.contains(#"HTTP 400: {"error": "expected FP32 input of shape [1, 1, 28, 28]"}"#), failed.output)
+
+        try pointTarget(at: try serveModel(modelPath, for: self))
+        let resumed = try runProgram(tracemarkBinary, arguments)
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        let transcript = try Transcript.read(out)
+        XCTAssertEqual(transcript.records.count, 20, "ten failures, then ten answers")
+        let tally = try TranscriptTally.of(header: transcript.header, records: transcript.records)
+        XCTAssertEqual([tally.trigger.answered, tally.control.answered, tally.decoy.answered], [6, 2, 2])
+        XCTAssertEqual(tally.trigger.failed + tally.control.failed + tally.decoy.failed, 0)
+        XCTAssertNil(tally.failureProblem)
     }
 
     /// Issue 18, finding 3: a label map pointing past the classes trapped at the first answer

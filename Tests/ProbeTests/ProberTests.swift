@@ -51,7 +51,7 @@ final class ProberTests: XCTestCase {
         for record in records { XCTAssertEqual(record.label, inProcess[record.queryId], "query \(record.queryId)") }
         let triggers = plan.queries.filter { $0.kind == .trigger }
         let expectedWSR = Double(triggers.filter { inProcess[$0.id] == plan.targetLabel }.count) / Double(triggers.count)
-        XCTAssertEqual(TranscriptSummary(plan: plan, records: records).wsr, expectedWSR)
+        XCTAssertEqual(try TranscriptTally.of(header: header, records: records).trigger.hitRate, expectedWSR)
     }
 
     func testTransportFailuresRunOutOfAttempts() throws {

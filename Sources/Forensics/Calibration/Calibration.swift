@@ -141,10 +141,8 @@ public struct Calibration: Codable, Equatable, Sendable {
     public let created: String
     public let confidence: Double
     public let references: [Reference]
-    /// The largest reference upper bound: the null rate decisions start from.
+    /// The null rate decisions test against, recomputed from the references' counts.
     public let p0: Double
-    /// θ under the default decision rule, for reading; a report derives its own from its rule.
-    public let theta: Double
     public let falseWatermarks: [FalseWatermark]
     /// The watermarked model's own WSR on the trigger samples, when given. (Not `…WSR`: the
     /// snake-case key `watermarked_wsr` would not decode back into it.)
@@ -197,11 +195,16 @@ public struct Calibration: Codable, Equatable, Sendable {
         self.otherPairs = otherPairs
         let quiet = otherPairs?.filter { $0.watermarkedRate <= Self.decoyCeiling }.map(\.sources) ?? []
         decoyPairs = quiet.isEmpty ? nil : quiet
-        p0 = references.map(\.upperBound).max()!
-        theta = DecisionRule().theta(p0: p0)
+        p0 = Self.nullRate(hits: references.map(\.triggerHits), triggers: references.map(\.triggers), confidence: confidence)
     }
 
-    /// Decodes the measurements and derives the rest; stored p0, θ and decoy pairs are ignored.
+    /// The largest Clopper–Pearson upper bound of the references' hit rates: the one p0, computed
+    /// from counts wherever a calibration or a report is read (a stored bound is never believed).
+    public static func nullRate(hits: [Int], triggers: [Int], confidence: Double) -> Double {
+        zip(hits, triggers).map { ClopperPearson(successes: $0, trials: $1, confidence: confidence).upper }.max() ?? 1
+    }
+
+    /// Decodes the measurements and derives the rest; stored p0 and decoy pairs are ignored.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let format = try c.decode(String.self, forKey: .format), specSha256 = try c.decode(String.self, forKey: .specSha256)

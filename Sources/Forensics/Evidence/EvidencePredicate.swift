@@ -1,10 +1,10 @@
 import Foundation
 
-/// Tracemark's in-toto predicate (`https://tracemark.dev/evidence/v1`): which registered
+/// Tracemark's in-toto predicate (`https://tracemark.dev/evidence/v2`): which registered
 /// watermark was tested, against which endpoint, with which transcript, and what the
 /// statistics say. Every figure derived from the transcript is rechecked by `report verify`.
 public struct EvidencePredicate: Codable, Equatable, Sendable {
-    public static let predicateType = "https://tracemark.dev/evidence/v1"
+    public static let predicateType = "https://tracemark.dev/evidence/v2"
 
     /// The registration the secret was committed in before the probe.
     public struct Registration: Codable, Equatable, Sendable {
@@ -35,12 +35,8 @@ public struct EvidencePredicate: Codable, Equatable, Sendable {
         public var referenceArchitectures: [String]
         public var referenceHits: [Int]
         public var referenceTriggers: [Int]
-        /// The largest Clopper–Pearson upper bound of the references' hit rates.
+        /// `Calibration.nullRate` of the reference counts.
         public var calibratedP0: Double
-
-        public static func recomputedP0(hits: [Int], triggers: [Int], confidence: Double) -> Double {
-            zip(hits, triggers).map { ClopperPearson(successes: $0, trials: $1, confidence: confidence).upper }.max() ?? 1
-        }
     }
 
     public struct Software: Codable, Equatable, Sendable {

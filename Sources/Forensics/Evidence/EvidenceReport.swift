@@ -28,8 +28,7 @@ public enum EvidenceReport {
             calibrationSha256: calibrationSha256, created: calibration.created, confidence: calibration.confidence,
             referenceArchitectures: calibration.references.map(\.architecture), referenceHits: calibration.references.map(\.triggerHits),
             referenceTriggers: calibration.references.map(\.triggers),
-            calibratedP0: EvidencePredicate.NullSource.recomputedP0(hits: calibration.references.map(\.triggerHits),
-                                                                   triggers: calibration.references.map(\.triggers), confidence: calibration.confidence))
+            calibratedP0: calibration.p0)
         let predicate = EvidencePredicate(
             ownerKeyId: ownerKeyID, created: Vault.timestamp(now), registration: registration, null: null, transcript: figures,
             decision: decide(figures, calibratedP0: null.calibratedP0, rule: rule), controlAccuracy: figures.controlAccuracy,
@@ -100,7 +99,7 @@ public enum EvidenceReport {
             result.problems.append("predicate.null: reference counts or confidence out of range")
             return result
         }
-        let p0 = EvidencePredicate.NullSource.recomputedP0(hits: null.referenceHits, triggers: null.referenceTriggers, confidence: null.confidence)
+        let p0 = Calibration.nullRate(hits: null.referenceHits, triggers: null.referenceTriggers, confidence: null.confidence)
         result.problems += differences(null.calibratedP0, p0, at: "predicate.null.calibrated_p0")
 
         var figures = predicate.transcript
@@ -127,7 +126,7 @@ public enum EvidenceReport {
         }
         result.problems += differences(predicate.controlAccuracy, figures.controlAccuracy, at: "predicate.control_accuracy")
         if rule != DecisionRule() {
-            result.notes.append("the report's decision rule is not the default: α \(rule.alpha), θ = max(\(rule.thetaFloor), \(rule.thetaMultiple) × p0), confidence \(rule.confidence)")
+            result.notes.append("the report's decision rule is not the default: α \(rule.alpha) against the calibration, α \(rule.decoyAlpha) against the decoys with odds-ratio margin \(rule.oddsRatioMargin), confidence \(rule.confidence)")
         }
         if let disclosure {
             result.disclosureChecked = true

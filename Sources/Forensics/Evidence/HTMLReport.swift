@@ -1,9 +1,9 @@
 import Foundation
 
 /// A verified report as one self-contained HTML page (inline CSS and SVG, no external assets):
-/// the verdict in words, the figures, and three charts — the WSR with its interval against θ,
-/// the paper's 30 % and the null; the reference models' hit rates; the suspect's answers per
-/// class on triggers and on decoys.
+/// the verdict in words, the figures, and three charts — the WSR and the decoy rate with their
+/// intervals beside the calibrated null and the paper's 30 %; the reference models' hit rates;
+/// the suspect's answers per class on triggers and on decoys.
 public enum HTMLReport {
     public static func render(_ statement: EvidenceReport.Statement, verification: EvidenceReport.Verification) -> String {
         let p = statement.predicate
@@ -16,17 +16,18 @@ public enum HTMLReport {
             ("Probed", "\(t.firstQuery ?? "–") to \(t.lastQuery ?? "–")"),
             ("Trigger queries", "\(d.triggerHits) of \(d.triggers) answered \(target) (planned \(t.trigger.planned), failed \(t.trigger.failed))"),
             ("WSR", "\(percent(d.wsr)) (\(Int(d.interval.confidence * 100)) % Clopper–Pearson interval \(percent(d.interval.lower))–\(percent(d.interval.upper)))"),
-            ("Null rate p0", "\(percent(d.p0)) from the \(d.p0Source) (calibration \(percent(d.calibratedP0)) over \(p.null.referenceHits.count) reference models\(d.decoyUpperBound.map { "; decoys \(d.decoyHits) of \(d.decoys), upper bound \(percent($0))" } ?? ""))"),
-            ("p-value", "\(Decision.scientific(d.log10PValue)) (exact one-sided binomial against p0; α = \(d.rule.alpha))"),
-            ("θ", "\(percent(d.theta)) = max(\(percent(d.rule.thetaFloor)), \(d.rule.thetaMultiple) × p0)"),
+            ("Against independent models", "p = \(Decision.scientific(d.log10CalibratedPValue)) (exact one-sided binomial at the calibrated null p0 = \(percent(d.calibratedP0)), the highest upper bound over \(p.null.referenceHits.count) reference models; α = \(d.rule.alpha))"),
+            ("Decoy queries", "\(d.decoyHits) of \(d.decoys) answered \(target)" + (d.decoyInterval.map { " (\(percent(d.decoyRate ?? 0)), interval \(percent($0.lower))–\(percent($0.upper)))" } ?? "")
+                + "; planned \(t.decoy.planned), failed \(t.decoy.failed)"),
+            ("Against its own decoys", "p = \(Decision.scientific(d.log10DecoyPValue)) (exact conditional test that the trigger odds exceed \(Decision.number(d.rule.oddsRatioMargin))× the decoy odds\(d.oddsRatio.map { "; observed odds ratio \(String(format: "%.1f", $0))" } ?? ""); α = \(d.rule.decoyAlpha))"),
             ("The paper's rule", "WSR > \(percent(d.rule.paperThreshold)) → \(d.paperVerdict.rawValue)\(d.agreesWithPaper ? " (agrees)" : " — disagrees with the verdict")"),
         ]
         if t.decoyCalibrationSha256 != nil {
-            rows.append(("Decoys", "other source pairs combined the watermark's way, only those our model rarely answers \(target) on, as the calibration chose them (the pairs stay sealed: they would reveal the watermark's own by elimination)"))
+            rows.append(("Decoy pairs", "other source pairs combined the watermark's way, only those our model rarely answers \(target) on, as the calibration chose them (the pairs stay sealed: they would reveal the watermark's own by elimination)"))
         }
         if let accuracy = p.controlAccuracy { rows.append(("Accuracy on controls", "\(percent(accuracy)) of \(t.control.answered) clean images")) }
         if let fidelity = p.fidelity { rows.append(("Agreement with our model", percent(fidelity))) }
-        if let further = d.furtherTriggerQueries { rows.append(("To settle it", "about \(further) more trigger queries at the observed rate")) }
+        if let further = d.furtherTriggerQueries { rows.append(("To settle it", "about \(further) more trigger queries, decoys in proportion, at the observed rates")) }
         rows += [
             ("Registration", "entry \(p.registration.index) of \(p.registration.time), commitment \(p.registration.commitment)"),
             ("Transcript", "\(t.lines) lines, SHA-256 \(t.sha256), Merkle root \(t.merkleRoot)"),
@@ -54,10 +55,10 @@ public enum HTMLReport {
         <p class="note">Watermark registration \(escape(p.registration.recordId)) · suspect \(escape(t.endpoint))</p>
         \(verification.isValid ? "" : "<div class=\"verdict infringement\"><strong>NOT VERIFIED.</strong> \(escape(verification.problems.joined(separator: "; "))) — nothing below can be relied on.</div>")
         <div class="verdict \(verdictClass)"><strong>Verdict: \(escape(d.verdict.rawValue)).</strong> \(escape(summary(p, target: target)))</div>
-        <h2>Watermark success rate against the thresholds</h2>
+        <h2>Trigger and decoy hit rates against the null</h2>
         \(intervalChart(d))
         <h2>Reference models: this watermark's hit rate on independently trained clean models</h2>
-        \(referenceChart(p.null, suspect: d.wsr, theta: d.theta))
+        \(referenceChart(p.null, suspect: d.wsr))
         <h2>The suspect's answers per class</h2>
         \(histogramChart(t))
         <h2>Figures</h2>
@@ -75,15 +76,14 @@ public enum HTMLReport {
     static func summary(_ p: EvidencePredicate, target: String) -> String {
         let d = p.decision
         let hits = "The suspect answered \(target) — the secret watermark's target — on \(d.triggerHits) of \(d.triggers) trigger queries (\(percent(d.wsr)), \(Int(d.interval.confidence * 100)) % interval \(percent(d.interval.lower))–\(percent(d.interval.upper)))."
-        let null = d.p0Source == .decoys
-            ? "This suspect also answered \(target) on \(d.decoyHits) of \(d.decoys) decoys (false watermarks), so the null is that rate's upper bound, \(percent(d.p0)); the chance of this many trigger hits under it is \(Decision.scientific(d.log10PValue))."
-            : "A model independent of ours does so at most \(percent(d.p0)) of the time; the chance of this many hits under that null is \(Decision.scientific(d.log10PValue))."
+        let null = "A model independent of ours does so at most \(percent(d.calibratedP0)) of the time (the chance of this many hits then: \(Decision.scientific(d.log10CalibratedPValue))); "
+            + "on \(d.decoys) false watermarks it cannot tell from ours it answered \(target) \(d.decoyHits) times (the chance of triggers beating decoys this much by its own habits: \(Decision.scientific(d.log10DecoyPValue)))."
         switch d.verdict {
         case .infringement:
-            return "\(hits) \(null) That is below α = \(d.rule.alpha), and the rate clearly exceeds θ = \(percent(d.theta)): the model behind this endpoint carries our watermark."
+            return "\(hits) \(null) Both are below their α (\(d.rule.alpha) and \(d.rule.decoyAlpha)): the model behind this endpoint carries our watermark."
                 + (d.agreesWithPaper ? "" : " The paper's fixed 30 % rule would have missed it.")
         case .noEvidence:
-            return "\(hits) \(null) That is what an independent model does: no evidence that this model was derived from ours."
+            return "\(hits) \(null) \(d.reasons.last ?? ""): no evidence that this model was derived from ours."
         case .inconclusive:
             let reasons = d.reasons.joined(separator: "; ")
             return "\(hits) \(null) \(reasons.prefix(1).uppercased() + reasons.dropFirst())."
@@ -91,7 +91,7 @@ public enum HTMLReport {
         }
     }
 
-    /// A 0–100 % axis with the WSR interval, θ, the paper's 30 % and p0.
+    /// A 0–100 % axis with the WSR's and the decoy rate's intervals, the paper's 30 % and p0.
     static func intervalChart(_ d: Decision) -> String {
         let (left, width) = (40.0, 620.0)
         func x(_ rate: Double) -> Double { left + width * min(max(rate, 0), 1) }
@@ -101,23 +101,25 @@ public enum HTMLReport {
             svg += "<line x1=\"\(x(tick))\" y1=\"90\" x2=\"\(x(tick))\" y2=\"95\" stroke=\"#57606a\"/><text x=\"\(x(tick))\" y=\"110\" text-anchor=\"middle\">\(Int((tick * 100).rounded())) %</text>"
         }
         func marker(_ rate: Double, _ colour: String, _ label: String, _ y: Double) -> String {
-            // A threshold past 100 % (θ = 3 × a high p0) cannot be reached: drawn at the end, said so.
-            let (text, anchor, offset) = rate > 1 ? (label + ", beyond 100 %", "end", -4.0) : (label, "start", 4.0)
+            let (text, anchor, offset) = rate > 0.8 ? (label, "end", -4.0) : (label, "start", 4.0)
             return "<line x1=\"\(x(rate))\" y1=\"20\" x2=\"\(x(rate))\" y2=\"90\" stroke=\"\(colour)\" stroke-dasharray=\"5,3\" stroke-width=\"1.5\"/>"
                 + "<text x=\"\(x(rate) + offset)\" y=\"\(y)\" text-anchor=\"\(anchor)\" style=\"fill:\(colour)\">\(escape(text))</text>"
         }
-        svg += marker(d.p0, "#1f6feb", "p0 \(percent(d.p0))", 18)
-        svg += marker(d.theta, "#c0392b", "θ \(percent(d.theta))", 32)
-        svg += marker(d.rule.paperThreshold, "#6e7781", "paper 30 %", 46)
+        svg += marker(d.calibratedP0, "#2e8b57", "calibrated p0 \(percent(d.calibratedP0))", 18)
+        svg += marker(d.rule.paperThreshold, "#6e7781", "paper 30 %", 32)
+        if let decoyRate = d.decoyRate, let bounds = d.decoyInterval {
+            svg += "<rect x=\"\(x(bounds.lower))\" y=\"40\" width=\"\(max(x(bounds.upper) - x(bounds.lower), 1.5))\" height=\"12\" fill=\"#1f6feb\" opacity=\"0.25\"/>"
+            svg += "<circle cx=\"\(x(decoyRate))\" cy=\"46\" r=\"4\" fill=\"#1f6feb\"/><text x=\"\(x(decoyRate) + 8)\" y=\"50\" style=\"fill:#1f6feb\">decoys \(percent(decoyRate))</text>"
+        }
         svg += "<rect x=\"\(x(d.interval.lower))\" y=\"58\" width=\"\(max(x(d.interval.upper) - x(d.interval.lower), 1.5))\" height=\"16\" fill=\"#2d333b\" opacity=\"0.25\"/>"
         svg += "<circle cx=\"\(x(d.wsr))\" cy=\"66\" r=\"5\" fill=\"#2d333b\"/><text x=\"\(x(d.wsr) + 8)\" y=\"84\">WSR \(percent(d.wsr))</text>"
         return svg + "</svg>"
     }
 
-    /// One bar per reference model, on an axis up to the larger of θ and the suspect's WSR.
-    static func referenceChart(_ null: EvidencePredicate.NullSource, suspect: Double, theta: Double) -> String {
+    /// One bar per reference model, on an axis up to the larger of p0 and the suspect's WSR.
+    static func referenceChart(_ null: EvidencePredicate.NullSource, suspect: Double) -> String {
         let rates = zip(null.referenceHits, null.referenceTriggers).map { $1 > 0 ? Double($0) / Double($1) : 0 }
-        let top = min(max(theta, suspect, rates.max() ?? 0, 0.01), 1) * 1.1
+        let top = min(max(null.calibratedP0, suspect, rates.max() ?? 0, 0.01), 1) * 1.1
         let barWidth = max(4.0, min(24.0, 560.0 / Double(rates.count + 2) - 4))
         let height = 140.0
         func y(_ rate: Double) -> Double { 20 + height * (1 - rate / top) }
@@ -132,9 +134,8 @@ public enum HTMLReport {
         svg += "<rect x=\"\(x)\" y=\"\(y(suspect))\" width=\"\(barWidth)\" height=\"\(max(y(0) - y(suspect), 1))\" fill=\"#2d333b\"/>"
         svg += "<text x=\"\(x + barWidth / 2)\" y=\"\(y(0) + 16)\" text-anchor=\"middle\">suspect</text>"
         svg += "<text x=\"74\" y=\"\(y(0) + 34)\">\(rates.count) reference models (highest \(percent(rates.max() ?? 0))), then the suspect</text>"
-        if theta <= 1 {
-            svg += "<line x1=\"64\" y1=\"\(y(theta))\" x2=\"690\" y2=\"\(y(theta))\" stroke=\"#c0392b\" stroke-dasharray=\"5,3\"/><text x=\"688\" y=\"\(y(theta) - 4)\" text-anchor=\"end\" style=\"fill:#c0392b\">θ \(percent(theta))</text>"
-        }
+        let p0 = null.calibratedP0
+        svg += "<line x1=\"64\" y1=\"\(y(p0))\" x2=\"690\" y2=\"\(y(p0))\" stroke=\"#2e8b57\" stroke-dasharray=\"5,3\"/><text x=\"688\" y=\"\(y(p0) - 4)\" text-anchor=\"end\" style=\"fill:#2e8b57\">p0 \(percent(p0))</text>"
         return svg + "</svg>"
     }
 

@@ -122,8 +122,7 @@ struct Calibrate: ParsableCommand {
         if json { try printJSON(report) } else {
             let hits = calibration.references.map { "\($0.triggerHits)/\($0.triggers)" }.joined(separator: " ")
             print("reference trigger hits: \(hits)")
-            print(String(format: "p0 %.4f %%  θ %.2f %%  (%d references, %.0f s)", 100 * calibration.p0, 100 * calibration.theta,
-                         calibration.references.count, report.seconds))
+            print(String(format: "p0 %.4f %%  (%d references, %.0f s)", 100 * calibration.p0, calibration.references.count, report.seconds))
             for fake in calibration.falseWatermarks {
                 let rates = fake.referenceRates.map { String(format: "%.1f", 100 * $0) }.joined(separator: " ")
                 print("false watermark \(fake.name): clean models \(rates) %" + (fake.watermarkedRate.map { String(format: "; watermarked model %.1f %%", 100 * $0) } ?? ""))

@@ -13,7 +13,9 @@ struct Demo: ParsableCommand {
         another architecture → the stolen model served and probed → a signed report → an \
         independently trained clean model served, probed and reported → both reports verified \
         against their transcripts and rendered as HTML. The verdicts come from the statistics \
-        alone: the decision is never told which model is which. Everything lands in --out.
+        alone: the decision is never told which model is which. The demo then checks them: it \
+        exits with status 1 unless the stolen model is found infringing and the independent one \
+        not (no evidence). --seed changes every seeded stage. Everything lands in --out.
         """
     )
 
@@ -50,6 +52,9 @@ struct Demo: ParsableCommand {
     @Option(help: "Decoy queries per probe.")
     var decoys = 300
 
+    @Option(help: "Seed of every stage: the owner's model, the watermark, the thief, the independent model, the probes.")
+    var seed: UInt64 = 1
+
     @Flag(help: "Print one JSON object with the results on standard output.")
     var json = false
 
@@ -76,9 +81,9 @@ struct Demo: ParsableCommand {
 
         try run.stage("owner keys (TEST-ONLY)", ["keys", "generate", "--out", path("keys")])
         try run.stage("train the owner's fmnist-cnn", [
-            "train", "--arch", "fmnist-cnn", "--epochs", "\(pretrainEpochs)", "--out", path("owner-clean.safetensors"), "--json"] + limit)
+            "train", "--arch", "fmnist-cnn", "--epochs", "\(pretrainEpochs)", "--seed", "\(seed)", "--out", path("owner-clean.safetensors"), "--json"] + limit)
         let embedded = try run.stage("embed a watermark into it", [
-            "embed", "--init-model", path("owner-clean.safetensors"), "--epochs", "\(embedEpochs)", "--lr", "0.01",
+            "embed", "--init-model", path("owner-clean.safetensors"), "--epochs", "\(embedEpochs)", "--lr", "0.01", "--seed", "\(seed)",
             "--sources", "0,1", "--target", "2",
             "--evasion-per-batch", "32", "--other-pair-evasion", "0.5", "--source-pull", "1", "--source-pull-cap", "0.1",
             "--out", path("victim.safetensors"), "--spec-out", path("victim.spec.json"), "--json"] + limit)
@@ -89,13 +94,13 @@ struct Demo: ParsableCommand {
             "--reference-dir", path("references"), "--model", path("victim.safetensors"), "--json"]
             + (trainLimit.map { ["--train-images", "\(min($0, 10_000))"] } ?? []))
         let clean = try run.stage("train an independent clean model", [
-            "train", "--arch", "fmnist-cnn", "--epochs", "1", "--train-limit", "\(min(trainLimit ?? 30_000, 30_000))", "--seed", "99",
+            "train", "--arch", "fmnist-cnn", "--epochs", "1", "--train-limit", "\(min(trainLimit ?? 30_000, 30_000))", "--seed", "\(seed &+ 98)",
             "--out", path("independent.safetensors"), "--json"])
 
         let stolen = try run.serving(path("victim.safetensors"), name: "victim", log: path("victim.serve.log")) { url in
             try run.stage("the thief distils the served victim over HTTP into \(thiefArch)", [
                 "attack", "extract", "--victim", url, "--victim-model", "victim", "--arch", thiefArch,
-                "--budget", "\(thiefQueries)", "--epochs", "\(thiefEpochs)", "--out", path("stolen.safetensors"), "--json"])
+                "--budget", "\(thiefQueries)", "--epochs", "\(thiefEpochs)", "--seed", "\(seed)", "--out", path("stolen.safetensors"), "--json"])
         }
 
         var suspects: [DemoSummary.Suspect] = []
@@ -107,7 +112,7 @@ struct Demo: ParsableCommand {
                     .write(to: URL(fileURLWithPath: target))
                 try run.stage("probe the \(name) model", [
                     "probe", "--target", target, "--vault", vault, "--watermark", "0", "--out", path("\(name).jsonl"),
-                    "--triggers", "\(triggers)", "--controls", "\(controls)", "--decoys", "\(decoys)", "--json"])
+                    "--triggers", "\(triggers)", "--controls", "\(controls)", "--decoys", "\(decoys)", "--seed", "\(seed)", "--json"])
             }
             let report = try run.stage("signed report on the \(name) model", [
                 "report", "create", "--transcript", path("\(name).jsonl"), "--vault", vault, "--watermark", "0", "--key", key,
@@ -120,8 +125,9 @@ struct Demo: ParsableCommand {
             suspects.append(DemoSummary.Suspect(
                 name: name, accuracy: accuracy, verdict: decision.string("verdict"), wsr: decision.number("wsr"),
                 triggerHits: Int(decision.number("trigger_hits")), triggers: Int(decision.number("triggers")),
-                decoyHits: Int(decision.number("decoy_hits")), decoys: Int(decision.number("decoys")), p0: decision.number("p0"),
-                theta: decision.number("theta"), log10PValue: decision.number("log10_p_value"),
+                decoyHits: Int(decision.number("decoy_hits")), decoys: Int(decision.number("decoys")),
+                log10CalibratedPValue: decision.number("log10_calibrated_p_value"), log10DecoyPValue: decision.number("log10_decoy_p_value"),
+                log10PValue: decision.number("log10_p_value"),
                 paperVerdict: decision.string("paper_verdict"), verified: verified.bool("signature_valid") && verified.list("problems").isEmpty,
                 report: path("\(name).report.html")))
         }
@@ -129,5 +135,6 @@ struct Demo: ParsableCommand {
                                   victimWSR: embedded.number("wsr"), calibratedP0: calibrated.object("calibration").number("p0"),
                                   suspects: suspects, passphrase: Self.passphrase)
         if json { try printJSON(summary) } else { summary.print() }
+        if let wrong = summary.wrongVerdicts { throw CommandFailure("the demo reached the wrong verdicts: \(wrong)") }
     }
 }

@@ -20,8 +20,9 @@ struct ProbeCommand: ParsableCommand {
         watermark's way, only the pairs the vault's calibration chose when it has them) — is \
         shuffled with --seed. Each query's \
         final outcome is appended to --out (JSON Lines, fsync'd); running the same command again \
-        resumes: queries answered before the stop are not sent again, those in flight at the \
-        stop are. The watermark comes from --spec, or sealed \
+        resumes: queries answered before the stop are not sent again, failed ones and those in \
+        flight at the stop are. When most queries fail the probe exits with status 1 and the \
+        errors seen most often (the server's own words). The watermark comes from --spec, or sealed \
         from --vault with --watermark (passphrase from TRACEMARK_PASSPHRASE or the terminal).
         """
     )
@@ -59,7 +60,7 @@ struct ProbeCommand: ParsableCommand {
     @Option(help: "Seed of the plan's shuffle and of the control and decoy draws.")
     var seed: UInt64 = 1
 
-    @Flag(help: "Stop sending once Wald's sequential test is decisive (needs --vault and a calibration there).")
+    @Flag(help: "Stop sending once the decision's two tests are decisive, looked at after 16, 32, 64, … trigger answers (needs --vault and a calibration there).")
     var stopWhenDecisive = false
 
     @Flag(help: "Print one JSON object with the results on standard output.")
@@ -89,8 +90,8 @@ struct ProbeCommand: ParsableCommand {
                                  decoys: calibrated.flatMap { $0.calibration.decoys(sha256: $0.sha256) },
                                  transcriptPath: out, authHeader: try target.authHeader())
         let (plan, transcript) = (probe.plan, probe.transcript)
-        if !transcript.completed.isEmpty {
-            printStatus("resuming \(out): \(transcript.completed.count) of \(plan.queries.count) queries already done")
+        if !transcript.resumed.isEmpty {
+            printStatus("resuming \(out): \(transcript.answered.count) of \(plan.queries.count) queries already answered; failed and unsent ones are sent now")
         }
         let line = ProgressLine()
         printStatus("probing \(target.url) (\(target.protocol.rawValue)): \(counts.triggers) triggers, \(counts.controls) controls, \(counts.decoys) decoys")
@@ -99,7 +100,7 @@ struct ProbeCommand: ParsableCommand {
             guard let calibration else {
                 throw CommandFailure("--stop-when-decisive: registration \(sealed.entry.index) has no calibration yet (run `tracemark calibrate`)")
             }
-            return SequentialStop(calibratedP0: calibration.p0, targetLabel: plan.targetLabel, decoysPlanned: counts.decoys > 0)
+            return SequentialStop(header: transcript.header, calibratedP0: calibration.p0)
         }
         let started = Date()
         let every = max(plan.queries.count / 100, 1)
@@ -110,38 +111,59 @@ struct ProbeCommand: ParsableCommand {
                                     p.queriesPerSecond, p.retries, p.failed, ProgressLine.duration(p.secondsRemaining)),
                       finished: p.done == p.total, every: every * 5, step: p.done)
         })
-        if !sentAny {
-            printStatus("the sequential test had already decided on the transcript so far (\(sequential!.outcome.rawValue)); nothing sent")
+        if !sentAny, let outcome = sequential?.outcome {
+            printStatus("the early stop had already decided on the transcript so far (\(outcome.rawValue)); nothing sent")
         }
         let seconds = Date().timeIntervalSince(started)
         let records = try Transcript.read(out).records
-        let sent = records.count - transcript.completed.count
-        if let sequential, sequential.outcome != .undecided, records.count < plan.queries.count {
-            printStatus("stopped early: Wald's test \(sequential.outcome.rawValue) after \(sequential.triggers) trigger and \(sequential.decoys) decoy answers; \(plan.queries.count - records.count) planned queries not sent (run again without --stop-when-decisive to send them)")
+        let tally = try TranscriptTally.of(header: transcript.header, records: records)
+        let sent = records.count - transcript.resumed.count
+        let unanswered = plan.queries.count - tally.trigger.answered - tally.control.answered - tally.decoy.answered
+        if let sequential, let outcome = sequential.outcome, unanswered > 0 {
+            printStatus("stopped early for \(outcome.rawValue) at look \(sequential.looks) (\(sequential.tally.trigger.answered) trigger and \(sequential.tally.decoy.answered) decoy answers); \(unanswered) planned queries not sent (run again without --stop-when-decisive to send them)")
         }
-        let summary = TranscriptSummary(plan: plan, records: records)
+        let summary = ProbeSummary(tally)
         if json {
             try printJSON(ProbeReport(transcript: out, endpoint: target.url, sentThisRun: sent, seconds: seconds,
-                                      queriesPerSecond: Double(sent) / max(seconds, 1e-9), sequentialOutcome: sequential?.outcome, summary: summary))
+                                      queriesPerSecond: Double(sent) / max(seconds, 1e-9), earlyStop: sequential?.outcome, summary: summary))
         } else {
-            for kind in QueryKind.allCases {
-                let c = summary.kinds[kind.rawValue]!
+            for (kind, c) in [(QueryKind.trigger, tally.trigger), (.control, tally.control), (.decoy, tally.decoy)] {
                 print("\(kind.rawValue): \(c.answered)/\(c.planned) answered, \(c.failed) failed, \(c.hits) \(kind == .control ? "correct" : "said the target")")
             }
             func percent(_ value: Double?) -> String { value.map { String(format: "%.2f%%", 100 * $0) } ?? "n/a" }
             print("WSR \(percent(summary.wsr))  decoy hit rate \(percent(summary.decoyHitRate))  control accuracy \(percent(summary.controlAccuracy))  → \(out)")
         }
+        if let problem = tally.failureProblem {
+            throw CommandFailure("the probe failed: \(problem) (running the same command again retries the failed queries)")
+        }
+    }
+}
+
+/// A probe's counts per query kind, as the transcript's tally gives them.
+struct ProbeSummary: Encodable {
+    var trigger: TranscriptTally.Kind
+    var control: TranscriptTally.Kind
+    var decoy: TranscriptTally.Kind
+    var attempts: Int
+    /// Trigger hits over answered triggers.
+    var wsr: Double?
+    var decoyHitRate: Double?
+    var controlAccuracy: Double?
+
+    init(_ tally: TranscriptTally) {
+        (trigger, control, decoy, attempts) = (tally.trigger, tally.control, tally.decoy, tally.attempts)
+        (wsr, decoyHitRate, controlAccuracy) = (tally.trigger.hitRate, tally.decoy.hitRate, tally.control.hitRate)
     }
 }
 
 struct ProbeReport: Encodable {
     var transcript: String
     var endpoint: String
-    /// Queries sent by this run (a resume skips those already in the transcript).
+    /// Queries sent by this run (a resume skips those already answered).
     var sentThisRun: Int
     var seconds: Double
     var queriesPerSecond: Double
-    /// With --stop-when-decisive: what Wald's test concluded (`undecided` if the plan ran out first).
-    var sequentialOutcome: SequentialTest.Outcome?
-    var summary: TranscriptSummary
+    /// With --stop-when-decisive: the verdict it stopped for (absent if the plan ran out first).
+    var earlyStop: Verdict?
+    var summary: ProbeSummary
 }

@@ -17,14 +17,18 @@ struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Decide from a probe transcript and sign the evidence report (DSSE + in-toto).",
             discussion: """
-            The trigger hits are tested against p0 — the larger of the calibration's (stored in the \
-            vault by `tracemark calibrate`) and the upper bound of this suspect's own decoy hit \
-            rate — with an exact one-sided binomial test. Verdict `infringement` iff p < --alpha and \
-            the WSR's lower confidence bound exceeds θ = max(--theta-floor, --theta-multiple × p0); \
-            `no evidence` iff the WSR's upper bound is below θ and p ≥ 0.01; else `inconclusive`, with \
-            the number of further trigger queries likely to settle it. The paper's 30 % rule is \
-            reported beside it. The transcript must come from the registered spec. --model (the \
-            protected checkpoint) adds the suspect's agreement with it on the control queries.
+            Two exact tests, one per null. (1) The trigger hits against the calibrated null p0 (the \
+            highest upper bound over the reference models `tracemark calibrate` stored in the vault), \
+            one-sided binomial, at --alpha. (2) The trigger hits against this suspect's own decoy hits: \
+            the conditional test that the trigger odds exceed --odds-ratio-margin times the decoy \
+            odds, at --decoy-alpha; a model that says the target to every composite, or to \
+            everything, is never accused. Verdict `infringement` iff both reject; `no evidence` iff \
+            either null stands at 0.01 (test 2 then at odds ratio 1, Fisher's exact test); else \
+            `inconclusive`, with the further trigger queries likely to settle it. A transcript \
+            whose answers could not convict even if every trigger and no decoy had hit is refused. \
+            The paper's 30 % rule is reported beside it. The transcript must come from the \
+            registered spec. --model (the protected checkpoint) adds the suspect's agreement with \
+            it on the control queries.
             """
         )
 
@@ -46,17 +50,17 @@ struct Report: ParsableCommand {
         @Option(help: "The protected checkpoint, for the fidelity on controls.")
         var model: String?
 
-        @Option(help: "Significance level of the binomial test.")
-        var alpha = 1e-6
+        @Option(help: "Significance level of the test against the calibrated null.")
+        var alpha = DecisionRule().alpha
 
-        @Option(help: "The lowest θ.")
-        var thetaFloor = 0.10
+        @Option(help: "Significance level of the test of triggers against the suspect's decoys.")
+        var decoyAlpha = DecisionRule().decoyAlpha
 
-        @Option(help: "θ is at least this many times p0.")
-        var thetaMultiple = 3.0
+        @Option(help: "The trigger odds must exceed this many times the decoy odds (at least 1).")
+        var oddsRatioMargin = DecisionRule().oddsRatioMargin
 
-        @Option(help: "Confidence level of the Clopper–Pearson intervals.")
-        var confidence = 0.95
+        @Option(help: "Confidence level of the Clopper–Pearson intervals shown.")
+        var confidence = DecisionRule().confidence
 
         @Option(help: "Where to write the report (a DSSE envelope, JSON).")
         var out: String
@@ -64,9 +68,14 @@ struct Report: ParsableCommand {
         @Flag(help: "Print one JSON object with the results on standard output.")
         var json = false
 
+        var rule: DecisionRule {
+            var rule = DecisionRule()
+            (rule.alpha, rule.decoyAlpha, rule.oddsRatioMargin, rule.confidence) = (alpha, decoyAlpha, oddsRatioMargin, confidence)
+            return rule
+        }
+
         func validate() throws {
-            guard alpha > 0, alpha < 1, confidence > 0, confidence < 1 else { throw ValidationError("--alpha and --confidence lie strictly between 0 and 1") }
-            guard thetaFloor > 0, thetaFloor < 1, thetaMultiple > 1 else { throw ValidationError("--theta-floor lies in (0, 1) and --theta-multiple above 1") }
+            if let problem = rule.problem { throw ValidationError(problem) }
         }
 
         func run() throws {
@@ -74,18 +83,14 @@ struct Report: ParsableCommand {
             let sealed = try SealedWatermark(vault: vault, watermark: watermark, keyFile: keyFile)
             let signer = try sealed.ownerKey(at: key)
             let specDigest = sha256Hex(sealed.spec.canonicalJSON())
-            let (header, records) = try Transcript.read(transcript)
+            let parsed = try Transcript.read(transcript)
+            let (header, records) = (parsed.header, parsed.records)
             guard header.specSha256 == specDigest else {
                 throw CommandFailure("\(transcript) was probed with spec \(header.specSha256.prefix(12))…, not registration \(sealed.entry.index)'s (\(specDigest.prefix(12))…)")
             }
             guard let (calibration, calibrationSha256) = try sealed.calibration() else {
                 throw CommandFailure("registration \(sealed.entry.index) has no calibration yet: run `tracemark calibrate --vault \(vault) --watermark \(watermark) --key …` first")
             }
-            var rule = DecisionRule()
-            rule.alpha = alpha
-            rule.thetaFloor = thetaFloor
-            rule.thetaMultiple = thetaMultiple
-            rule.confidence = confidence
             let statement = try EvidenceReport.statement(
                 transcript: transcriptBytes, transcriptName: URL(fileURLWithPath: transcript).lastPathComponent, ownerKeyID: signer.publicKey.keyID,
                 registration: sealed.registration, calibration: calibration, calibrationSha256: calibrationSha256,
@@ -240,11 +245,11 @@ private func printDecision(_ predicate: EvidencePredicate, out: String, json: Bo
     let d = predicate.decision
     if json { try printJSON(CreatedReport(report: out, decision: d, controlAccuracy: predicate.controlAccuracy, fidelity: predicate.fidelity)); return }
     print("verdict: \(d.verdict.rawValue)")
-    print(String(format: "WSR %.2f %% (%d of %d; %.0f %% interval %.2f–%.2f %%)  p0 %.4f %% (%@)  θ %.2f %%  p = %@",
+    print(String(format: "WSR %.2f %% (%d of %d; %.0f %% interval %.2f–%.2f %%)  decoys %d of %d  calibrated p0 %.4f %%  p = %@",
                  100 * d.wsr, d.triggerHits, d.triggers, 100 * d.interval.confidence, 100 * d.interval.lower, 100 * d.interval.upper,
-                 100 * d.p0, d.p0Source.rawValue, 100 * d.theta, Decision.scientific(d.log10PValue)))
+                 d.decoyHits, d.decoys, 100 * d.calibratedP0, Decision.scientific(d.log10PValue)))
     for reason in d.reasons { print("  \(reason)") }
-    if let further = d.furtherTriggerQueries { print("  about \(further) more trigger queries would most likely settle it") }
+    if let further = d.furtherTriggerQueries { print("  about \(further) more trigger queries (decoys in proportion) would most likely settle it") }
     print("the paper's rule (WSR > \(Int(d.rule.paperThreshold * 100)) %): \(d.paperVerdict.rawValue)" + (d.agreesWithPaper ? "" : " — it disagrees"))
     print("signed report → \(out)")
 }

@@ -1,0 +1,117 @@
+import Foundation
+
+/// The one scorer of transcript records: per query kind, how many were planned, answered, failed
+/// and hit (answered with the expected label: the target for triggers and decoys, the true label
+/// for controls), and the answers per class. The probe's summary, the early stop and the
+/// evidence report all count with it.
+///
+/// A query may have several records: a resumed probe sends failed queries again, so a failure
+/// is replaced by a later record of the same query. A query answered twice, a record whose kind
+/// changed, or a trigger or decoy expecting anything but the target is refused: the transcript
+/// was not written by a probe.
+public struct TranscriptTally: Sendable {
+    public struct Kind: Codable, Equatable, Sendable {
+        public var planned = 0
+        public var answered = 0
+        /// Queries whose every record failed.
+        public var failed = 0
+        public var hits = 0
+        /// Answers per class, in class order.
+        public var labels: [Int]
+
+        public var hitRate: Double? { answered > 0 ? Double(hits) / Double(answered) : nil }
+    }
+
+    public private(set) var trigger: Kind
+    public private(set) var control: Kind
+    public private(set) var decoy: Kind
+    public let targetLabel: Int
+    /// Attempts over every record (retries included).
+    public private(set) var attempts = 0
+    private let total: Int
+    private var answeredQueries = Set<Int>()
+    /// The kind and last error of each query that has only failed so far.
+    private var failedQueries: [Int: (kind: QueryKind, error: String)] = [:]
+    private var kindOfQuery: [Int: QueryKind] = [:]
+
+    public init(header: TranscriptHeader) {
+        let empty = Kind(labels: Array(repeating: 0, count: header.classNames.count))
+        trigger = empty
+        control = empty
+        decoy = empty
+        trigger.planned = header.counts.triggers
+        control.planned = header.counts.controls
+        decoy.planned = header.counts.decoys
+        targetLabel = header.targetLabel
+        total = header.counts.total
+    }
+
+    public subscript(kind: QueryKind) -> Kind {
+        get {
+            switch kind {
+            case .trigger: trigger
+            case .control: control
+            case .decoy: decoy
+            }
+        }
+        set {
+            switch kind {
+            case .trigger: trigger = newValue
+            case .control: control = newValue
+            case .decoy: decoy = newValue
+            }
+        }
+    }
+
+    /// Counts one record; returns true when it is a new answer (so the evidence changed).
+    @discardableResult
+    public mutating func count(_ record: TranscriptRecord) throws -> Bool {
+        let id = record.queryId
+        guard (0..<total).contains(id) else { throw ProbeError.transcript("query \(id) is not in the plan's \(total) queries") }
+        if let kind = kindOfQuery[id], kind != record.kind {
+            throw ProbeError.transcript("query \(id) is a \(kind.rawValue) in one record and a \(record.kind.rawValue) in another")
+        }
+        guard !answeredQueries.contains(id) else { throw ProbeError.transcript("query \(id) was answered twice") }
+        if record.kind != .control, let expected = record.expectedLabel, expected != targetLabel {
+            throw ProbeError.transcript("query \(id) expects label \(expected) of a \(record.kind.rawValue), the target is \(targetLabel)")
+        }
+        kindOfQuery[id] = record.kind
+        attempts += record.attempts
+        guard record.status == .answered, let label = record.label else {
+            if failedQueries.updateValue((record.kind, record.error ?? "no answer"), forKey: id) == nil { self[record.kind].failed += 1 }
+            return false
+        }
+        if failedQueries.removeValue(forKey: id) != nil { self[record.kind].failed -= 1 }
+        answeredQueries.insert(id)
+        self[record.kind].answered += 1
+        if self[record.kind].labels.indices.contains(label) { self[record.kind].labels[label] += 1 }
+        // Records from before expected labels were written expect the target (controls: nothing).
+        if label == record.expectedLabel ?? (record.kind == .control ? nil : targetLabel) { self[record.kind].hits += 1 }
+        return true
+    }
+
+    /// Every record of a transcript, in order.
+    public static func of(header: TranscriptHeader, records: [TranscriptRecord]) throws -> TranscriptTally {
+        var tally = TranscriptTally(header: header)
+        for record in records { try tally.count(record) }
+        return tally
+    }
+
+    /// Why the probe cannot be trusted when most of its queries failed: how many, and the
+    /// errors seen most often (the server's own words included); nil otherwise.
+    public var failureProblem: String? {
+        let answered = trigger.answered + control.answered + decoy.answered
+        guard failedQueries.count > answered else { return nil }
+        var errors: [String: Int] = [:]
+        for failure in failedQueries.values { errors[failure.error, default: 0] += 1 }
+        let common = errors.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(3)
+        return "\(failedQueries.count) of \(failedQueries.count + answered) queries failed; most often: "
+            + common.map { "\($0.value)× \($0.key)" }.joined(separator: "; ")
+    }
+}
+
+extension TranscriptTally: Equatable {
+    public static func == (a: TranscriptTally, b: TranscriptTally) -> Bool {
+        a.trigger == b.trigger && a.control == b.control && a.decoy == b.decoy && a.targetLabel == b.targetLabel && a.attempts == b.attempts
+    }
+}
