@@ -138,7 +138,11 @@ extension Attack {
             let attack = ExtractionAttack(surrogateArchitecture: architecture, labels: surrogate.thiefLabels,
                                           training: optimizer.configuration(epochs: epochs))
             printStatus("extracting \(victimName) into \(architecture) with \(querySet.count) \(queries) queries, \(surrogate.labels) labels")
-            let model = try attack.run(victim: victim, queries: querySet, progress: ProgressLine().show)
+            // Test accuracy after every epoch (in the progress lines) shows whether the surrogate has
+            // reached its plateau; only for queries shaped like Fashion-MNIST, the task it is scored on.
+            let testSet = querySet.itemShape == DatasetCatalog.itemShape(of: "fashion-mnist")
+                ? try DatasetCatalog.load("fashion-mnist", split: "test") : nil
+            let model = try attack.run(victim: victim, queries: querySet, testSet: testSet, progress: ProgressLine().show)
             try common.finish(model, attack: "extract", details: [
                 "surrogate": architecture, "queries": queries, "query_count": "\(querySet.count)", "labels": surrogate.labels,
                 "temperature": "\(surrogate.temperature)", "epochs": "\(epochs)",
