@@ -184,7 +184,7 @@ final class EvidenceTests: XCTestCase {
         let verification = EvidenceReport.verify(try Data(contentsOf: folder.appendingPathComponent("report.json")), publicKey: key,
                                                  transcript: try Data(contentsOf: folder.appendingPathComponent("transcript.jsonl")))
         XCTAssertTrue(verification.isValid, verification.problems.joined(separator: "\n"))
-        XCTAssertEqual(verification.verdict, .inconclusive)
+        XCTAssertEqual(verification.verdict, .infringement)
     }
 
     /// The probe's early stop: decisive for a thief well before the plan runs out, never an

@@ -270,7 +270,7 @@ final class ServiceTests: XCTestCase {
         let stuck = try service.investigate(watermark: try service.registerWatermark(fixture, token: alice), tarpit: tarpit, token: alice)
         try tarpit.waitForConnections(1)
 
-        let bobs = try service.investigate(watermark: try service.registerWatermark(fixture, token: bob), port: port, token: bob, counts: (20, 5, 5))
+        let bobs = try service.investigate(watermark: try service.registerWatermark(fixture, token: bob), port: port, token: bob, counts: (20, 5, 10))
         XCTAssertEqual(try service.waitUntilFinished(bobs, token: bob)["status"] as? String, "done", "bob's investigation waited behind alice's")
         XCTAssertEqual(try json(try service.call("GET", "/v1/investigations/\(stuck)", token: alice))["status"] as? String, "running")
 
