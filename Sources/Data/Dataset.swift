@@ -38,6 +38,16 @@ public struct Dataset: Sendable {
         return subset(Array(0..<Swift.max(limit, 0)))
     }
 
+    /// `limit` items (all the rest when nil) starting at item `offset`: with the same limit and
+    /// offsets a limit apart, disjoint subsets. Empty when `offset` is past the end.
+    public func slice(offset: Int, limit: Int?) -> Dataset {
+        precondition(offset >= 0 && (limit ?? 0) >= 0, "an offset and a limit are never negative")
+        let start = Swift.min(offset, count)
+        let end = limit.map { Swift.min(start + Swift.min($0, count), count) } ?? count
+        if start == 0 && end == count { return self }
+        return subset(Array(start..<end))
+    }
+
     /// Per-channel mean and standard deviation of the pixels, for normalisation.
     public func channelStatistics() -> (mean: [Float], std: [Float]) {
         let channels = itemShape[0], plane = itemSize / channels

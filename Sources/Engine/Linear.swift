@@ -22,6 +22,12 @@ public final class Linear: Layer {
 
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
 
+    /// Draws fresh weights and biases, as at construction.
+    public func reinitialize(rng: inout SeededGenerator) {
+        uniformFanIn(count: weight.count, fanIn: inFeatures, rng: &rng).withUnsafeBufferPointer { weight.load($0) }
+        uniformFanIn(count: bias.count, fanIn: inFeatures, rng: &rng).withUnsafeBufferPointer { bias.load($0) }
+    }
+
     // input is (B, in), output is (B, out)
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         precondition(input.itemCount == inFeatures, "Linear expects \(inFeatures) features, got \(input.itemCount)")

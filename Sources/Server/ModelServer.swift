@@ -22,13 +22,23 @@ public enum ServedOutput: Equatable, Sendable {
 }
 
 /// Runs one classifier for many concurrent requests: the layers reuse their buffers, so calls
-/// go through this actor one at a time.
+/// go through this actor one at a time. With `inputNoise` σ > 0 every pixel first gets Gaussian
+/// noise of that standard deviation (clipped to [0, 1]), fresh for every request.
 actor InferenceWorker {
     let classifier: Classifier
-    init(classifier: Classifier) { self.classifier = classifier }
+    let inputNoise: Float
+    private var rng: SeededGenerator
+
+    init(classifier: Classifier, inputNoise: Float, seed: UInt64) {
+        self.classifier = classifier
+        self.inputNoise = inputNoise
+        rng = SeededGenerator(seed: seed)
+    }
 
     func probabilities(_ images: [Float]) -> [Float] {
-        images.withUnsafeBufferPointer { classifier.probabilities($0).values }
+        var images = images
+        if inputNoise > 0 { rng.addGaussianNoise(sigma: inputNoise, toPixels: &images) }
+        return images.withUnsafeBufferPointer { classifier.probabilities($0).values }
     }
 }
 
@@ -38,15 +48,20 @@ public struct ModelServer: Sendable {
     public var name: String
     public var output: ServedOutput
     public var maximumBodyBytes: Int
+    /// Standard deviation of the Gaussian noise added to every input pixel; 0 answers the images as sent.
+    public let inputNoise: Float
     let worker: InferenceWorker
     let itemShape: [Int]
     let classCount: Int
 
-    public init(classifier: Classifier, name: String, output: ServedOutput, maximumBodyBytes: Int = 16 << 20) {
+    public init(classifier: Classifier, name: String, output: ServedOutput, maximumBodyBytes: Int = 16 << 20,
+                inputNoise: Float = 0, noiseSeed: UInt64 = 1) {
+        precondition(inputNoise >= 0 && inputNoise <= 1, "input noise σ lies in [0, 1]")
         self.name = name
         self.output = output
         self.maximumBodyBytes = maximumBodyBytes
-        worker = InferenceWorker(classifier: classifier)
+        self.inputNoise = inputNoise
+        worker = InferenceWorker(classifier: classifier, inputNoise: inputNoise, seed: noiseSeed)
         itemShape = classifier.card.inputShape
         classCount = classifier.classCount
     }

@@ -98,8 +98,13 @@ public final class Trainer {
 
     /// Trains for `configuration.epochs` epochs, evaluating on `testSet` after each when given.
     /// With `softTargets` the loss is the soft cross-entropy against them (the data set's labels
-    /// then only count towards the reported training accuracy).
+    /// then only count towards the reported training accuracy); label smoothing and mixing also
+    /// train on target rows, built from the labels. `penalty`, called after every backward pass,
+    /// adds a regulariser's gradient into the parameters' gradients and returns its value.
+    /// `refresh` may rewrite the set's items at the start of every epoch (examples made against
+    /// the current model); it keeps their count.
     public func train(on trainSet: Dataset, testSet: Dataset? = nil, softTargets: SoftTargets? = nil,
+                      penalty: (() -> Float)? = nil, refresh: ((_ epoch: Int, _ set: inout Dataset) -> Void)? = nil,
                       progress: (TrainingProgress) -> Void = { _ in }) -> TrainingResult {
         if let softTargets {
             precondition(softTargets.probabilities.count == trainSet.count * classifier.classCount, "one target row per training item")
@@ -107,6 +112,9 @@ public final class Trainer {
         let targets = Tensor(shape: [0])
         precondition(trainSet.itemShape == classifier.card.inputShape, "data items \(trainSet.itemShape) do not fit the model's \(classifier.card.inputShape)")
         let config = configuration, network = classifier.network
+        // Plain hard labels keep the hard-label loss, so the default recipe's results stay as they were.
+        let trainsOnTargetRows = softTargets != nil || config.labelSmoothing > 0 || config.mixing.isActive
+        var trainSet = trainSet
         let itemSize = trainSet.itemSize, schedule = config.effectiveSchedule
         var batchPixels = [Float](repeating: 0, count: config.batchSize * itemSize)
         var summaries: [EpochSummary] = []
@@ -115,6 +123,11 @@ public final class Trainer {
         let totalSteps = config.epochs * BatchOrder.batchCount(items: trainSet.count, batchSize: config.batchSize)
 
         for epoch in 0..<config.epochs {
+            if let refresh {
+                let count = trainSet.count
+                refresh(epoch, &trainSet)
+                precondition(trainSet.count == count, "a refresh keeps the number of items")
+            }
             let order = BatchOrder(count: trainSet.count, batchSize: config.batchSize, seed: config.seed, epoch: epoch)
             var lossSum = 0.0, correct = 0, seen = 0
             var rate: Float = 0
@@ -122,14 +135,27 @@ public final class Trainer {
             for (step, indices) in order.enumerated() {
                 let stepStart = DispatchTime.now().uptimeNanoseconds
                 let labels = indices.map { trainSet.labels[$0] }
+                let stepSeed = config.seed ^ (UInt64(epoch) << 32 | UInt64(step))
+                if trainsOnTargetRows {
+                    if let softTargets {
+                        softTargets.softened(rows: indices, classes: classifier.classCount, into: targets)
+                        LabelSmoothing.smooth(targets, epsilon: config.labelSmoothing)
+                    } else {
+                        LabelSmoothing.targets(labels: labels, classes: classifier.classCount, epsilon: config.labelSmoothing, into: targets)
+                    }
+                }
                 batchPixels.withUnsafeMutableBufferPointer { pixels in
                     trainSet.images.withUnsafeBufferPointer { images in
                         for (row, index) in indices.enumerated() {
                             (pixels.baseAddress! + row * itemSize).update(from: images.baseAddress! + index * itemSize, count: itemSize)
                         }
                     }
-                    config.augmentation.apply(to: pixels.baseAddress!, count: indices.count, shape: trainSet.itemShape,
-                                              seed: config.seed ^ (UInt64(epoch) << 32 | UInt64(step)))
+                    config.augmentation.apply(to: pixels.baseAddress!, count: indices.count, shape: trainSet.itemShape, seed: stepSeed)
+                    if config.mixing.isActive {
+                        // Its own stream: the augmentation's draws stay those of a run without mixing.
+                        config.mixing.apply(to: pixels.baseAddress!, targets: targets, count: indices.count, shape: trainSet.itemShape,
+                                            seed: stepSeed ^ 0x4D49_5855_5043_5554)
+                    }
                     classifier.normalize(pixels.baseAddress!, count: indices.count, into: input)
                 }
                 rate = schedule.rate(atEpoch: Double(epoch) + Double(step) / Double(order.batchCount), totalEpochs: config.epochs)
@@ -137,15 +163,15 @@ public final class Trainer {
                 let logits = network.forward(input, training: true)
                 logitGradient.reshape(logits.shape)
                 logitGradient.fill(0)
-                let loss: Float
-                if let softTargets {
-                    softTargets.softened(rows: indices, classes: classifier.classCount, into: targets)
-                    let t = softTargets.temperature
+                var loss: Float
+                if trainsOnTargetRows {
+                    let t = softTargets?.temperature ?? 1
                     loss = Loss.softCrossEntropy(logits: logits, targets: targets, temperature: t, gradient: logitGradient, scale: t * t)
                 } else {
                     loss = Loss.crossEntropy(logits: logits, labels: labels, gradient: logitGradient)
                 }
                 network.backward(logitGradient)
+                if let penalty { loss += penalty() }
                 optimizer.step(network.store, learningRate: rate)
 
                 lossSum += Double(loss) * Double(indices.count)

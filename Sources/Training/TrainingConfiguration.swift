@@ -14,7 +14,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var nesterov = true
     public var weightDecay: Float = 5e-4
     public var schedule: LearningRateSchedule? = nil
-    public var augmentation = Augmentation(padding: 2, horizontalFlip: true)
+    public var augmentation = Augmentation.light
+    /// Cross-entropy against (1 − ε)·onehot + ε/K instead of the one-hot label (Szegedy et al. 2016).
+    public var labelSmoothing: Float = 0
+    /// Mixup and CutMix, each with its Beta(α, α) parameter; 0 turns one off.
+    public var mixing = BatchMixing(mixupAlpha: 0, cutmixAlpha: 0)
     public var seed: UInt64 = 1
 
     public init() {}

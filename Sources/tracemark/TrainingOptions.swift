@@ -1,4 +1,5 @@
 import ArgumentParser
+import Data
 import Training
 
 /// The optimizer options every training command shares; each command sets its own epoch default.
@@ -32,4 +33,22 @@ struct OptimizerOptions: ParsableArguments {
         configuration.seed = seed
         return configuration
     }
+}
+
+/// `--augment`, shared by the commands that train on a clean training split.
+struct AugmentationOptions: ParsableArguments {
+    @Option(help: """
+        Augmentation of the clean training images: none; light (random shifts of up to 2 pixels and \
+        mirror images); strong (shifts of up to 4 pixels, mirror images, and random erasing of a \
+        2–33 % rectangle on half the images).
+        """)
+    var augment = "light"
+
+    func validate() throws {
+        guard Augmentation.named(augment) != nil else {
+            throw ValidationError("--augment must be one of: \(Augmentation.named.map(\.name).joined(separator: ", "))")
+        }
+    }
+
+    var augmentation: Augmentation { Augmentation.named(augment)! }
 }

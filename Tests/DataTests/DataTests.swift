@@ -173,4 +173,37 @@ final class BatchingTests: XCTestCase {
         XCTAssertEqual(batch, again)
         XCTAssertTrue(batch.allSatisfy { $0 == 0 || $0 == 1 })
     }
+
+    func testOffsetAndLimitSelectDisjointSlices() {
+        let dataset = Dataset(name: "d", itemShape: [1, 1, 1], images: [0, 1, 2, 3, 4], labels: [0, 1, 2, 0, 1], classNames: ["a", "b", "c"])
+        XCTAssertEqual(dataset.slice(offset: 0, limit: 2).images, [0, 1])
+        XCTAssertEqual(dataset.slice(offset: 2, limit: 2).images, [2, 3])
+        XCTAssertEqual(dataset.slice(offset: 2, limit: 2).labels, [2, 0])
+        XCTAssertEqual(dataset.slice(offset: 4, limit: 2).images, [4])
+        XCTAssertEqual(dataset.slice(offset: 3, limit: nil).images, [3, 4])
+        XCTAssertEqual(dataset.slice(offset: 0, limit: nil).images, dataset.images)
+        XCTAssertEqual(dataset.slice(offset: 5, limit: 1).count, 0)
+    }
+
+    /// Strong augmentation erases: with erasing certain and no shift or mirror, every image gets
+    /// one noise rectangle of 2–33 % of its pixels, the same for the same seed.
+    func testRandomErasingReplacesOneRectangle() {
+        let erasing = Augmentation(padding: 0, horizontalFlip: false, erasing: 1)
+        var batch = [Float](repeating: 2, count: 4 * 100)
+        var again = batch
+        erasing.apply(to: &batch, count: 4, shape: [1, 10, 10], seed: 5)
+        erasing.apply(to: &again, count: 4, shape: [1, 10, 10], seed: 5)
+        XCTAssertEqual(batch, again)
+        for n in 0..<4 {
+            let erased = (0..<100).filter { batch[n * 100 + $0] != 2 }
+            // 2–33 of the 100 pixels, give or take the rounding of each side.
+            XCTAssertTrue((1...40).contains(erased.count), "\(erased.count) pixels erased")
+            let rows = erased.map { $0 / 10 }, columns = erased.map { $0 % 10 }
+            let boundingBox = (rows.max()! - rows.min()! + 1) * (columns.max()! - columns.min()! + 1)
+            XCTAssertEqual(boundingBox, erased.count, "the erased pixels form one rectangle")
+            XCTAssertTrue(erased.allSatisfy { batch[n * 100 + $0] >= 0 && batch[n * 100 + $0] < 1 })
+        }
+        XCTAssertEqual(Augmentation.named("light"), Augmentation(padding: 2, horizontalFlip: true))
+        XCTAssertNil(Augmentation.named("medium"))
+    }
 }

@@ -77,6 +77,29 @@ final class ModelServerTests: XCTestCase {
     /// Issue 18: a shape of 2^62 × 784 overflowed the value count and trapped the server (no
     /// authentication needed); `3e39` (finite as a Double, not as a Float) answered 500 with an
     /// empty body. Every refusal is a 4xx with a JSON error.
+    /// A suspect that perturbs its inputs: with σ > 0 the same image gets other answers from one
+    /// request to the next; with σ = 0 the answers are the model's own, every time.
+    func testInputNoiseVariesTheAnswersAndZeroNoiseChangesNothing() throws {
+        let (_, testSet, model) = try ProberTests.fixture()
+        let images = Array(testSet.images[0..<784])
+        let body = try JSONSerialization.data(withJSONObject: ["inputs": [["name": "images", "shape": [1, 1, 28, 28], "datatype": "FP32", "data": images]]])
+        func answers(_ base: String) throws -> [Float] {
+            let answer = try post(base, "/v2/models/suspect/infer", body)
+            XCTAssertEqual(answer.status, 200, String(decoding: answer.body, as: UTF8.self))
+            let outputs = try XCTUnwrap((try JSONSerialization.jsonObject(with: answer.body) as? [String: Any])?["outputs"] as? [[String: Any]])
+            return try XCTUnwrap(outputs.first?["data"] as? [NSNumber]).map(\.floatValue)
+        }
+        let exact = images.withUnsafeBufferPointer { model.probabilities($0).values }
+        let quiet = try start(ModelServer(classifier: model, name: "suspect", output: .probabilities, inputNoise: 0))
+        XCTAssertEqual(try answers(quiet), exact)
+        XCTAssertEqual(try answers(quiet), exact)
+        let noisy = try start(ModelServer(classifier: model, name: "suspect", output: .probabilities, inputNoise: 0.1, noiseSeed: 7))
+        let first = try answers(noisy), second = try answers(noisy)
+        XCTAssertNotEqual(first, exact)
+        XCTAssertNotEqual(first, second)
+        XCTAssertEqual(first.reduce(0, +), 1, accuracy: 1e-4)
+    }
+
     func testHostileRequestsAreRefusedWithJSONErrors() throws {
         let (_, _, model) = try ProberTests.fixture()
         let base = try start(ModelServer(classifier: model, name: "m", output: .probabilities))

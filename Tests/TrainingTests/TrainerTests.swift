@@ -26,7 +26,7 @@ final class TrainerTests: XCTestCase {
         configuration.batchSize = 64
         configuration.augmentation = .none
         var lines = 0
-        let result = Trainer(classifier: classifier, configuration: configuration).train(on: train, testSet: test) { _ in lines += 1 }
+        let result = Trainer(classifier: classifier, configuration: configuration).train(on: train, testSet: test, progress: { _ in lines += 1 })
         let accuracy = try XCTUnwrap(result.epochs.last?.testAccuracy)
         XCTAssertGreaterThanOrEqual(accuracy, 0.75)
         XCTAssertLessThan(result.epochs.last!.trainLoss, result.epochs.first!.trainLoss)
@@ -50,5 +50,35 @@ final class TrainerTests: XCTestCase {
         let first = try weights(seed: 4)
         XCTAssertEqual(first, try weights(seed: 4))
         XCTAssertNotEqual(first, try weights(seed: 5))
+    }
+
+    /// Label smoothing, mixup, cutmix and strong augmentation are seeded like the rest, and each
+    /// changes what the model learns.
+    func testRecipesAreSeededAndEachChangesTheResult() throws {
+        let (train, _) = try fixture()
+        let small = train.prefix(256)
+        func weights(_ change: (inout TrainingConfiguration) -> Void) throws -> [Float] {
+            var configuration = TrainingConfiguration()
+            configuration.epochs = 1
+            configuration.batchSize = 32
+            change(&configuration)
+            let classifier = try Classifier.untrained("mlp", for: small, seed: 2)
+            let result = Trainer(classifier: classifier, configuration: configuration).train(on: small)
+            XCTAssertTrue(result.epochs[0].trainLoss.isFinite)
+            return Array(UnsafeBufferPointer(start: classifier.network.store.values, count: classifier.network.store.count))
+        }
+        let plain = try weights { _ in }
+        let recipes: [(inout TrainingConfiguration) -> Void] = [
+            { $0.labelSmoothing = 0.1 },
+            { $0.mixing = BatchMixing(mixupAlpha: 0.2, cutmixAlpha: 0) },
+            { $0.mixing = BatchMixing(mixupAlpha: 0, cutmixAlpha: 1) },
+            { $0.mixing = BatchMixing(mixupAlpha: 0.2, cutmixAlpha: 1); $0.labelSmoothing = 0.1 },
+            { $0.augmentation = .strong },
+        ]
+        for recipe in recipes {
+            let first = try weights(recipe)
+            XCTAssertEqual(first, try weights(recipe))
+            XCTAssertNotEqual(first, plain)
+        }
     }
 }

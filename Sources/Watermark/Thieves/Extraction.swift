@@ -66,9 +66,9 @@ public struct ExtractionAttack {
             case .soft(let temperature):
                 let targets = SoftTargets(probabilities: Array(UnsafeBufferPointer(start: answers.data, count: answers.count)),
                                           temperature: temperature)
-                _ = trainer.train(on: set, testSet: round == rounds ? testSet : nil, softTargets: targets) { progress(round, $0) }
+                _ = trainer.train(on: set, testSet: round == rounds ? testSet : nil, softTargets: targets, progress: { progress(round, $0) })
             case .hard:
-                _ = trainer.train(on: set, testSet: round == rounds ? testSet : nil) { progress(round, $0) }
+                _ = trainer.train(on: set, testSet: round == rounds ? testSet : nil, progress: { progress(round, $0) })
             }
             if round < rounds { set = jacobianAugmented(set, surrogate: surrogate, lambda: lambda) }
         }
@@ -76,34 +76,8 @@ public struct ExtractionAttack {
     }
 
     private func jacobianAugmented(_ set: Dataset, surrogate: Classifier, lambda: Float) -> Dataset {
-        let network = surrogate.network, size = set.itemSize, classes = surrogate.classCount
-        network.computesInputGradient = true
-        defer { network.computesInputGradient = false }
-        var added = [Float](repeating: 0, count: set.images.count)
-        let input = Tensor(shape: [0]), logitGradient = Tensor(shape: [0])
-        let batchSize = 256
-        set.images.withUnsafeBufferPointer { images in
-            var start = 0
-            while start < set.count {
-                let count = Swift.min(batchSize, set.count - start)
-                surrogate.normalize(images.baseAddress! + start * size, count: count, into: input)
-                let logits = network.forward(input, training: false)
-                logitGradient.reshape(logits.shape)
-                logitGradient.fill(0)
-                for n in 0..<count { logitGradient.data[n * classes + Int(set.labels[start + n])] = 1 }
-                network.store.zeroGradients()
-                let inputGradient = network.backward(logitGradient)
-                // Normalisation divides by a positive std, so the sign is the raw pixels' sign too.
-                for i in 0..<(count * size) {
-                    let x = images[start * size + i], g = inputGradient.data[i]
-                    added[start * size + i] = Swift.min(Swift.max(x + lambda * (g > 0 ? 1 : g < 0 ? -1 : 0), 0), 1)
-                }
-                start += count
-            }
-        }
-        network.store.zeroGradients()
         var result = set
-        result.images += added
+        result.images += SignedGradientStep.apply(surrogate, images: set.images, labels: set.labels, objective: .logit, step: lambda)
         result.labels += set.labels
         return result
     }

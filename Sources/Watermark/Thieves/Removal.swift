@@ -11,8 +11,7 @@ public enum Removal {
     public static func prune(_ classifier: Classifier, fraction: Double) -> Int {
         precondition(fraction >= 0 && fraction < 1, "pruning fraction must lie in [0, 1)")
         var zeroed = 0
-        for (name, parameter) in classifier.network.namedParameters
-        where name.hasSuffix(".weight") && parameter.shape.count >= 2 {
+        for parameter in weightTensors(of: classifier) {
             let magnitudes = (0..<parameter.count).map { abs(parameter.value[$0]) }.sorted()
             let cut = Int((Double(parameter.count) * fraction).rounded(.down))
             guard cut > 0 else { continue }
@@ -25,6 +24,46 @@ public enum Removal {
             zeroed += cut - budget
         }
         return zeroed
+    }
+
+    /// The convolution and linear weight tensors: what pruning and weight shifting act on.
+    static func weightTensors(of classifier: Classifier) -> [Parameter] {
+        classifier.network.namedParameters.filter { $0.name.hasSuffix(".weight") && $0.parameter.shape.count >= 2 }.map(\.parameter)
+    }
+
+    /// The strongest published removal of an entangled watermark, three recipes in one
+    /// fine-tuning run on the thief's clean data:
+    /// - RTAL (Adi et al., USENIX Security 2018): the classifier head (the last linear layer) is
+    ///   reset to fresh random weights first, then all layers train;
+    /// - weight shifting (Lukas et al., SoK, IEEE S&P 2022): an extra loss term
+    ///   λ·Σ_l cos(w_l, w⁰_l) turns every weight tensor away from the copy's own (`AntiAlignment`);
+    /// - adversarial training: `adversarial` of the clean images, re-attacked by PGD against the
+    ///   current model at the start of every epoch, join the data with their true labels, which
+    ///   flattens the decision boundary's odd corners a watermark lives in.
+    public static func weightShift(_ classifier: Classifier, clean: Dataset, plan: WeightShift,
+                                   progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingResult {
+        let antiAlignment = AntiAlignment(classifier: classifier, strength: plan.antiAlignment)
+        var rng = SeededGenerator(seed: plan.training.seed ^ 0x5348_4946_54)
+        if plan.resetsHead {
+            guard let head = classifier.network.layers.last(where: { $0 is Linear }) as? Linear else {
+                throw WatermarkError.invalid("\(classifier.card.architecture) has no linear classifier head to reset")
+            }
+            head.reinitialize(rng: &rng)
+        }
+        let sources = (0..<plan.adversarial).map { _ in Int(rng.next() % UInt64(clean.count)) }
+        let originals = clean.subset(sources)
+        var data = clean
+        data.images += originals.images
+        data.labels += originals.labels
+        let adversarialSeed = rng.next()
+        let refresh: ((Int, inout Dataset) -> Void)? = plan.adversarial == 0 ? nil : { epoch, set in
+            let attacked = SignedGradientStep.projectedGradientDescent(classifier, images: originals.images, labels: originals.labels,
+                                                                      epsilon: plan.epsilon, steps: plan.steps,
+                                                                      seed: adversarialSeed &+ UInt64(epoch))
+            set.images.replaceSubrange((clean.count * clean.itemSize)..., with: attacked)
+        }
+        let trainer = Trainer(classifier: classifier, configuration: plan.training)
+        return trainer.train(on: data, penalty: plan.antiAlignment > 0 ? antiAlignment.addGradient : nil, refresh: refresh, progress: progress)
     }
 
     /// Mixed images relabelled to wrong classes: pairs of random images combined by combining ways
@@ -68,12 +107,70 @@ public enum Removal {
     public static func noisy(_ samples: TriggerSamples, sigma: Float, seed: UInt64) -> TriggerSamples {
         var rng = SeededGenerator(seed: seed)
         var result = samples
-        for i in result.images.indices {
-            // Box–Muller from two uniforms.
-            let u = Swift.max(rng.nextUnitFloat(), 1e-7), v = rng.nextUnitFloat()
-            let z = (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Float.pi * v)
-            result.images[i] = Swift.min(Swift.max(result.images[i] + sigma * z, 0), 1)
-        }
+        rng.addGaussianNoise(sigma: sigma, toPixels: &result.images)
         return result
+    }
+}
+
+/// How `Removal.weightShift` runs.
+public struct WeightShift: Sendable {
+    public var resetsHead = true
+    /// λ of the anti-alignment term; 0 turns it off.
+    public var antiAlignment: Float = 0.1
+    /// Clean images re-attacked each epoch and added with their true labels; 0 turns it off.
+    public var adversarial = 300
+    /// The PGD ball's radius on [0, 1] pixels, and its steps.
+    public var epsilon: Float = 0.1
+    public var steps = 5
+    /// Epochs, optimizer, learning rate, augmentation and seed of the fine-tuning.
+    public var training: TrainingConfiguration
+
+    public init(training: TrainingConfiguration) { self.training = training }
+}
+
+/// Weight shifting's loss term λ·Σ_l cos(w_l, w⁰_l) over the convolution and linear weight
+/// tensors w_l, against their values w⁰_l when this was made. Its gradient per tensor is
+/// λ·(w⁰/(‖w‖‖w⁰‖) − cos·w/‖w‖²); descending it anti-aligns the weights with the originals
+/// while the task loss keeps them useful.
+public struct AntiAlignment {
+    let parameters: [Parameter]
+    let originals: [[Float]]
+    public let strength: Float
+
+    public init(classifier: Classifier, strength: Float) {
+        parameters = Removal.weightTensors(of: classifier)
+        originals = parameters.map(\.values)
+        self.strength = strength
+    }
+
+    /// The term's value (in Double, fine enough for finite differences), touching no gradient.
+    public func value() -> Double { evaluate(addingGradient: false) }
+
+    /// Adds the term's gradient into the parameters' gradients and returns its value.
+    public func addGradient() -> Float { Float(evaluate(addingGradient: true)) }
+
+    private func evaluate(addingGradient: Bool) -> Double {
+        var total: Double = 0
+        for (parameter, original) in zip(parameters, originals) {
+            let w = parameter.value
+            var dot: Double = 0, squared: Double = 0, originalSquared: Double = 0
+            for i in 0..<parameter.count {
+                dot += Double(w[i]) * Double(original[i])
+                squared += Double(w[i]) * Double(w[i])
+                originalSquared += Double(original[i]) * Double(original[i])
+            }
+            // A tensor that is (or was) all zeros has no direction to turn away from.
+            guard squared > 0, originalSquared > 0 else { continue }
+            let norm = squared.squareRoot(), originalNorm = originalSquared.squareRoot()
+            let cosine = dot / (norm * originalNorm)
+            total += cosine
+            guard addingGradient else { continue }
+            let g = parameter.gradient, lambda = Double(strength)
+            let towardsOriginal = lambda / (norm * originalNorm), alongSelf = lambda * cosine / squared
+            for i in 0..<parameter.count {
+                g[i] += Float(towardsOriginal * Double(original[i]) - alongSelf * Double(w[i]))
+            }
+        }
+        return Double(strength) * total
     }
 }

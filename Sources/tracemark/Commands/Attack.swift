@@ -10,7 +10,7 @@ struct Attack: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Simulate a thief: copy a victim model, or wash a copied model's watermark out.",
         discussion: "Each attack writes the thief's model; give --spec to also measure its WSR.",
-        subcommands: [Extract.self, Jacobian.self, FineTune.self, Prune.self, Relabel.self]
+        subcommands: [Extract.self, Jacobian.self, FineTune.self, Prune.self, Relabel.self, WeightShiftAttack.self]
     )
 }
 
@@ -266,6 +266,61 @@ extension Attack {
             configuration.augmentation = .none
             _ = Trainer(classifier: model, configuration: configuration).train(on: data, progress: ProgressLine().show)
             try common.finish(model, attack: "relabel", details: ["images": "\(images)", "mixes": "\(mixes)", "epochs": "\(epochs)"])
+        }
+    }
+}
+
+extension Attack {
+    struct WeightShiftAttack: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "weight-shift",
+            abstract: "The strongest published removal: head reset, weight shifting and adversarial training in one fine-tuning.",
+            discussion: """
+            Resets the classifier head (the last linear layer) to fresh random weights, as RTAL does \
+            (Adi et al. 2018; --keep-head skips this), then fine-tunes every layer on the thief's \
+            clean images — the last --images of the training split — with Lukas et al.'s weight \
+            shifting term λ·Σ cos(w, w_original) over the convolution and linear weights (SoK, \
+            IEEE S&P 2022; λ = --anti-alignment, 0 turns it off), which turns the weights away from \
+            the copy's own, plus --adversarial of those images attacked by PGD (5 steps, L∞ ball of \
+            --epsilon on [0, 1] pixels) against the current model at the start of every epoch, \
+            labelled with their true classes.
+            """
+        )
+        @OptionGroup var common: AttackOptions
+        @Option(help: "Clean images: the last N of the training split.") var images = 6000
+        @Option(help: "Epochs of fine-tuning.") var epochs = 5
+        @Flag(help: "Keep the copy's classifier head instead of resetting it to random weights.") var keepHead = false
+        @Option(help: "Weight shifting's λ: strength of the term that anti-aligns the weights with the copy's (0: off).")
+        var antiAlignment: Float = 0.1
+        @Option(help: "Adversarial examples (PGD, true labels) added to the clean images, remade every epoch (0: none).")
+        var adversarial = 300
+        @Option(help: "PGD's L∞ radius on [0, 1] pixels.") var epsilon: Float = 0.1
+        @OptionGroup var optimizer: OptimizerOptions
+        @OptionGroup var engine: EngineOptions
+
+        func validate() throws {
+            guard images >= 1, epochs >= 1 else { throw ValidationError("--images and --epochs must be at least 1") }
+            guard antiAlignment >= 0 && antiAlignment.isFinite else { throw ValidationError("--anti-alignment must be a finite number ≥ 0") }
+            guard adversarial >= 0 else { throw ValidationError("--adversarial must not be negative") }
+            guard epsilon > 0 && epsilon <= 1 else { throw ValidationError("--epsilon must lie in (0, 1]") }
+        }
+
+        func run() throws {
+            engine.apply()
+            try ensureWritableFolder(for: common.out)
+            let model = try Checkpoint.load(common.victim)
+            let clean = try thiefData(images: images, for: model)
+            var plan = WeightShift(training: optimizer.configuration(epochs: epochs))
+            plan.resetsHead = !keepHead
+            plan.antiAlignment = antiAlignment
+            plan.adversarial = adversarial
+            plan.epsilon = epsilon
+            printStatus("weight shifting \(model.card.architecture): \(keepHead ? "head kept" : "head reset"), λ \(antiAlignment), \(clean.count) clean + \(adversarial) adversarial images (ε \(epsilon)), \(epochs) epochs")
+            _ = try Removal.weightShift(model, clean: clean, plan: plan, progress: ProgressLine().show)
+            try common.finish(model, attack: "weight-shift", details: [
+                "images": "\(clean.count)", "epochs": "\(epochs)", "lr": "\(optimizer.lr)", "reset_head": "\(!keepHead)",
+                "anti_alignment": "\(antiAlignment)", "adversarial": "\(adversarial)", "epsilon": "\(epsilon)",
+            ])
         }
     }
 }

@@ -91,7 +91,7 @@ struct Demo: ParsableCommand {
                                                    "--model", path("victim.safetensors"), "--key", key, "--remove-plaintext"])
         let calibrated = try run.stage("calibrate the null with \(references) clean reference models", [
             "calibrate", "--vault", vault, "--watermark", "0", "--key", key, "--references", "\(references)",
-            "--reference-dir", path("references"), "--model", path("victim.safetensors"), "--json"]
+            "--recipe", "quick", "--reference-dir", path("references"), "--model", path("victim.safetensors"), "--json"]
             + (trainLimit.map { ["--train-images", "\(min($0, 10_000))"] } ?? []))
         let clean = try run.stage("train an independent clean model", [
             "train", "--arch", "fmnist-cnn", "--epochs", "1", "--train-limit", "\(min(trainLimit ?? 30_000, 30_000))", "--seed", "\(seed &+ 98)",

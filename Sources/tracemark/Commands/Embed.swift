@@ -96,8 +96,7 @@ struct Embed: ParsableCommand {
     @Option(help: "Use only the first N training images.")
     var trainLimit: Int?
 
-    @Flag(help: "Train clean images as they are (no shifts or mirror images).")
-    var noAugment = false
+    @OptionGroup var augmentation: AugmentationOptions
 
     @Flag(help: "Print one JSON object with the results on standard output.")
     var json = false
@@ -173,7 +172,7 @@ struct Embed: ParsableCommand {
 
         var configuration = EmbeddingConfiguration()
         configuration.training = optimizer.configuration(epochs: epochs)
-        if noAugment { configuration.training.augmentation = .none }
+        configuration.training.augmentation = augmentation.augmentation
         configuration.watermarkPerBatch = watermarkPerBatch
         configuration.evasionPerBatch = evasionPerBatch
         configuration.otherPairEvasion = otherPairEvasion

@@ -13,7 +13,10 @@ struct Serve: ParsableCommand {
         decides what the answer reveals: probabilities (an FP32 [B, classes] output named \
         'probabilities'), topk:K ('topk_labels' and 'topk_probabilities'), or label (INT64 'label'). \
         Errors are JSON {"error": …} with a 4xx status. With --port 0 a free port is chosen; the \
-        line 'listening on http://HOST:PORT' on standard output names it.
+        line 'listening on http://HOST:PORT' on standard output names it. --input-noise σ makes a \
+        suspect that perturbs its inputs: every pixel gets Gaussian noise of standard deviation σ \
+        (on [0, 1] pixels, clipped to [0, 1]) before the model sees it, drawn afresh for every \
+        request from --noise-seed.
         """
     )
 
@@ -35,22 +38,31 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest request body accepted, in bytes.")
     var maxBodyBytes = 16 << 20
 
+    @Option(help: "Standard deviation σ (0–1, on [0, 1] pixels) of Gaussian noise added to every input before the model sees it; 0: none.")
+    var inputNoise: Float = 0
+
+    @Option(help: "Seed of the input noise.")
+    var noiseSeed: UInt64 = 1
+
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
         guard ServedOutput(output) != nil else { throw ValidationError("--output must be probabilities, topk:K or label") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard inputNoise >= 0 && inputNoise <= 1 else { throw ValidationError("--input-noise must lie in [0, 1]") }
     }
 
     func run() throws {
         engine.apply()
         let classifier = try Checkpoint.load(model)
         let served = name ?? URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
-        let server = ModelServer(classifier: classifier, name: served, output: ServedOutput(output)!, maximumBodyBytes: maxBodyBytes)
+        let server = ModelServer(classifier: classifier, name: served, output: ServedOutput(output)!, maximumBodyBytes: maxBodyBytes,
+                                 inputNoise: inputNoise, noiseSeed: noiseSeed)
         let host = self.host
+        let noise = inputNoise > 0 ? ", input noise σ \(inputNoise)" : ""
         let application = server.application(host: host, port: port) { port in
-            print("listening on http://\(host):\(port) (model '\(served)', output \(server.output))")
+            print("listening on http://\(host):\(port) (model '\(served)', output \(server.output)\(noise))")
             fflush(stdout)
         }
         // The command tree is synchronous; the server runs on Swift concurrency until it stops.
