@@ -24,9 +24,9 @@ public struct Augmentation: Sendable, Equatable {
     public static let strong = Augmentation(padding: 4, horizontalFlip: true, erasing: 0.5)
 
     /// The presets by the names the command line uses.
-    public static let named: [(name: String, augmentation: Augmentation)] = [("none", .none), ("light", .light), ("strong", .strong)]
+    public static let presets: [(name: String, augmentation: Augmentation)] = [("none", .none), ("light", .light), ("strong", .strong)]
 
-    public static func named(_ name: String) -> Augmentation? { named.first { $0.name == name }?.augmentation }
+    public static func preset(_ name: String) -> Augmentation? { presets.first { $0.name == name }?.augmentation }
 
     /// Augments `count` items of `shape` (C, H, W) at `pixels`, drawing from `seed`.
     public func apply(to pixels: UnsafeMutablePointer<Float>, count: Int, shape: [Int], seed: UInt64) {

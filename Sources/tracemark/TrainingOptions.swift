@@ -45,10 +45,10 @@ struct AugmentationOptions: ParsableArguments {
     var augment = "light"
 
     func validate() throws {
-        guard Augmentation.named(augment) != nil else {
-            throw ValidationError("--augment must be one of: \(Augmentation.named.map(\.name).joined(separator: ", "))")
+        guard Augmentation.preset(augment) != nil else {
+            throw ValidationError("--augment must be one of: \(Augmentation.presets.map(\.name).joined(separator: ", "))")
         }
     }
 
-    var augmentation: Augmentation { Augmentation.named(augment)! }
+    var augmentation: Augmentation { Augmentation.preset(augment)! }
 }

@@ -203,7 +203,7 @@ final class BatchingTests: XCTestCase {
             XCTAssertEqual(boundingBox, erased.count, "the erased pixels form one rectangle")
             XCTAssertTrue(erased.allSatisfy { batch[n * 100 + $0] >= 0 && batch[n * 100 + $0] < 1 })
         }
-        XCTAssertEqual(Augmentation.named("light"), Augmentation(padding: 2, horizontalFlip: true))
-        XCTAssertNil(Augmentation.named("medium"))
+        XCTAssertEqual(Augmentation.preset("light"), Augmentation(padding: 2, horizontalFlip: true))
+        XCTAssertNil(Augmentation.preset("medium"))
     }
 }
