@@ -291,7 +291,7 @@ extension Attack {
         @Option(help: "Epochs of fine-tuning.") var epochs = 5
         @Flag(help: "Keep the copy's classifier head instead of resetting it to random weights.") var keepHead = false
         @Option(help: "Weight shifting's λ: strength of the term that anti-aligns the weights with the copy's (0: off).")
-        var antiAlignment: Float = 0.1
+        var antiAlignment: Float = 1
         @Option(help: "Adversarial examples (PGD, true labels) added to the clean images, remade every epoch (0: none).")
         var adversarial = 300
         @Option(help: "PGD's L∞ radius on [0, 1] pixels.") var epsilon: Float = 0.1

@@ -78,7 +78,7 @@ struct Train: ParsableCommand {
 
         let recipe = ["augment \(augmentation.augment)"] + (labelSmoothing > 0 ? ["label smoothing \(labelSmoothing)"] : [])
             + (mixup > 0 ? ["mixup α \(mixup)"] : []) + (cutmix > 0 ? ["cutmix α \(cutmix)"] : [])
-        printStatus("training \(arch) on \(trainSet.count) \(data) images (from #\(trainOffset)) for \(epochs) epochs, batch \(optimizer.batchSize), \(recipe.joined(separator: ", ")), \(engine.threads) threads")
+        printStatus("training \(arch) on \(trainSet.count) \(data) images (offset \(trainOffset)) for \(epochs) epochs, batch \(optimizer.batchSize), \(recipe.joined(separator: ", ")), \(engine.threads) threads")
         let classifier = try Classifier.untrained(arch, for: trainSet, seed: optimizer.seed)
         let line = ProgressLine()
         let result = Trainer(classifier: classifier, configuration: configuration).train(on: trainSet, testSet: testSet, progress: line.show)
