@@ -41,16 +41,16 @@ struct Demo: ParsableCommand {
     var thiefQueries = 20_000
 
     @Option(help: "Epochs of the thief's distillation.")
-    var thiefEpochs = 3
+    var thiefEpochs = 8
 
     @Option(help: "Trigger queries per probe.")
-    var triggers = 500
+    var triggers = 1000
 
     @Option(help: "Control queries per probe.")
     var controls = 200
 
     @Option(help: "Decoy queries per probe.")
-    var decoys = 300
+    var decoys = 600
 
     @Option(help: "Seed of every stage: the owner's model, the watermark, the thief, the independent model, the probes.")
     var seed: UInt64 = 1
