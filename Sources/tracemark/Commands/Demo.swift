@@ -50,7 +50,7 @@ struct Demo: ParsableCommand {
     var controls = 200
 
     @Option(help: "Decoy queries per probe.")
-    var decoys = 600
+    var decoys = 1000
 
     @Option(help: "Seed of every stage: the owner's model, the watermark, the thief, the independent model, the probes.")
     var seed: UInt64 = 1
