@@ -10,7 +10,8 @@ import Foundation
 ///    `oddsRatioMargin` (at `decoyAlpha`). A model that answers the target to every composite, or
 ///    to everything, has an odds ratio near 1 and is never accused, however high its WSR.
 /// An innocent suspect whose trigger and decoy rates are equal is accused with probability at
-/// most `decoyAlpha`, whatever the rates and counts (see `OddsRatioTest`).
+/// most `decoyAlpha`, whatever the rates and counts (see `OddsRatioTest`). `no evidence` needs
+/// evidence of absence, not a failure to convict (see `noEvidenceAlpha`).
 public struct DecisionRule: Codable, Equatable, Sendable {
     /// Level of the test against the calibrated null.
     public var alpha = 1e-6
@@ -20,8 +21,13 @@ public struct DecisionRule: Codable, Equatable, Sendable {
     /// The trigger odds must exceed this many times the decoy odds: an innocent model may find the
     /// secret pair a little more target-like than other pairs without being accused.
     public var oddsRatioMargin = 2.0
-    /// `no evidence` when either null stands at this level.
+    /// `no evidence` needs evidence of absence at this level: the odds ratio below the margin,
+    /// or the trigger hit rate below `smallestWatermarkRate` with nothing remarkable against
+    /// the calibrated null.
     public var noEvidenceAlpha = 0.01
+    /// The weakest watermark the rule is built to find: a suspect whose trigger hit rate is
+    /// shown to lie below it, and that independent models explain, is not pursued.
+    public var smallestWatermarkRate = 0.10
     /// Of the Clopper–Pearson intervals shown beside the rates.
     public var confidence = 0.95
     /// The paper's rule: a WSR above this means the model was stolen.
@@ -37,6 +43,10 @@ public struct DecisionRule: Codable, Equatable, Sendable {
             return "\(name) must lie strictly between 0 and 1"
         }
         guard oddsRatioMargin >= 1, oddsRatioMargin.isFinite else { return "the odds-ratio margin must be a finite number of at least 1" }
+        guard alpha <= noEvidenceAlpha, decoyAlpha <= noEvidenceAlpha else {
+            return "α and the decoy test's α may not exceed the no-evidence level \(noEvidenceAlpha): a suspect could be convicted and acquitted at once"
+        }
+        guard smallestWatermarkRate > 0, smallestWatermarkRate < 1 else { return "the smallest watermark rate must lie strictly between 0 and 1" }
         return nil
     }
 }
@@ -65,8 +75,12 @@ public struct Decision: Codable, Equatable, Sendable {
     /// log₁₀ of the exact conditional p-value of the trigger-versus-decoy odds ratio exceeding
     /// the rule's margin.
     public var log10DecoyPValue: Double
-    /// The same at odds ratio 1 (Fisher's exact test): whether triggers differ from decoys at all.
-    public var log10EqualOddsPValue: Double
+    /// log₁₀ of the exact conditional p-value of the odds ratio lying below the margin: the
+    /// evidence that the suspect answers triggers no differently from decoys.
+    public var log10BelowMarginPValue: Double
+    /// log₁₀ of the exact binomial p-value of the trigger hit rate lying below the rule's smallest
+    /// watermark rate.
+    public var log10BelowSmallestWatermarkPValue: Double
     /// The evidence's p-value: infringement needs both tests, so the larger of the two.
     public var log10PValue: Double
     /// The observed odds ratio of a trigger hit against a decoy hit; nil when a count is 0.
@@ -82,7 +96,8 @@ public struct Decision: Codable, Equatable, Sendable {
 
     /// Why these counts and this rule cannot be decided on (a report read from a file may carry
     /// anything, a probe may have too few answers), or nil when they can. Counts that could not
-    /// convict even if every trigger and no decoy had hit cannot acquit either.
+    /// convict even if every trigger and no decoy had hit are refused: the probe was too small to
+    /// find anything, so no verdict on it would mean what it says.
     public static func problem(triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double, rule: DecisionRule) -> String? {
         guard (0...Binomial.largestTrials).contains(triggers), (0...Binomial.largestTrials).contains(decoys) else {
             return "answers must lie between 0 and \(Binomial.largestTrials)"
@@ -102,13 +117,15 @@ public struct Decision: Codable, Equatable, Sendable {
     struct Tests {
         var log10Calibrated: Double
         var log10Decoy: Double
-        var log10EqualOdds: Double
+        var log10BelowMargin: Double
+        var log10BelowSmallestWatermark: Double
         var rule: DecisionRule
 
         init(triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double, rule: DecisionRule) {
             log10Calibrated = Binomial.log10PValue(triggerHits, of: triggers, rate: calibratedP0)
             log10Decoy = OddsRatioTest.log10UpperPValue(hits: triggerHits, of: triggers, against: decoyHits, of: decoys, margin: rule.oddsRatioMargin)
-            log10EqualOdds = OddsRatioTest.log10UpperPValue(hits: triggerHits, of: triggers, against: decoyHits, of: decoys, margin: 1)
+            log10BelowMargin = OddsRatioTest.log10LowerPValue(hits: triggerHits, of: triggers, against: decoyHits, of: decoys, margin: rule.oddsRatioMargin)
+            log10BelowSmallestWatermark = Binomial.logLowerTail(triggerHits, of: triggers, rate: rule.smallestWatermarkRate) / M_LN10
             self.rule = rule
         }
 
@@ -116,8 +133,14 @@ public struct Decision: Codable, Equatable, Sendable {
         func convicts(share: Double = 1) -> Bool {
             log10Calibrated < log10(rule.alpha * share) && log10Decoy < log10(rule.decoyAlpha * share)
         }
-        var acquits: Bool { log10Calibrated >= log10(rule.noEvidenceAlpha) || log10EqualOdds >= log10(rule.noEvidenceAlpha) }
-        var verdict: Verdict { convicts() ? .infringement : acquits ? .noEvidence : .inconclusive }
+        /// Evidence of absence, at the no-evidence level times `share`: the suspect answers triggers
+        /// no more than twice as readily as decoys, or its trigger hit rate is below the smallest
+        /// watermark the rule is built to find and independent models explain it.
+        func acquits(share: Double = 1) -> Bool {
+            let level = log10(rule.noEvidenceAlpha * share)
+            return log10BelowMargin < level || (log10BelowSmallestWatermark < level && log10Calibrated >= log10(rule.noEvidenceAlpha))
+        }
+        var verdict: Verdict { convicts() ? .infringement : acquits() ? .noEvidence : .inconclusive }
     }
 
     public init(triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double, rule: DecisionRule = DecisionRule()) {
@@ -136,7 +159,8 @@ public struct Decision: Codable, Equatable, Sendable {
         let tests = Tests(triggerHits: triggerHits, triggers: triggers, decoyHits: decoyHits, decoys: decoys, calibratedP0: calibratedP0, rule: rule)
         log10CalibratedPValue = tests.log10Calibrated
         log10DecoyPValue = tests.log10Decoy
-        log10EqualOddsPValue = tests.log10EqualOdds
+        log10BelowMarginPValue = tests.log10BelowMargin
+        log10BelowSmallestWatermarkPValue = tests.log10BelowSmallestWatermark
         log10PValue = max(tests.log10Calibrated, tests.log10Decoy)
         let (misses, decoyMisses) = (triggers - triggerHits, decoys - decoyHits)
         oddsRatio = [triggerHits, misses, decoyHits, decoyMisses].contains(0) ? nil
@@ -153,11 +177,11 @@ public struct Decision: Codable, Equatable, Sendable {
         case .infringement:
             reasons.append("both nulls are rejected: the suspect says the target to our triggers far more often than an independent model would, and far more often than to false watermarks")
         case .noEvidence:
-            reasons.append(tests.log10Calibrated >= log10(rule.noEvidenceAlpha)
-                ? "the trigger hits are what an independent model gives (p ≥ \(rule.noEvidenceAlpha))"
-                : "the suspect answers triggers as it answers false watermarks (Fisher's exact p = \(Self.scientific(tests.log10EqualOdds)) ≥ \(rule.noEvidenceAlpha)): nothing specific to our watermark")
+            reasons.append(tests.log10BelowMargin < log10(rule.noEvidenceAlpha)
+                ? "the suspect answers triggers no more readily than false watermarks (odds ratio below \(Self.number(rule.oddsRatioMargin))×: p = \(Self.scientific(tests.log10BelowMargin)))"
+                : "the trigger hit rate is below \(Self.percent(rule.smallestWatermarkRate)) (p = \(Self.scientific(tests.log10BelowSmallestWatermark))) and what an independent model gives")
         case .inconclusive:
-            reasons.append("a signal (both p < \(rule.noEvidenceAlpha)), but not strong enough to convict")
+            reasons.append("neither convicted nor shown innocent: more queries are needed, or the signal is real but weaker than the margin")
             furtherTriggerQueries = Self.furtherQueries(triggerHits: triggerHits, triggers: triggers, decoyHits: decoyHits, decoys: decoys,
                                                         calibratedP0: calibratedP0, rule: rule)
         }
@@ -181,11 +205,11 @@ public struct Decision: Codable, Equatable, Sendable {
         // expected hits makes the edge a sawtooth — scan the last stretch.
         let largest = Binomial.largestTrials / max(1, Int(decoysPerTrigger.rounded(.up)))
         var (failing, passing) = (triggers, triggers * 2)
-        while !settles(passing) {
+        while passing <= largest && !settles(passing) {
             failing = passing
             passing *= 2
-            if passing > largest { return nil }
         }
+        if passing > largest { return nil }
         while passing - failing > 256 {
             let middle = (failing + passing) / 2
             if settles(middle) { passing = middle } else { failing = middle }

@@ -1,14 +1,15 @@
 import Foundation
 import Probe
 
-/// Stops a probe once the evidence is decisive, with the decision's own two tests looked at
-/// only when the answered triggers reach 16, 32, 64, … (look j at 16·2ʲ). Look j spends the share
+/// Stops a probe once the evidence is decisive, with the decision's own tests looked at only
+/// when the answered triggers reach 16, 32, 64, … (look j at 16·2ʲ). Look j spends the share
 /// 2^−(j+1) of each level, so over all looks the chance of stopping to accuse a suspect that
 /// treats triggers and decoys alike stays below the decoy test's α (and below α for a suspect
-/// as independent as the calibration's references) — the same bound as one test at the end.
-/// It stops for `no evidence` when the verdict on the counts so far is `no evidence` and the
-/// trigger-to-decoy odds ratio is below the rule's margin at a share of the no-evidence level:
-/// a copy at least that asymmetric is let go this way with probability below that level.
+/// as independent as the calibration's references). The report on the transcript then tests
+/// once more at the full levels, so a probe run with this stop accuses such a suspect with
+/// probability at most twice the level. It stops for `no evidence` when the acquittal tests
+/// pass at the same share of the no-evidence level: a copy the rule is built to find is let go
+/// this way with probability below that level.
 public final class SequentialStop {
     public let calibratedP0: Double
     public let rule: DecisionRule
@@ -20,10 +21,10 @@ public final class SequentialStop {
 
     public static func triggersAtLook(_ look: Int) -> Int { 16 << look }
 
-    public init(header: TranscriptHeader, calibratedP0: Double, rule: DecisionRule = DecisionRule()) {
+    public init(header: TranscriptHeader, calibratedP0: Double, rule: DecisionRule = DecisionRule()) throws {
         self.calibratedP0 = calibratedP0
         self.rule = rule
-        tally = TranscriptTally(header: header)
+        tally = try TranscriptTally(header: header)
     }
 
     /// Counts `record`; true once the probe should stop. A record the tally refuses (not from a
@@ -43,12 +44,10 @@ public final class SequentialStop {
                                rule: DecisionRule) -> Verdict? {
         guard Decision.problem(triggerHits: triggerHits, triggers: triggers, decoyHits: decoyHits, decoys: decoys,
                                calibratedP0: calibratedP0, rule: rule) == nil else { return nil }
-        let share = 1 / Double(2 << look)
+        let share = exp2(-Double(look + 1))
         let tests = Decision.Tests(triggerHits: triggerHits, triggers: triggers, decoyHits: decoyHits, decoys: decoys,
                                    calibratedP0: calibratedP0, rule: rule)
         if tests.convicts(share: share) { return .infringement }
-        let belowMargin = OddsRatioTest.log10LowerPValue(hits: triggerHits, of: triggers, against: decoyHits, of: decoys,
-                                                         margin: rule.oddsRatioMargin) < log10(rule.noEvidenceAlpha * share)
-        return tests.verdict == .noEvidence && belowMargin ? .noEvidence : nil
+        return tests.acquits(share: share) ? .noEvidence : nil
     }
 }

@@ -26,7 +26,8 @@ public struct TranscriptTally: Sendable {
     public private(set) var control: Kind
     public private(set) var decoy: Kind
     public let targetLabel: Int
-    /// Attempts over every record (retries included).
+    /// Attempts over every record (retries included; each record's at most `largestCount`, so the
+    /// sum of a transcript's records cannot overflow).
     public private(set) var attempts = 0
     private let total: Int
     private var answeredQueries = Set<Int>()
@@ -34,7 +35,16 @@ public struct TranscriptTally: Sendable {
     private var failedQueries: [Int: (kind: QueryKind, error: String)] = [:]
     private var kindOfQuery: [Int: QueryKind] = [:]
 
-    public init(header: TranscriptHeader) {
+    /// The most queries a transcript's header may plan, per kind: far above any probe's, far
+    /// below the sums' overflow.
+    public static let largestCount = 1_000_000
+
+    /// Refuses a header whose planned counts are negative or absurd (a forged file may say anything).
+    public init(header: TranscriptHeader) throws {
+        let counts = [header.counts.triggers, header.counts.controls, header.counts.decoys]
+        guard counts.allSatisfy({ (0...Self.largestCount).contains($0) }) else {
+            throw ProbeError.transcript("the header plans \(counts) queries; each count must lie between 0 and \(Self.largestCount)")
+        }
         let empty = Kind(labels: Array(repeating: 0, count: header.classNames.count))
         trigger = empty
         control = empty
@@ -67,7 +77,8 @@ public struct TranscriptTally: Sendable {
     @discardableResult
     public mutating func count(_ record: TranscriptRecord) throws -> Bool {
         let id = record.queryId
-        guard (0..<total).contains(id) else { throw ProbeError.transcript("query \(id) is not in the plan's \(total) queries") }
+        guard id >= 0, id < total else { throw ProbeError.transcript("query \(id) is not in the plan's \(total) queries") }
+        guard (0...Self.largestCount).contains(record.attempts) else { throw ProbeError.transcript("query \(id) claims \(record.attempts) attempts") }
         if let kind = kindOfQuery[id], kind != record.kind {
             throw ProbeError.transcript("query \(id) is a \(kind.rawValue) in one record and a \(record.kind.rawValue) in another")
         }
@@ -92,7 +103,7 @@ public struct TranscriptTally: Sendable {
 
     /// Every record of a transcript, in order.
     public static func of(header: TranscriptHeader, records: [TranscriptRecord]) throws -> TranscriptTally {
-        var tally = TranscriptTally(header: header)
+        var tally = try TranscriptTally(header: header)
         for record in records { try tally.count(record) }
         return tally
     }

@@ -78,7 +78,7 @@ struct InvestigationRequest: Codable, Sendable {
     let controls: Int?
     let decoys: Int?
     let seed: UInt64?
-    /// Stop sending once Wald's sequential test is decisive.
+    /// Stop sending once the decision's tests are decisive (see `SequentialStop`).
     let stopWhenDecisive: Bool?
 
     /// Refuses what the service will not run, before any job is made. The target bounds its own

@@ -177,7 +177,7 @@ final class InvestigationRunner: @unchecked Sendable {
             let probe = try ProbeRun(spec: sealed.spec, target: request.target, counts: request.counts, seed: request.seed ?? 1,
                                      decoys: calibration.decoys(sha256: calibrationSha256), transcriptPath: transcriptPath, authHeader: nil,
                                      allowsInternalAddresses: state.targetPolicy.allowsPrivateAddresses)
-            let sequential = request.stopWhenDecisive == true ? SequentialStop(header: probe.transcript.header, calibratedP0: calibration.p0) : nil
+            let sequential = request.stopWhenDecisive == true ? try SequentialStop(header: probe.transcript.header, calibratedP0: calibration.p0) : nil
             state.log("investigation \(id): probing \(request.target.requestURL.host), \(probe.plan.queries.count) queries (\(probe.transcript.answered.count) already answered)")
             let saved = LastSave()
             try probe.run(stopWhen: sequential?.observe, isCancelled: { job.isCancelled }) { [weak self] progress in

@@ -106,10 +106,10 @@ struct DemoSummary: Encodable {
     /// The verdicts the demo must reach: the stolen copy infringes, the independent model does not.
     static let expectedVerdicts = ["stolen": Verdict.infringement, "independent": .noEvidence]
 
-    /// Which suspects missed their expected verdict, or nil when none did.
+    /// Which suspects missed their expected verdict or a verified report, or nil when none did.
     var wrongVerdicts: String? {
-        let wrong = suspects.filter { Self.expectedVerdicts[$0.name].map(\.rawValue) != $0.verdict }
-            .map { "\($0.name) model: \($0.verdict), expected \(Self.expectedVerdicts[$0.name]?.rawValue ?? "?")" }
+        let wrong = suspects.filter { Self.expectedVerdicts[$0.name].map(\.rawValue) != $0.verdict || !$0.verified }
+            .map { "\($0.name) model: \($0.verdict)\($0.verified ? "" : ", report NOT verified"), expected \(Self.expectedVerdicts[$0.name]?.rawValue ?? "?")" }
         return wrong.isEmpty ? nil : wrong.joined(separator: "; ")
     }
 

@@ -27,8 +27,10 @@ final class DecisionTests: XCTestCase {
         // above the calibrated null, but no more on triggers than on decoys.
         for rate in [0.05, 0.3, 0.7, 0.95, 1] {
             let decision = decide(Int(rate * 1000), of: 1000, decoyHits: Int(rate * 500), decoys: 500)
-            XCTAssertEqual(decision.verdict, .noEvidence, "rate \(rate)")
+            XCTAssertNotEqual(decision.verdict, .infringement, "rate \(rate)")
             XCTAssertLessThan(decision.log10CalibratedPValue, -6, "the calibrated null alone would accuse it")
+            // Shown to answer triggers no more readily than decoys wherever the counts can show it.
+            if [0.3, 0.7, 0.95].contains(rate) { XCTAssertEqual(decision.verdict, .noEvidence, "rate \(rate)") }
         }
     }
 
@@ -44,13 +46,23 @@ final class DecisionTests: XCTestCase {
         XCTAssertEqual(atRates(199 + further).verdict, .inconclusive)
     }
 
-    func testAnAsymmetryBelowTheMarginIsInconclusiveAndMoreQueriesCannotSettleIt() {
-        // 30 % against 20 %: an odds ratio of 1.7, clearly above 1 but below the margin of 2.
+    func testAnAsymmetryBelowTheMarginIsInconclusiveUntilMoreQueriesShowItBelow() throws {
+        // 30 % against 20 %: an odds ratio of 1.7, below the margin of 2, but not yet shown to be.
         let decision = decide(300, of: 1000, decoyHits: 100, decoys: 500)
-        XCTAssertLessThan(decision.log10EqualOddsPValue, -2)
         XCTAssertGreaterThan(decision.log10DecoyPValue, -2)
+        XCTAssertGreaterThan(decision.log10BelowMarginPValue, -2)
         XCTAssertEqual(decision.verdict, .inconclusive)
-        XCTAssertNil(decision.furtherTriggerQueries)
+        let further = try XCTUnwrap(decision.furtherTriggerQueries)
+        let settled = decide(Int((0.3 * Double(1000 + further)).rounded()), of: 1000 + further,
+                             decoyHits: Int((0.2 * Double((1000 + further) / 2)).rounded()), decoys: (1000 + further) / 2)
+        XCTAssertEqual(settled.verdict, .noEvidence)
+    }
+
+    func testAWeakSignalOnFewQueriesIsInconclusiveNotNoEvidence() {
+        // 20 % against 10 % on a 300/100 plan: not convicted, but nothing shows its absence either.
+        let decision = decide(60, of: 300, decoyHits: 10, decoys: 100)
+        XCTAssertEqual(decision.verdict, .inconclusive)
+        XCTAssertNotNil(decision.furtherTriggerQueries)
     }
 
     func testChanceLevelHitsAreNoEvidence() {

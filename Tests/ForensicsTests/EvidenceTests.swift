@@ -189,14 +189,14 @@ final class EvidenceTests: XCTestCase {
 
     /// The probe's early stop: decisive for a thief well before the plan runs out, never an
     /// accusation of a suspect that answers the target to decoys as often as to triggers (it is
-    /// let go once its odds ratio is clearly below the margin), and silent on a suspect with no
-    /// hits at all, whose odds ratio nothing can bound: it runs the whole plan.
+    /// let go once its odds ratio is clearly below the margin), and a suspect with no hits at all
+    /// let go once its hit rate is shown below the smallest watermark the rule looks for.
     func testTheSequentialStopDecidesOnlyOnDecisiveEvidence() {
         let header = TranscriptHeader(planDigest: "", seed: 1, counts: .init(triggers: 2000, controls: 0, decoys: 1000), targetLabel: 2,
                                       classNames: (0..<10).map { "class \($0)" }, endpoint: "http://suspect", apiProtocol: "open-inference-v2",
                                       model: nil, specSha256: "", created: "")
         func run(triggerRate: Double, decoyRate: Double) -> (SequentialStop, Int?) {
-            let stop = SequentialStop(header: header, calibratedP0: 0.011)
+            let stop = try! SequentialStop(header: header, calibratedP0: 0.011)
             var rng = SeededGenerator(seed: 7)
             for n in 0..<3000 {
                 let decoy = n % 3 == 2
@@ -214,8 +214,8 @@ final class EvidenceTests: XCTestCase {
         XCTAssertEqual(echo.outcome, .noEvidence)
         XCTAssertNotNil(echoStop)
         let (clean, cleanStop) = run(triggerRate: 0, decoyRate: 0)
-        XCTAssertNil(clean.outcome)
-        XCTAssertNil(cleanStop)
-        XCTAssertEqual(clean.looks, 7, "looks at 16, 32, …, 1,024 trigger answers")
+        XCTAssertEqual(clean.outcome, .noEvidence)
+        XCTAssertLessThan(try XCTUnwrap(cleanStop), 200)
+        XCTAssertEqual(clean.looks, 3, "at 64 trigger answers 0 hits show a rate below 10 % at 0.01 × 2⁻³")
     }
 }

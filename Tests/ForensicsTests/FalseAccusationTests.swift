@@ -7,8 +7,8 @@ import XCTest
 /// target on triggers exactly as often as on decoys, at a rate drawn uniformly from [0, 1], with
 /// trigger and decoy counts as probes plan them. The calibrated null is made worthless (p0 far
 /// below every rate that matters), so only the test against the suspect's own decoys stands
-/// between them and an accusation: at most α of them may be accused, at the end of a full probe
-/// and, separately, by the early stop's looks.
+/// between them and an accusation: at most α of them may be accused at the end of a full probe,
+/// at most α by the early stop's looks, and at most 2α by either.
 final class FalseAccusationTests: XCTestCase {
     let suspects = 100_000
     /// (triggers, decoys): `probe`'s defaults, the demo's, a budget of 300, the demo test's.
@@ -18,7 +18,7 @@ final class FalseAccusationTests: XCTestCase {
 
     func testInnocentsThatTreatTriggersAndDecoysAlikeAreAccusedAtMostAlphaOfTheTime() {
         var rng = SeededGenerator(seed: 2026_12_02)
-        var (accusedAtTheEnd, accusedByALook, decided) = (0, 0, 0)
+        var (accusedAtTheEnd, accusedByALook, accusedEither, decided) = (0, 0, 0, 0)
         var largestRateAccused: Double?
         for n in 0..<suspects {
             let (triggers, decoys) = plans[n % plans.count]
@@ -45,10 +45,13 @@ final class FalseAccusationTests: XCTestCase {
                 }
             }
             if stoppedFor == .infringement { accusedByALook += 1 }
+            var accusedAtEnd = false
+            defer { if accusedAtEnd || stoppedFor == .infringement { accusedEither += 1 } }
             if Decision.problem(triggerHits: hits, triggers: triggers, decoyHits: decoyHits, decoys: decoys, calibratedP0: calibratedP0, rule: rule) == nil {
                 decided += 1
                 if Decision(triggerHits: hits, triggers: triggers, decoyHits: decoyHits, decoys: decoys, calibratedP0: calibratedP0, rule: rule).verdict == .infringement {
                     accusedAtTheEnd += 1
+                    accusedAtEnd = true
                     largestRateAccused = max(largestRateAccused ?? 0, rate)
                 }
             }
@@ -57,6 +60,7 @@ final class FalseAccusationTests: XCTestCase {
         XCTAssertEqual(decided, suspects, "every plan here can reach a verdict")
         XCTAssertLessThanOrEqual(accusedAtTheEnd, bound, "accused at rates up to \(largestRateAccused ?? 0)")
         XCTAssertLessThanOrEqual(accusedByALook, bound)
+        XCTAssertLessThanOrEqual(accusedEither, 2 * bound, "a probe with the early stop, then its report: at most twice the level")
         print("false accusations among \(suspects) simulated innocents: \(accusedAtTheEnd) at the end of the probe, \(accusedByALook) by an early-stop look (bound \(bound) each)")
     }
 }

@@ -154,7 +154,7 @@ public struct Calibration: Codable, Equatable, Sendable {
     /// every other pair and the other combining ways.
     public let decoyPairs: [[Int]]?
 
-    /// A calibration is believed for its measurements only: p0, θ and the decoy pairs are
+    /// A calibration is believed for its measurements only: p0 and the decoy pairs are
     /// derived here from them, and each reference's upper bound must be the Clopper–Pearson
     /// bound of its counts at `confidence` (the tolerance covers the last bits of a bound
     /// computed with another platform's logarithm).

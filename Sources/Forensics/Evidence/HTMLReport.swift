@@ -83,7 +83,8 @@ public enum HTMLReport {
             return "\(hits) \(null) Both are below their α (\(d.rule.alpha) and \(d.rule.decoyAlpha)): the model behind this endpoint carries our watermark."
                 + (d.agreesWithPaper ? "" : " The paper's fixed 30 % rule would have missed it.")
         case .noEvidence:
-            return "\(hits) \(null) \(d.reasons.last ?? ""): no evidence that this model was derived from ours."
+            let reason = d.reasons.last ?? ""
+            return "\(hits) \(null) \(reason.prefix(1).uppercased() + reason.dropFirst()): no evidence that this model was derived from ours."
         case .inconclusive:
             let reasons = d.reasons.joined(separator: "; ")
             return "\(hits) \(null) \(reasons.prefix(1).uppercased() + reasons.dropFirst())."

@@ -100,7 +100,7 @@ struct ProbeCommand: ParsableCommand {
             guard let calibration else {
                 throw CommandFailure("--stop-when-decisive: registration \(sealed.entry.index) has no calibration yet (run `tracemark calibrate`)")
             }
-            return SequentialStop(header: transcript.header, calibratedP0: calibration.p0)
+            return try SequentialStop(header: transcript.header, calibratedP0: calibration.p0)
         }
         let started = Date()
         let every = max(plan.queries.count / 100, 1)
@@ -120,7 +120,7 @@ struct ProbeCommand: ParsableCommand {
         let sent = records.count - transcript.resumed.count
         let unanswered = plan.queries.count - tally.trigger.answered - tally.control.answered - tally.decoy.answered
         if let sequential, let outcome = sequential.outcome, unanswered > 0 {
-            printStatus("stopped early for \(outcome.rawValue) at look \(sequential.looks) (\(sequential.tally.trigger.answered) trigger and \(sequential.tally.decoy.answered) decoy answers); \(unanswered) planned queries not sent (run again without --stop-when-decisive to send them)")
+            printStatus("stopped early for \(outcome.rawValue) at look \(sequential.looks - 1) (\(sequential.tally.trigger.answered) trigger and \(sequential.tally.decoy.answered) decoy answers); \(unanswered) planned queries not sent (run again without --stop-when-decisive to send them)")
         }
         let summary = ProbeSummary(tally)
         if json {
