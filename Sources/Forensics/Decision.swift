@@ -222,6 +222,7 @@ public struct Decision: Codable, Equatable, Sendable {
 
     /// A p-value from its log₁₀, readable where the value itself underflows (`1.2e-412`).
     public static func scientific(_ log10Value: Double) -> String {
+        guard log10Value.isFinite else { return log10Value < 0 ? "0" : "\(log10Value)" }
         if log10Value > -4 { return String(format: "%.4g", pow(10, log10Value)) }
         let exponent = floor(log10Value)
         return String(format: "%.2fe%d", pow(10, log10Value - exponent), Int(exponent))

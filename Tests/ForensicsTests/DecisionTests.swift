@@ -73,6 +73,11 @@ final class DecisionTests: XCTestCase {
         }
     }
 
+    func testAPValueOfZeroIsWrittenWithoutATrap() {
+        XCTAssertEqual(Decision.scientific(-.infinity), "0")
+        XCTAssertEqual(Decision.scientific(-412.0 + log10(1.2)), "1.20e-412")
+    }
+
     func testCountsThatCouldNotConvictEvenAtBestAreRefused() throws {
         let problem = try XCTUnwrap(Decision.problem(triggerHits: 5, triggers: 5, decoyHits: 0, decoys: 2, calibratedP0: calibratedP0, rule: DecisionRule()))
         XCTAssertTrue(problem.contains("cannot reach a verdict"), problem)

@@ -86,6 +86,11 @@ struct ProbeCommand: ParsableCommand {
         let calibration = calibrated?.calibration
         let counts = QueryPlan.Counts(triggers: triggers, controls: controls, decoys: decoys).fitting(budget: budget)
         try ensureWritableFolder(for: out)
+        // Best case: every trigger and no decoy answered with the target (p0 0 without a calibration).
+        if let problem = Decision.problem(triggerHits: counts.triggers, triggers: counts.triggers, decoyHits: 0, decoys: counts.decoys,
+                                          calibratedP0: calibration?.p0 ?? 0, rule: DecisionRule()) {
+            printStatus("warning: no report can be made from this plan: \(problem)")
+        }
         let probe = try ProbeRun(spec: watermarkSpec, target: target, counts: counts, seed: seed,
                                  decoys: calibrated.flatMap { $0.calibration.decoys(sha256: $0.sha256) },
                                  transcriptPath: out, authHeader: try target.authHeader())
