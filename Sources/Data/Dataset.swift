@@ -33,10 +33,7 @@ public struct Dataset: Sendable {
     }
 
     /// The first `limit` items (all of them when `limit` is nil or larger).
-    public func prefix(_ limit: Int?) -> Dataset {
-        guard let limit, limit < count else { return self }
-        return subset(Array(0..<Swift.max(limit, 0)))
-    }
+    public func prefix(_ limit: Int?) -> Dataset { slice(offset: 0, limit: limit.map { Swift.max($0, 0) }) }
 
     /// `limit` items (all the rest when nil) starting at item `offset`: with the same limit and
     /// offsets a limit apart, disjoint subsets. Empty when `offset` is past the end.

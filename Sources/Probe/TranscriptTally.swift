@@ -30,10 +30,15 @@ public struct TranscriptTally: Sendable {
     /// sum of a transcript's records cannot overflow).
     public private(set) var attempts = 0
     private let total: Int
-    private var answeredQueries = Set<Int>()
-    /// The kind and last error of each query that has only failed so far.
-    private var failedQueries: [Int: (kind: QueryKind, error: String)] = [:]
+    /// The kind of every query with a record; those not in `lastErrors` were answered.
     private var kindOfQuery: [Int: QueryKind] = [:]
+    /// The last error of each query that has only failed so far.
+    private var lastErrors: [Int: String] = [:]
+
+    /// Answered queries of every kind.
+    public var answered: Int { trigger.answered + control.answered + decoy.answered }
+    /// Queries of every kind whose every record failed.
+    public var failed: Int { lastErrors.count }
 
     /// The most queries a transcript's header may plan, per kind: far above any probe's, far
     /// below the sums' overflow.
@@ -79,21 +84,22 @@ public struct TranscriptTally: Sendable {
         let id = record.queryId
         guard id >= 0, id < total else { throw ProbeError.transcript("query \(id) is not in the plan's \(total) queries") }
         guard (0...Self.largestCount).contains(record.attempts) else { throw ProbeError.transcript("query \(id) claims \(record.attempts) attempts") }
-        if let kind = kindOfQuery[id], kind != record.kind {
-            throw ProbeError.transcript("query \(id) is a \(kind.rawValue) in one record and a \(record.kind.rawValue) in another")
+        if let kind = kindOfQuery[id] {
+            guard kind == record.kind else {
+                throw ProbeError.transcript("query \(id) is a \(kind.rawValue) in one record and a \(record.kind.rawValue) in another")
+            }
+            guard lastErrors[id] != nil else { throw ProbeError.transcript("query \(id) was answered twice") }
         }
-        guard !answeredQueries.contains(id) else { throw ProbeError.transcript("query \(id) was answered twice") }
         if record.kind != .control, let expected = record.expectedLabel, expected != targetLabel {
             throw ProbeError.transcript("query \(id) expects label \(expected) of a \(record.kind.rawValue), the target is \(targetLabel)")
         }
         kindOfQuery[id] = record.kind
         attempts += record.attempts
         guard record.status == .answered, let label = record.label else {
-            if failedQueries.updateValue((record.kind, record.error ?? "no answer"), forKey: id) == nil { self[record.kind].failed += 1 }
+            if lastErrors.updateValue(record.error ?? "no answer", forKey: id) == nil { self[record.kind].failed += 1 }
             return false
         }
-        if failedQueries.removeValue(forKey: id) != nil { self[record.kind].failed -= 1 }
-        answeredQueries.insert(id)
+        if lastErrors.removeValue(forKey: id) != nil { self[record.kind].failed -= 1 }
         self[record.kind].answered += 1
         if self[record.kind].labels.indices.contains(label) { self[record.kind].labels[label] += 1 }
         // Records from before expected labels were written expect the target (controls: nothing).
@@ -111,12 +117,11 @@ public struct TranscriptTally: Sendable {
     /// Why the probe cannot be trusted when most of its queries failed: how many, and the
     /// errors seen most often (the server's own words included); nil otherwise.
     public var failureProblem: String? {
-        let answered = trigger.answered + control.answered + decoy.answered
-        guard failedQueries.count > answered else { return nil }
+        guard failed > answered else { return nil }
         var errors: [String: Int] = [:]
-        for failure in failedQueries.values { errors[failure.error, default: 0] += 1 }
+        for error in lastErrors.values { errors[error, default: 0] += 1 }
         let common = errors.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(3)
-        return "\(failedQueries.count) of \(failedQueries.count + answered) queries failed; most often: "
+        return "\(failed) of \(failed + answered) queries failed; most often: "
             + common.map { "\($0.value)× \($0.key)" }.joined(separator: "; ")
     }
 }

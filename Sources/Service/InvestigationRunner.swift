@@ -194,9 +194,7 @@ final class InvestigationRunner: @unchecked Sendable {
             }
             let records = try Transcript.read(transcriptPath).records
             let tally = try TranscriptTally.of(header: probe.transcript.header, records: records)
-            let answered = tally.trigger.answered + tally.control.answered + tally.decoy.answered
-            let failed = tally.trigger.failed + tally.control.failed + tally.decoy.failed
-            try state.store.updateProgress(id, done: answered + failed, total: probe.plan.queries.count, failed: failed)
+            try state.store.updateProgress(id, done: tally.answered + tally.failed, total: probe.plan.queries.count, failed: tally.failed)
             if let problem = tally.failureProblem { throw ServiceError(.badGateway, "probe_failed", "the probe failed: \(problem)") }
             try state.store.update(id, status: .reporting)
         }

@@ -123,7 +123,7 @@ struct ProbeCommand: ParsableCommand {
         let records = try Transcript.read(out).records
         let tally = try TranscriptTally.of(header: transcript.header, records: records)
         let sent = records.count - transcript.resumed.count
-        let unanswered = plan.queries.count - tally.trigger.answered - tally.control.answered - tally.decoy.answered
+        let unanswered = plan.queries.count - tally.answered
         if let sequential, let outcome = sequential.outcome, unanswered > 0 {
             printStatus("stopped early for \(outcome.rawValue) at look \(sequential.looks - 1) (\(sequential.tally.trigger.answered) trigger and \(sequential.tally.decoy.answered) decoy answers); \(unanswered) planned queries not sent (run again without --stop-when-decisive to send them)")
         }
