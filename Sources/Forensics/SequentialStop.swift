@@ -10,6 +10,11 @@ import Probe
 /// probability at most twice the level. It stops for `no evidence` when the acquittal tests
 /// pass at the same share of the no-evidence level: a copy the rule is built to find is let go
 /// this way with probability below that level.
+///
+/// The looks see a prefix of the plan, not whatever happened to come back first: with queries
+/// in flight at once, a suspect could answer some images faster than others, and the counts at
+/// a look would then depend on the answers. The plan is shuffled before anything is sent, so a
+/// prefix of it is a random sample whatever the suspect does.
 public final class SequentialStop {
     public let calibratedP0: Double
     public let rule: DecisionRule
@@ -18,6 +23,10 @@ public final class SequentialStop {
     public private(set) var outcome: Verdict?
     /// Looks taken so far.
     public private(set) var looks = 0
+    /// Records that came back ahead of an earlier query of the plan, by query id.
+    private var waiting: [Int: TranscriptRecord] = [:]
+    /// Every query before this one has been counted.
+    private var nextQueryID = 0
 
     public static func triggersAtLook(_ look: Int) -> Int { 16 << look }
 
@@ -27,10 +36,23 @@ public final class SequentialStop {
         tally = try TranscriptTally(header: header)
     }
 
-    /// Counts `record`; true once the probe should stop. A record the tally refuses (not from a
+    /// Takes `record` in; true once the probe should stop. Records are counted in plan order, so
+    /// one that overtook an earlier query waits for it. A record the tally refuses (not from a
     /// probe of this plan) stops nothing: the report refuses the transcript later.
     public func observe(_ record: TranscriptRecord) -> Bool {
         guard outcome == nil else { return true }
+        // A query already passed is a failed one sent again on resume: nothing is waiting for it.
+        guard record.queryId >= nextQueryID else { return count(record) }
+        waiting[record.queryId] = record
+        while outcome == nil, let next = waiting.removeValue(forKey: nextQueryID) {
+            nextQueryID += 1
+            _ = count(next)
+        }
+        return outcome != nil
+    }
+
+    /// Counts one record and takes a look when it brings the trigger answers to the next look's number.
+    private func count(_ record: TranscriptRecord) -> Bool {
         let isNewAnswer = (try? tally.count(record)) ?? false
         guard isNewAnswer, record.kind == .trigger, tally.trigger.answered == Self.triggersAtLook(looks) else { return false }
         outcome = Self.verdict(atLook: looks, triggerHits: tally.trigger.hits, triggers: tally.trigger.answered,

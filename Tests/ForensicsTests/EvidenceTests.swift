@@ -218,4 +218,36 @@ final class EvidenceTests: XCTestCase {
         XCTAssertLessThan(try XCTUnwrap(cleanStop), 200)
         XCTAssertEqual(clean.looks, 3, "at 64 trigger answers 0 hits show a rate below 10 % at 0.01 × 2⁻³")
     }
+
+    /// With queries in flight at once, answers come back out of plan order; a suspect that
+    /// answers its hits fastest must not get looks that see hits first. The looks count the plan's
+    /// prefix, so any arrival order stops at the same look on the same counts.
+    func testTheSequentialStopLooksAtThePlanInOrderWhateverComesBackFirst() throws {
+        let header = TranscriptHeader(planDigest: "", seed: 1, counts: .init(triggers: 600, controls: 0, decoys: 300), targetLabel: 2,
+                                      classNames: (0..<10).map { "class \($0)" }, endpoint: "http://suspect", apiProtocol: "open-inference-v2",
+                                      model: nil, specSha256: "", created: "")
+        var rng = SeededGenerator(seed: 11)
+        let records = (0..<900).map { n -> TranscriptRecord in
+            let decoy = n % 3 == 2
+            let hit = Double.random(in: 0..<1, using: &rng) < (decoy ? 0.05 : 0.4)
+            return TranscriptRecord(queryId: n, kind: decoy ? .decoy : .trigger, inputSha256: "", expectedLabel: 2, status: .answered,
+                                    label: hit ? 2 : 7, attempts: 1, started: "", seconds: 0)
+        }
+        func stopped(feeding order: [TranscriptRecord]) throws -> SequentialStop {
+            let stop = try SequentialStop(header: header, calibratedP0: 0.02)
+            for record in order where stop.observe(record) { break }
+            return stop
+        }
+        let inOrder = try stopped(feeding: records)
+        // Ten in flight; within each window the hits come back first.
+        let hitsFirst = stride(from: 0, to: records.count, by: 10).flatMap { start in
+            records[start..<min(start + 10, records.count)].sorted { ($0.label == 2 ? 0 : 1, $0.queryId) < ($1.label == 2 ? 0 : 1, $1.queryId) }
+        }
+        let reordered = try stopped(feeding: hitsFirst)
+        XCTAssertNotNil(inOrder.outcome)
+        XCTAssertEqual(reordered.outcome, inOrder.outcome)
+        XCTAssertEqual(reordered.looks, inOrder.looks)
+        XCTAssertEqual(reordered.tally.trigger, inOrder.tally.trigger)
+        XCTAssertEqual(reordered.tally.decoy, inOrder.tally.decoy)
+    }
 }
