@@ -57,15 +57,18 @@ public struct ExtractionAttack {
         set.classNames = victim.classNames
         let surrogate = try Classifier.untrained(surrogateArchitecture, for: set, seed: training.seed)
         let classes = victim.classNames.count
+        // The victim's answers so far: each round sends only the images it added, as a thief paying per query would.
+        var probabilities: [Float] = []
         for round in 0...rounds {
-            let answers = try set.images.withUnsafeBufferPointer { try victim.answer($0) }
-            set.labels = (0..<set.count).map { n in Int32(argmax(UnsafeBufferPointer(start: answers.data + n * classes, count: classes))) }
+            let answered = probabilities.count / classes
+            let fresh = try set.images[(answered * set.itemSize)...].withUnsafeBufferPointer { try victim.answer($0) }
+            probabilities += UnsafeBufferPointer(start: fresh.data, count: fresh.count)
+            set.labels = (0..<set.count).map { n in Int32(argmax(probabilities[n * classes..<(n + 1) * classes])) }
             // A fresh optimizer state each round; the surrogate keeps its weights.
             let trainer = Trainer(classifier: surrogate, configuration: training)
             switch labels {
             case .soft(let temperature):
-                let targets = SoftTargets(probabilities: Array(UnsafeBufferPointer(start: answers.data, count: answers.count)),
-                                          temperature: temperature)
+                let targets = SoftTargets(probabilities: probabilities, temperature: temperature)
                 _ = trainer.train(on: set, testSet: round == rounds ? testSet : nil, softTargets: targets, progress: { progress(round, $0) })
             case .hard:
                 _ = trainer.train(on: set, testSet: round == rounds ? testSet : nil, progress: { progress(round, $0) })

@@ -73,6 +73,40 @@ struct SurrogateOptions: ParsableArguments {
     }
 
     var thiefLabels: ThiefLabels { labels == "soft" ? .soft(temperature: temperature) : .hard }
+
+    /// Where the surrogate is scored after every epoch, so the progress lines show whether it has
+    /// reached its plateau: Fashion-MNIST's test split, the task it is scored on, when the queries
+    /// are shaped like it.
+    static func plateauTestSet(for querySet: Dataset) throws -> Dataset? {
+        querySet.itemShape == DatasetCatalog.itemShape(of: "fashion-mnist") ? try DatasetCatalog.load("fashion-mnist", split: "test") : nil
+    }
+}
+
+/// How an extraction thief reaches its victim: a checkpoint read in-process, or a served model
+/// queried over HTTP (Open Inference Protocol v2) as a real thief would.
+struct QueriedVictimOptions: ParsableArguments {
+    @Option(help: "The model's name in the API paths, when --victim is a URL.") var victimModel = "model"
+    @Option(help: "Images per HTTP request, when --victim is a URL.") var batch = 64
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    }
+
+    static func isRemote(_ victim: String) -> Bool { victim.hasPrefix("http://") || victim.hasPrefix("https://") }
+
+    /// The victim to query with images of `querySet`'s shape, and the name the progress lines give it.
+    func open(_ victim: String, for querySet: Dataset) throws -> (model: QueryableModel, name: String) {
+        if Self.isRemote(victim) {
+            let remote = try RemoteModel(url: victim, model: victimModel, itemShape: querySet.itemShape, classNames: querySet.classNames,
+                                         batchSize: batch)
+            return (remote, victim)
+        }
+        let local = try Checkpoint.load(victim)
+        guard querySet.itemShape == local.card.inputShape else {
+            throw CommandFailure("\(querySet.name) items \(querySet.itemShape) do not fit the victim's \(local.card.inputShape)")
+        }
+        return (local, local.card.architecture)
+    }
 }
 
 struct AttackReport: Encodable {
@@ -103,46 +137,29 @@ extension Attack {
         @Option(help: "Split of the query data set.") var querySplit = "train"
         @Option(help: "Query budget: the first N images of the split (default: all).") var budget: Int?
         @Option(help: "Epochs of surrogate training.") var epochs = 10
-        @Option(help: "The model's name in the API paths, when --victim is a URL.") var victimModel = "model"
-        @Option(help: "Images per HTTP request, when --victim is a URL.") var batch = 64
+        @OptionGroup var queried: QueriedVictimOptions
         @OptionGroup var optimizer: OptimizerOptions
         @OptionGroup var engine: EngineOptions
-
-        var victimIsRemote: Bool { common.victim.hasPrefix("http://") || common.victim.hasPrefix("https://") }
 
         func validate() throws {
             guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
             if let budget, budget < 1 { throw ValidationError("--budget must be at least 1") }
-            guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-            if victimIsRemote, surrogate.arch == nil { throw ValidationError("a victim behind a URL needs --arch: its architecture is not known") }
+            if QueriedVictimOptions.isRemote(common.victim), surrogate.arch == nil {
+                throw ValidationError("a victim behind a URL needs --arch: its architecture is not known")
+            }
         }
 
         func run() throws {
             engine.apply()
             try ensureWritableFolder(for: common.out)
             let querySet = try DatasetCatalog.load(queries, split: querySplit).prefix(budget)
-            let victim: QueryableModel
-            let victimName: String
-            if victimIsRemote {
-                victim = try RemoteModel(url: common.victim, model: victimModel, itemShape: querySet.itemShape,
-                                         classNames: querySet.classNames, batchSize: batch)
-                victimName = common.victim
-            } else {
-                let local = try Checkpoint.load(common.victim)
-                guard querySet.itemShape == local.card.inputShape else {
-                    throw CommandFailure("\(queries) items \(querySet.itemShape) do not fit the victim's \(local.card.inputShape)")
-                }
-                (victim, victimName) = (local, local.card.architecture)
-            }
+            let (victim, victimName) = try queried.open(common.victim, for: querySet)
             let architecture = surrogate.arch ?? victimName
             let attack = ExtractionAttack(surrogateArchitecture: architecture, labels: surrogate.thiefLabels,
                                           training: optimizer.configuration(epochs: epochs))
             printStatus("extracting \(victimName) into \(architecture) with \(querySet.count) \(queries) queries, \(surrogate.labels) labels")
-            // Test accuracy after every epoch (in the progress lines) shows whether the surrogate has
-            // reached its plateau; only for queries shaped like Fashion-MNIST, the task it is scored on.
-            let testSet = querySet.itemShape == DatasetCatalog.itemShape(of: "fashion-mnist")
-                ? try DatasetCatalog.load("fashion-mnist", split: "test") : nil
-            let model = try attack.run(victim: victim, queries: querySet, testSet: testSet, progress: ProgressLine().show)
+            let model = try attack.run(victim: victim, queries: querySet, testSet: try SurrogateOptions.plateauTestSet(for: querySet),
+                                       progress: ProgressLine().show)
             try common.finish(model, attack: "extract", details: [
                 "surrogate": architecture, "queries": queries, "query_count": "\(querySet.count)", "labels": surrogate.labels,
                 "temperature": "\(surrogate.temperature)", "epochs": "\(epochs)",
@@ -154,7 +171,10 @@ extension Attack {
         static let configuration = CommandConfiguration(
             commandName: "jbda",
             abstract: "Papernot's Jacobian-based extraction from a small seed set.",
-            discussion: "Each round doubles the query set with x + λ·sign(∇x surrogate), then retrains the surrogate."
+            discussion: """
+            Each round doubles the query set with x + λ·sign(∇x surrogate), then retrains the \
+            surrogate. --victim may be a served model's URL, queried over HTTP like `extract`'s.
+            """
         )
         @OptionGroup var common: AttackOptions
         @OptionGroup var surrogate: SurrogateOptions
@@ -163,6 +183,7 @@ extension Attack {
         @Option(help: "Augmentation rounds (queries = seed size × 2^rounds).") var rounds = 6
         @Option(help: "Step λ of each augmentation.") var lambda: Float = 0.1
         @Option(help: "Epochs of surrogate training per round.") var epochs = 10
+        @OptionGroup var queried: QueriedVictimOptions
         @OptionGroup var optimizer: OptimizerOptions
         @OptionGroup var engine: EngineOptions
 
@@ -170,19 +191,23 @@ extension Attack {
             guard seedSize >= 1, rounds >= 0, rounds <= 12, epochs >= 1 else {
                 throw ValidationError("--seed-size ≥ 1, --rounds 0…12 and --epochs ≥ 1 please")
             }
+            if QueriedVictimOptions.isRemote(common.victim), surrogate.arch == nil {
+                throw ValidationError("a victim behind a URL needs --arch: its architecture is not known")
+            }
         }
 
         func run() throws {
             engine.apply()
             try ensureWritableFolder(for: common.out)
-            let victim = try Checkpoint.load(common.victim)
             let seedSet = try DatasetCatalog.load(queries, split: "train").prefix(seedSize)
-            let architecture = surrogate.arch ?? victim.card.architecture
+            let (victim, victimName) = try queried.open(common.victim, for: seedSet)
+            let architecture = surrogate.arch ?? victimName
             let attack = ExtractionAttack(surrogateArchitecture: architecture, labels: surrogate.thiefLabels,
                                           training: optimizer.configuration(epochs: epochs))
             printStatus("JBDA: \(seedSize) seed images, \(rounds) rounds (\(seedSize << rounds) queries), surrogate \(architecture)")
             let line = ProgressLine()
-            let model = try attack.runJacobian(victim: victim, seedSet: seedSet, rounds: rounds, step: lambda) { round, progress in
+            let model = try attack.runJacobian(victim: victim, seedSet: seedSet, rounds: rounds, step: lambda,
+                                               testSet: try SurrogateOptions.plateauTestSet(for: seedSet)) { round, progress in
                 if progress.epochFinished && progress.epoch == progress.epochs { printStatus("round \(round) trained") }
                 line.show(progress)
             }
