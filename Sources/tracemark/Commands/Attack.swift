@@ -204,7 +204,7 @@ extension Attack {
             let architecture = surrogate.arch ?? victimName
             let attack = ExtractionAttack(surrogateArchitecture: architecture, labels: surrogate.thiefLabels,
                                           training: optimizer.configuration(epochs: epochs))
-            printStatus("JBDA: \(seedSize) seed images, \(rounds) rounds (\(seedSize << rounds) queries), surrogate \(architecture)")
+            printStatus("JBDA: \(seedSet.count) seed images, \(rounds) rounds (\(seedSet.count << rounds) queries), surrogate \(architecture)")
             let line = ProgressLine()
             let model = try attack.runJacobian(victim: victim, seedSet: seedSet, rounds: rounds, step: lambda,
                                                testSet: try SurrogateOptions.plateauTestSet(for: seedSet)) { round, progress in
@@ -212,7 +212,7 @@ extension Attack {
                 line.show(progress)
             }
             try common.finish(model, attack: "jbda", details: [
-                "surrogate": architecture, "seed_size": "\(seedSize)", "rounds": "\(rounds)", "queries": "\(seedSize << rounds)",
+                "surrogate": architecture, "seed_size": "\(seedSet.count)", "rounds": "\(rounds)", "queries": "\(seedSet.count << rounds)",
                 "lambda": "\(lambda)", "labels": surrogate.labels,
             ])
         }
