@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(pkg-config libopenblas-dev libcurl4-openssl-dev libssl-dev openssl libsqlite3-dev zlib1g-dev dataset-fashion-mnist)
+packages=(pkg-config libopenblas-dev libdnnl-dev libcurl4-openssl-dev libssl-dev openssl libsqlite3-dev zlib1g-dev dataset-fashion-mnist)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

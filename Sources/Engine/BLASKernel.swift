@@ -7,8 +7,8 @@ import Foundation
 /// OpenBLAS 0.3.21 (Debian 12) picks its kernels from the CPU model when the library loads. On
 /// processors newer than it knows (the Xeons of this project's machines report family 6 model
 /// 207) it falls back to the SSE3 "Prescott" kernels, which run GEMM 5–8× slower than the
-/// AVX-512 ones the CPU supports. OpenBLAS reads `OPENBLAS_CORETYPE` only at load time, so the
-/// command line re-executes itself once with it set. A value the user set is always kept.
+/// AVX-512 ones the CPU supports. OpenBLAS reads `OPENBLAS_CORETYPE` only at load time, so
+/// `StartupEnvironment` re-executes the command line once with it set.
 public enum BLASKernel {
     /// The kernel family OpenBLAS chose, e.g. "SkylakeX", "Haswell", "Prescott".
     public static var coreName: String { String(cString: openblas_get_corename()) }
@@ -21,18 +21,13 @@ public enum BLASKernel {
         return nil
     }
 
-    /// Re-executes the running program with `OPENBLAS_CORETYPE` set when OpenBLAS fell back to
-    /// Prescott on a CPU with AVX2 or AVX-512. Returns when nothing needed doing (or exec failed,
-    /// in which case the slow kernels still compute correct results).
-    public static func useNativeKernels() {
-        guard getenv("OPENBLAS_CORETYPE") == nil, coreName.lowercased() == "prescott",
+    /// The kernel family to ask OpenBLAS for, when it fell back to Prescott on a CPU with AVX2
+    /// or AVX-512 (nil: its own choice is right).
+    static var neededCoreType: String? {
+        guard coreName.lowercased() == "prescott",
               let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-              let coreType = preferredCoreType(flags: Set(flagsLine.split(separator: " "))) else { return }
-        setenv("OPENBLAS_CORETYPE", coreType, 1)
-        let arguments = CommandLine.unsafeArgv
-        execv("/proc/self/exe", arguments)
-        unsetenv("OPENBLAS_CORETYPE")
+              let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+        return preferredCoreType(flags: Set(flagsLine.split(separator: " ")))
     }
 
     /// Best-of-`repeats` GFLOPS of an n×n×n `cblas_sgemm` with OpenBLAS's own threading over

@@ -1,4 +1,5 @@
 import CBLAS
+import CDNNL
 
 /// The geometry of a 2-D convolution over one image, shared by im2col and col2im.
 struct ConvolutionGeometry {
@@ -171,6 +172,8 @@ final class ConvolutionScratch {
 
 /// 2-D convolution, square kernel. Weight (Cout, Cin, K, K), optional bias (Cout).
 ///
+/// With oneDNN (`KernelLibrary.oneDNN`, the default when it starts) the whole batch goes
+/// through its primitives (`OneDNNConvolution`). The OpenBLAS path below is the fallback:
 /// Stride-1 "same" convolutions over enough channels run as K² shifted GEMMs on a zero-bordered
 /// copy of the image: the input plane shifted by (ky, kx) is itself a matrix (rows = channels,
 /// row stride = padded plane), so no patches are unfolded. The output comes out with the padded
@@ -192,9 +195,16 @@ public final class Conv2d: Layer {
     private var scratch: [ConvolutionScratch] = []
     /// The weights regrouped as (K², Cout, Cin) for the shifted GEMMs, refreshed every forward.
     private let shiftedWeights: Tensor
+    private let oneDNN: OneDNNPath<OneDNNConvolution>
+    /// The plan the last forward ran on oneDNN (nil: it ran on OpenBLAS).
+    private var plan: OneDNNConvolution?
+    private let fallback = LayoutFallback()
+    public var keepsOneDNNLayout = false
+    public var takesOneDNNLayouts: Bool { oneDNN.isActive }
+    public var library: KernelLibrary { oneDNN.isActive ? .oneDNN : .openBLAS }
 
     public init(inputShape: [Int], outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
-                bias hasBias: Bool = true, rng: inout SeededGenerator) {
+                bias hasBias: Bool = true, library: KernelLibrary = .selected, rng: inout SeededGenerator) {
         precondition(inputShape.count == 3, "Conv2d takes (C, H, W) items, got \(inputShape)")
         geometry = ConvolutionGeometry(channels: inputShape[0], height: inputShape[1], width: inputShape[2],
                                        kernel: kernel, stride: stride, padding: padding)
@@ -207,6 +217,7 @@ public final class Conv2d: Layer {
         outputShape = [outChannels, geometry.outputHeight, geometry.outputWidth]
         usesShiftedProducts = geometry.isSameShift && kernel > 1 && inputShape[0] >= Self.shiftedMinimumChannels
         shiftedWeights = Tensor(shape: [usesShiftedProducts ? weight.count : 0])
+        oneDNN = OneDNNPath(library: library, layerName: "a \(kernel)×\(kernel) convolution over \(inputShape)")
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {
@@ -257,10 +268,22 @@ public final class Conv2d: Layer {
 
     // input is (B, Cin, H, W), output is (B, Cout, OH, OW)
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        self.input = input
-        prepareScratch()
         let batch = input.batch, g = geometry, plane = g.outputPlane
+        let inputLayout = oneDNN.isActive ? descriptor(of: input) : dnnl_memory_desc_t(), keeps = keepsOneDNNLayout
+        plan = oneDNN.plan(batch: batch, stillFits: { sameLayout($0.inputLayout, inputLayout) && $0.keepsLayout == keeps }) {
+            try OneDNNConvolution(geometry: g, outChannels: outChannels, hasBias: bias != nil, batch: batch,
+                                  inputLayout: inputLayout, keepsLayout: keeps)
+        }
+        if let plan {
+            self.input = input
+            output.reshape([batch] + outputShape, layout: plan.outputLayout)
+            plan.forward(input: input.data, weights: weight.value, bias: bias?.value, output: output.data)
+            return output
+        }
+        let input = fallback.plainInput(input)
+        self.input = input
         output.reshape([batch] + outputShape)
+        prepareScratch()
         let inItem = input.itemCount, outItem = outChannels * plane
         let x = input.data, y = output.data
         if usesShiftedProducts { regroupWeights() }
@@ -317,7 +340,13 @@ public final class Conv2d: Layer {
     public func backward(_ outputGradient: Tensor) -> Tensor {
         let batch = input.batch, g = geometry, plane = g.outputPlane
         let inItem = input.itemCount, outItem = outChannels * plane
-        inputGradient.reshape(input.shape)
+        inputGradient.reshape(input.shape, layout: input.layout)
+        if let plan {
+            plan.backward(input: input.data, weights: weight.value, outputGradient: outputGradient.data,
+                          inputGradient: computesInputGradient ? inputGradient.data : nil,
+                          weightGradient: weight.gradient, biasGradient: bias?.gradient)
+            return inputGradient
+        }
         let x = input.data, dy = outputGradient.data, dx = inputGradient.data
         Parallel.chunks(batch) { range, worker in
             let s = self.scratch[worker]
@@ -348,7 +377,7 @@ public final class Conv2d: Layer {
             }
             if let bias { add(s.biasGradient.data, into: bias.gradient, count: outChannels) }
         }
-        return inputGradient
+        return fallback.gradientInInputLayout(inputGradient)
     }
 
     private func backwardUnfolded(_ image: UnsafePointer<Float>, _ dOut: UnsafePointer<Float>,

@@ -13,10 +13,22 @@ public protocol Layer: AnyObject {
 
     func forward(_ input: Tensor, training: Bool) -> Tensor
     func backward(_ outputGradient: Tensor) -> Tensor
+
+    /// Whether the layer reads inputs in oneDNN's layouts, so the layer before may leave its
+    /// output in one (convolutions, batch norm, max pooling on oneDNN, and ReLU between them).
+    var takesOneDNNLayouts: Bool { get }
+    /// Whether the output may stay in oneDNN's layout: `Network` sets it when the next layer
+    /// takes such layouts. The input gradient always comes back in the input's layout.
+    var keepsOneDNNLayout: Bool { get set }
 }
 
 extension Layer {
     public var namedParameters: [(name: String, parameter: Parameter)] { [] }
+    public var takesOneDNNLayouts: Bool { false }
+    public var keepsOneDNNLayout: Bool {
+        get { false }
+        set {}
+    }
 }
 
 /// The usual default initialisation (PyTorch's): weights and biases uniform in ±1/√fan_in.

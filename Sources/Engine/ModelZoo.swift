@@ -10,13 +10,15 @@ public enum ModelZoo {
         "mlp": "flatten, linear 512-ReLU, linear 256-ReLU, linear",
     ]
 
-    public static func make(_ architecture: String, inputShape: [Int], classes: Int, seed: UInt64) throws -> Network {
+    /// `library` runs the convolutions, batch norms and max pools (the selected one by default).
+    public static func make(_ architecture: String, inputShape: [Int], classes: Int, seed: UInt64,
+                            library: KernelLibrary = .selected) throws -> Network {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
             throw EngineError.badInputShape(inputShape)
         }
         guard inputShape[1] >= 8, inputShape[2] >= 8 else { throw EngineError.badInputShape(inputShape) }
         var rng = SeededGenerator(seed: seed)
-        let builder = NetworkBuilder(inputShape: inputShape)
+        let builder = NetworkBuilder(inputShape: inputShape, library: library)
         switch architecture {
         case "fmnist-cnn":
             builder.convolution(32, rng: &rng).convolution(32, rng: &rng).maxPool()
@@ -46,8 +48,12 @@ public enum ModelZoo {
 final class NetworkBuilder {
     private(set) var layers: [Layer] = []
     private(set) var shape: [Int]
+    let library: KernelLibrary
 
-    init(inputShape: [Int]) { shape = inputShape }
+    init(inputShape: [Int], library: KernelLibrary) {
+        shape = inputShape
+        self.library = library
+    }
 
     private func append(_ layer: Layer) {
         layers.append(layer)
@@ -57,21 +63,21 @@ final class NetworkBuilder {
     /// conv3×3 (padding 1, no bias) - BatchNorm - ReLU.
     @discardableResult
     func convolution(_ width: Int, rng: inout SeededGenerator) -> Self {
-        append(Conv2d(inputShape: shape, outChannels: width, kernel: 3, padding: 1, bias: false, rng: &rng))
-        append(BatchNorm(inputShape: shape))
+        append(Conv2d(inputShape: shape, outChannels: width, kernel: 3, padding: 1, bias: false, library: library, rng: &rng))
+        append(BatchNorm(inputShape: shape, library: library))
         append(ReLU(inputShape: shape))
         return self
     }
 
     @discardableResult
-    func maxPool() -> Self { append(MaxPool2d(inputShape: shape, kernel: 2)); return self }
+    func maxPool() -> Self { append(MaxPool2d(inputShape: shape, kernel: 2, library: library)); return self }
 
     @discardableResult
     func globalAveragePool() -> Self { append(AvgPool2d(globalOver: shape)); return self }
 
     @discardableResult
     func residual(_ width: Int, stride: Int, rng: inout SeededGenerator) -> Self {
-        append(ResidualBlock(inputShape: shape, outChannels: width, stride: stride, rng: &rng))
+        append(ResidualBlock(inputShape: shape, outChannels: width, stride: stride, library: library, rng: &rng))
         return self
     }
 

@@ -13,7 +13,23 @@ public final class Network {
         self.inputShape = inputShape
         self.layers = layers
         layers[0].computesInputGradient = false
+        Self.planOneDNNLayouts(layers)
         store = ParameterStore(layers.flatMap { $0.namedParameters.map(\.parameter) }.filter { $0.kind == .trainable })
+    }
+
+    /// A batch norm on oneDNN applies the ReLU after it itself (one pass instead of two), and
+    /// consecutive layers on oneDNN hand each other tensors in its layouts; planned from the last
+    /// layer back, since whether a ReLU can pass a layout on depends on the layer after it.
+    static func planOneDNNLayouts(_ layers: [Layer]) {
+        for (first, second) in zip(layers, layers.dropFirst()) {
+            if let norm = first as? BatchNorm, let relu = second as? ReLU, norm.runsOnOneDNN {
+                norm.fusesReLU = true
+                relu.isFusedIntoBatchNorm = true
+            }
+        }
+        for index in layers.indices.reversed() {
+            layers[index].keepsOneDNNLayout = index + 1 < layers.count && layers[index + 1].takesOneDNNLayouts
+        }
     }
 
     public var classCount: Int { layers.last!.outputShape.reduce(1, *) }

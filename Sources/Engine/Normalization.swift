@@ -1,8 +1,11 @@
+import CDNNL
 import Foundation
 
 /// Batch normalisation over the channel axis of (B, C, H, W) or (B, C) activations.
 /// Training uses the batch's statistics and updates running ones (PyTorch's convention:
-/// momentum 0.1, unbiased running variance); evaluation uses the running ones.
+/// momentum 0.1, unbiased running variance); evaluation uses the running ones. Images go through
+/// oneDNN (`OneDNNBatchNorm`) when it runs the layer, which can also apply the ReLU after it;
+/// the engine's own loops below are the fallback and serve (B, C) features.
 public final class BatchNorm: Layer {
     let channels, spatial: Int
     let epsilon: Float = 1e-5
@@ -17,8 +20,19 @@ public final class BatchNorm: Layer {
     private let inputGradient = Tensor(shape: [0])
     private var batchMean: [Float]
     private var batchInverseStd: [Float]
+    private let oneDNN: OneDNNPath<OneDNNBatchNorm>
+    /// The plan the last forward ran on oneDNN (nil: it ran on the engine's loops).
+    private var plan: OneDNNBatchNorm?
+    private let fallback = LayoutFallback()
+    private let maskedGradient = Tensor(shape: [0])
+    /// Set by `Network` when the ReLU after this layer is applied here (it then passes through).
+    var fusesReLU = false
+    var runsOnOneDNN: Bool { oneDNN.isActive }
+    public var keepsOneDNNLayout = false
+    public var takesOneDNNLayouts: Bool { oneDNN.isActive }
+    public var library: KernelLibrary { oneDNN.isActive ? .oneDNN : .openBLAS }
 
-    public init(inputShape: [Int]) {
+    public init(inputShape: [Int], library: KernelLibrary = .selected) {
         channels = inputShape[0]
         spatial = inputShape.dropFirst().reduce(1, *)
         gamma = Parameter(shape: [channels], initial: [Float](repeating: 1, count: channels))
@@ -28,6 +42,7 @@ public final class BatchNorm: Layer {
         batchMean = [Float](repeating: 0, count: channels)
         batchInverseStd = [Float](repeating: 1, count: channels)
         outputShape = inputShape
+        oneDNN = OneDNNPath(library: inputShape.count == 3 ? library : .openBLAS, layerName: "a batch norm over \(inputShape)")
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {
@@ -36,8 +51,21 @@ public final class BatchNorm: Layer {
 
     // input is (B, C, S) with S = H·W or 1, output likewise
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        self.input = input
         trainingMode = training
+        let inputLayout = oneDNN.isActive ? descriptor(of: input) : dnnl_memory_desc_t(), keeps = keepsOneDNNLayout
+        plan = oneDNN.plan(batch: input.batch, stillFits: { sameLayout($0.inputLayout, inputLayout) && $0.keepsLayout == keeps }) {
+            try OneDNNBatchNorm(channels: channels, batch: input.batch, inputShape: outputShape, inputLayout: inputLayout,
+                                keepsLayout: keeps, epsilon: epsilon, fusesReLU: fusesReLU)
+        }
+        if let plan {
+            self.input = input
+            output.reshape(input.shape, layout: plan.outputLayout)
+            plan.forward(input: input.data, output: output.data, training: training, gamma: gamma, beta: beta,
+                         runningMean: runningMean, runningVariance: runningVariance, momentum: momentum)
+            return output
+        }
+        let input = fallback.plainInput(input)
+        self.input = input
         output.reshape(input.shape)
         let batch = input.batch, spatial = self.spatial, stride = channels * spatial
         let x = input.data, y = output.data
@@ -72,9 +100,10 @@ public final class BatchNorm: Layer {
                         means[c] = mean
                         inverseStds[c] = inverseStd
                         let scale = g[c] * inverseStd, shift = b[c] - mean * scale
+                        let floor: Float = self.fusesReLU ? 0 : -.infinity
                         for n in 0..<batch {
                             let source = x + n * stride + c * spatial, destination = y + n * stride + c * spatial
-                            for i in 0..<spatial { destination[i] = source[i] * scale + shift }
+                            for i in 0..<spatial { destination[i] = Swift.max(source[i] * scale + shift, floor) }
                         }
                     }
                 }
@@ -87,7 +116,12 @@ public final class BatchNorm: Layer {
     // depend on x. Evaluation mode (running statistics, e.g. input gradients of a frozen model):
     // the layer is affine and dx = γ·σ⁻¹·dy.
     public func backward(_ outputGradient: Tensor) -> Tensor {
-        inputGradient.reshape(input.shape)
+        inputGradient.reshape(input.shape, layout: input.layout)
+        if let plan {
+            plan.backward(input: input.data, outputGradient: outputGradient.data, inputGradient: inputGradient.data, gamma: gamma, beta: beta)
+            return inputGradient
+        }
+        let outputGradient = fusesReLU ? reluMasked(outputGradient) : outputGradient
         let batch = input.batch, spatial = self.spatial, stride = channels * spatial
         let x = input.data, dy = outputGradient.data, dx = inputGradient.data
         let g = gamma.value, dg = gamma.gradient, db = beta.gradient
@@ -130,6 +164,16 @@ public final class BatchNorm: Layer {
                 }
             }
         }
-        return inputGradient
+        return fallback.gradientInInputLayout(inputGradient)
+    }
+
+    /// dy where the fused ReLU let the value through (its output is positive), else 0.
+    private func reluMasked(_ outputGradient: Tensor) -> Tensor {
+        maskedGradient.reshape(outputGradient.shape)
+        let y = output.data, dy = outputGradient.data, masked = maskedGradient.data
+        Parallel.chunks(output.count) { range, _ in
+            for i in range { masked[i] = y[i] > 0 ? dy[i] : 0 }
+        }
+        return maskedGradient
     }
 }

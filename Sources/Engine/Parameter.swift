@@ -42,6 +42,7 @@ public final class Parameter {
     }
 
     public var values: [Float] { Array(UnsafeBufferPointer(start: value, count: count)) }
+    public var gradientValues: [Float] { Array(UnsafeBufferPointer(start: gradient, count: count)) }
 
     public func load(_ newValues: UnsafeBufferPointer<Float>) {
         precondition(newValues.count == count)

@@ -1,16 +1,26 @@
+import CDNNL
 /// Max pooling over K×K windows with a stride; remembers each output's winning input for backward.
+/// On oneDNN (`OneDNNMaxPool`) when it runs the layer; the loops below are the fallback.
 public final class MaxPool2d: Layer {
     let channels, height, width, kernel, stride, outputHeight, outputWidth: Int
     public let outputShape: [Int]
     public var computesInputGradient = true
+    private let oneDNN: OneDNNPath<OneDNNMaxPool>
+    /// The plan the last forward ran on oneDNN (nil: it ran on the engine's loops).
+    private var plan: OneDNNMaxPool?
+    private let fallback = LayoutFallback()
+    public var keepsOneDNNLayout = false
+    public var takesOneDNNLayouts: Bool { oneDNN.isActive }
+    public var library: KernelLibrary { oneDNN.isActive ? .oneDNN : .openBLAS }
 
     private var inputShape: [Int] = []
+    private var inputLayout: OneDNNLayout?
     private let output = Tensor(shape: [0])
     private let inputGradient = Tensor(shape: [0])
     /// For each output element, the offset of its maximum within the input batch item.
     private var winners: [Int32] = []
 
-    public init(inputShape: [Int], kernel: Int, stride: Int? = nil) {
+    public init(inputShape: [Int], kernel: Int, stride: Int? = nil, library: KernelLibrary = .selected) {
         precondition(inputShape.count == 3, "MaxPool2d takes (C, H, W) items, got \(inputShape)")
         channels = inputShape[0]; height = inputShape[1]; width = inputShape[2]
         self.kernel = kernel
@@ -19,11 +29,26 @@ public final class MaxPool2d: Layer {
         outputWidth = (width - kernel) / self.stride + 1
         precondition(outputHeight > 0 && outputWidth > 0, "MaxPool2d input \(inputShape) too small")
         outputShape = [channels, outputHeight, outputWidth]
+        oneDNN = OneDNNPath(library: library, layerName: "a \(kernel)×\(kernel) max pool over \(inputShape)")
     }
 
     // input is (B, C, H, W), output is (B, C, OH, OW)
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        let layout = oneDNN.isActive ? descriptor(of: input) : dnnl_memory_desc_t(), keeps = keepsOneDNNLayout
+        plan = oneDNN.plan(batch: input.batch, stillFits: { sameLayout($0.inputLayout, layout) && $0.keepsLayout == keeps }) {
+            try OneDNNMaxPool(batch: input.batch, inputShape: [channels, height, width], outputShape: outputShape, kernel: kernel,
+                              stride: stride, inputLayout: layout, keepsLayout: keeps)
+        }
+        if let plan {
+            inputShape = input.shape
+            inputLayout = input.layout
+            output.reshape([input.batch] + outputShape, layout: plan.outputLayout)
+            plan.forward(input: input.data, output: output.data)
+            return output
+        }
+        let input = fallback.plainInput(input)
         inputShape = input.shape
+        inputLayout = nil
         let batch = input.batch
         output.reshape([batch] + outputShape)
         if winners.count < output.count { winners = [Int32](repeating: 0, count: output.count) }
@@ -77,7 +102,11 @@ public final class MaxPool2d: Layer {
     }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {
-        inputGradient.reshape(inputShape)
+        inputGradient.reshape(inputShape, layout: inputLayout)
+        if let plan {
+            plan.backward(outputGradient: outputGradient.data, inputGradient: inputGradient.data)
+            return inputGradient
+        }
         let batch = inputShape[0]
         let inItem = channels * height * width, outItem = channels * outputHeight * outputWidth
         let dy = outputGradient.data, dx = inputGradient.data
@@ -91,7 +120,7 @@ public final class MaxPool2d: Layer {
                 }
             }
         }
-        return inputGradient
+        return fallback.gradientInInputLayout(inputGradient)
     }
 }
 

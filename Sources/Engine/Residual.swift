@@ -15,22 +15,26 @@ public final class ResidualBlock: Layer {
     private let sum = Tensor(shape: [0])
     private let inputGradient = Tensor(shape: [0])
 
-    public init(inputShape: [Int], outChannels: Int, stride: Int, rng: inout SeededGenerator) {
-        conv1 = Conv2d(inputShape: inputShape, outChannels: outChannels, kernel: 3, stride: stride, padding: 1, bias: false, rng: &rng)
-        bn1 = BatchNorm(inputShape: conv1.outputShape)
+    public init(inputShape: [Int], outChannels: Int, stride: Int, library: KernelLibrary = .selected, rng: inout SeededGenerator) {
+        conv1 = Conv2d(inputShape: inputShape, outChannels: outChannels, kernel: 3, stride: stride, padding: 1, bias: false,
+                       library: library, rng: &rng)
+        bn1 = BatchNorm(inputShape: conv1.outputShape, library: library)
         relu1 = ReLU(inputShape: conv1.outputShape)
-        conv2 = Conv2d(inputShape: conv1.outputShape, outChannels: outChannels, kernel: 3, padding: 1, bias: false, rng: &rng)
-        bn2 = BatchNorm(inputShape: conv2.outputShape)
+        conv2 = Conv2d(inputShape: conv1.outputShape, outChannels: outChannels, kernel: 3, padding: 1, bias: false, library: library, rng: &rng)
+        bn2 = BatchNorm(inputShape: conv2.outputShape, library: library)
         if stride != 1 || inputShape[0] != outChannels {
-            let projection = Conv2d(inputShape: inputShape, outChannels: outChannels, kernel: 1, stride: stride, bias: false, rng: &rng)
+            let projection = Conv2d(inputShape: inputShape, outChannels: outChannels, kernel: 1, stride: stride, bias: false,
+                                    library: library, rng: &rng)
             shortcutConv = projection
-            shortcutNorm = BatchNorm(inputShape: projection.outputShape)
+            shortcutNorm = BatchNorm(inputShape: projection.outputShape, library: library)
         } else {
             shortcutConv = nil
             shortcutNorm = nil
         }
         outputShape = conv2.outputShape
         outputActivation = ReLU(inputShape: outputShape)
+        // The main path passes oneDNN layouts along inside the block; the sum needs NCHW.
+        Network.planOneDNNLayouts([conv1, bn1, relu1, conv2, bn2])
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {

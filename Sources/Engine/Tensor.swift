@@ -9,6 +9,11 @@ public final class Tensor {
     private var capacity: Int
     /// A view shares another tensor's memory (Flatten) and never frees it.
     private let owner: Tensor?
+    /// Set when the data is in a oneDNN layout rather than row-major: only layers on oneDNN pass
+    /// such tensors between them, and `Network` hands every other layer row-major ones.
+    private(set) var layout: OneDNNLayout?
+    /// Floats the data occupies: the element count, or a oneDNN layout's padded size.
+    var storageCount: Int { layout?.storageCount ?? count }
 
     public init(shape: [Int], zeroed: Bool = true) {
         self.shape = shape
@@ -28,6 +33,7 @@ public final class Tensor {
     /// A tensor over `base`'s memory with another shape of the same size.
     public init(viewing base: Tensor, shape: [Int]) {
         precondition(shape.reduce(1, *) == base.count, "view shape \(shape) does not match \(base.shape)")
+        precondition(base.layout == nil, "a view of a tensor in a oneDNN layout")
         self.shape = shape
         count = base.count
         capacity = base.count
@@ -46,24 +52,32 @@ public final class Tensor {
 
     /// Gives the tensor a new shape, keeping the buffer when it is large enough. Contents are
     /// unspecified afterwards unless the count is unchanged.
-    public func reshape(_ newShape: [Int]) {
+    public func reshape(_ newShape: [Int]) { reshape(newShape, layout: nil) }
+
+    /// Reshapes for data in a oneDNN layout (nil: row-major), with room for its padding.
+    func reshape(_ newShape: [Int], layout newLayout: OneDNNLayout?) {
         precondition(owner == nil, "a view cannot be reshaped")
         let newCount = newShape.reduce(1, *)
-        if newCount > capacity {
+        let needed = Swift.max(newCount, newLayout?.storageCount ?? 0)
+        if needed > capacity {
             data.deallocate()
-            capacity = newCount
+            capacity = needed
             data = .allocate(capacity: capacity)
             data.initialize(repeating: 0, count: capacity)
         }
         shape = newShape
         count = newCount
+        layout = newLayout
     }
 
     public func fill(_ value: Float) {
         data.update(repeating: value, count: count)
     }
 
-    public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+    public var values: [Float] {
+        precondition(layout == nil, "the values of a tensor in a oneDNN layout")
+        return Array(UnsafeBufferPointer(start: data, count: count))
+    }
 
     public subscript(index: Int) -> Float {
         get { data[index] }

@@ -4,13 +4,65 @@ import XCTest
 final class ConvolutionTests: XCTestCase {
     override func setUp() { Parallel.configure(workers: 2) }
 
+    /// Checks the gradients on both libraries (oneDNN must have started: the suite installs it).
     private func checkConvolution(_ shape: [Int], out: Int, kernel: Int, stride: Int, padding: Int, bias: Bool,
                                   expectShifted: Bool, file: StaticString = #filePath, line: UInt = #line) {
-        var rng = SeededGenerator(seed: 7)
-        let conv = Conv2d(inputShape: shape, outChannels: out, kernel: kernel, stride: stride, padding: padding, bias: bias, rng: &rng)
-        XCTAssertEqual(conv.usesShiftedProducts, expectShifted, file: file, line: line)
-        let input = Tensor(shape: [3] + shape, values: GradientCheck.randomValues(3 * shape.reduce(1, *), seed: 11))
-        GradientCheck.check(conv, name: "Conv2d \(shape) k\(kernel) s\(stride) p\(padding)", input: input, file: file, line: line)
+        XCTAssertTrue(OneDNN.isAvailable, "oneDNN did not start", file: file, line: line)
+        for library in KernelLibrary.allCases {
+            var rng = SeededGenerator(seed: 7)
+            let conv = Conv2d(inputShape: shape, outChannels: out, kernel: kernel, stride: stride, padding: padding, bias: bias,
+                              library: library, rng: &rng)
+            XCTAssertEqual(conv.library, library, file: file, line: line)
+            XCTAssertEqual(conv.usesShiftedProducts, expectShifted, file: file, line: line)
+            let input = Tensor(shape: [3] + shape, values: GradientCheck.randomValues(3 * shape.reduce(1, *), seed: 11))
+            GradientCheck.check(conv, name: "Conv2d \(library) \(shape) k\(kernel) s\(stride) p\(padding)", input: input, file: file, line: line)
+        }
+    }
+
+    /// oneDNN and the OpenBLAS path compute the same outputs and gradients, for the geometries the
+    /// model zoo uses and odd ones, across batch sizes (each its own cached primitives), with the
+    /// input gradient on and off.
+    func testOneDNNAndOpenBLASAgree() {
+        let cases: [(shape: [Int], out: Int, kernel: Int, stride: Int, padding: Int, bias: Bool)] = [
+            ([1, 28, 28], 32, 3, 1, 1, false), ([32, 14, 14], 64, 3, 1, 1, false), ([16, 16, 16], 32, 3, 2, 1, false),
+            ([16, 8, 8], 32, 1, 2, 0, false), ([3, 9, 7], 5, 3, 1, 0, true), ([8, 7, 7], 2, 5, 1, 2, true),
+        ]
+        for c in cases {
+            var first = SeededGenerator(seed: 5), second = SeededGenerator(seed: 5)
+            let reference = Conv2d(inputShape: c.shape, outChannels: c.out, kernel: c.kernel, stride: c.stride, padding: c.padding,
+                                   bias: c.bias, library: .openBLAS, rng: &first)
+            let candidate = Conv2d(inputShape: c.shape, outChannels: c.out, kernel: c.kernel, stride: c.stride, padding: c.padding,
+                                   bias: c.bias, library: .oneDNN, rng: &second)
+            XCTAssertEqual(candidate.library, .oneDNN)
+            for (round, batch) in [4, 3, 4, 1].enumerated() {
+                let items = c.shape.reduce(1, *)
+                let x = Tensor(shape: [batch] + c.shape, values: GradientCheck.randomValues(batch * items, seed: UInt64(round)))
+                let dy = GradientCheck.randomValues(batch * candidate.outputShape.reduce(1, *), seed: UInt64(round + 50))
+                let firstLayer = round == 2  // the input gradient off, as for a network's first layer
+                var outputs: [[Float]] = [], inputGradients: [[Float]] = [], weightGradients: [[Float]] = [], biasGradients: [[Float]] = []
+                for conv in [reference, candidate] {
+                    conv.computesInputGradient = !firstLayer
+                    conv.weight.gradient.update(repeating: 0.5, count: conv.weight.count)  // backward adds into the gradient
+                    conv.bias?.gradient.update(repeating: 0.5, count: c.out)
+                    outputs.append(conv.forward(x, training: true).values)
+                    let gradient = conv.backward(Tensor(shape: [batch] + conv.outputShape, values: dy))
+                    inputGradients.append(firstLayer ? [] : gradient.values)
+                    weightGradients.append(conv.weight.gradientValues)
+                    biasGradients.append(conv.bias?.gradientValues ?? [])
+                }
+                let name = "\(c.shape) k\(c.kernel) s\(c.stride) p\(c.padding) batch \(batch)"
+                assertClose(outputs[1], outputs[0], "output of \(name)")
+                assertClose(inputGradients[1], inputGradients[0], "input gradient of \(name)")
+                assertClose(weightGradients[1], weightGradients[0], "weight gradient of \(name)")
+                assertClose(biasGradients[1], biasGradients[0], "bias gradient of \(name)")
+            }
+        }
+    }
+
+    private func assertClose(_ actual: [Float], _ expected: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(actual.count, expected.count, what, file: file, line: line)
+        let worst = zip(actual, expected).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+        XCTAssertLessThan(worst, 1e-4, what, file: file, line: line)
     }
 
     func testUnfoldedConvolutionGradients() {

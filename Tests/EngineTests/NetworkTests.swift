@@ -29,7 +29,7 @@ final class NetworkTests: XCTestCase {
         XCTAssertNotNil(shapes["layers.1.running_var"])
     }
 
-    /// Whole networks (every layer kind, both convolution strategies, residual blocks, the flat
+    /// Whole networks on both kernel libraries (every layer kind, both convolution strategies, residual blocks, the flat
     /// parameter store) against finite differences along random directions: for a unit direction v
     /// over all weights and the input, (L(θ+εv) − L(θ−εv)) / 2ε with ε = 1e-3 must match ∇L·v
     /// within 1 %. Per-element checks live in the layer tests. A deep ReLU network is only piecewise
@@ -37,15 +37,17 @@ final class NetworkTests: XCTestCase {
     /// flips few decisions: vgg-small still misses by up to 25 % at ε = 1e-2 and converges by 1e-3.
     func testWholeNetworkDirectionalDerivatives() throws {
         for architecture in ["fmnist-cnn", "resnet-small", "vgg-small", "mlp"] {
-            let network = try ModelZoo.make(architecture, inputShape: [1, 16, 16], classes: 3, seed: 4)
-            network.computesInputGradient = true
-            let input = Tensor(shape: [4, 1, 16, 16], values: GradientCheck.randomValues(1024, seed: 5))
-            // Evaluation mode keeps dropout out of the way for fmnist-cnn; training mode (batch
-            // statistics) for the others.
-            let training = architecture != "fmnist-cnn"
-            GradientCheck.checkDirections(name: architecture, input: input, parameters: network.store.parameters,
-                                          forward: { network.forward($0, training: training) },
-                                          backward: { network.backward($0) })
+            for library in KernelLibrary.allCases {
+                let network = try ModelZoo.make(architecture, inputShape: [1, 16, 16], classes: 3, seed: 4, library: library)
+                network.computesInputGradient = true
+                let input = Tensor(shape: [4, 1, 16, 16], values: GradientCheck.randomValues(1024, seed: 5))
+                // Evaluation mode keeps dropout out of the way for fmnist-cnn; training mode (batch
+                // statistics) for the others.
+                let training = architecture != "fmnist-cnn"
+                GradientCheck.checkDirections(name: "\(architecture) on \(library)", input: input, parameters: network.store.parameters,
+                                              forward: { network.forward($0, training: training) },
+                                              backward: { network.backward($0) })
+            }
         }
     }
 

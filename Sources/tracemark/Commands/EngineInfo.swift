@@ -4,7 +4,7 @@ import Engine
 struct EngineInfo: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine",
-        abstract: "Show which OpenBLAS kernels run and measure their single-precision GEMM speed."
+        abstract: "Show which libraries and kernels run (oneDNN for convolutions, batch norm and pooling; OpenBLAS for the rest) and measure GEMM speed."
     )
 
     @Option(help: "Size n of the n×n×n product to time.")
@@ -24,13 +24,20 @@ struct EngineInfo: ParsableCommand {
     }
 
     func run() throws {
+        engine.apply()
         let single = BLASKernel.measureGEMM(size: size, threads: 1, repeats: repeats)
         let all = BLASKernel.measureGEMM(size: size, threads: engine.threads, repeats: repeats)
+        let library = KernelLibrary.selected
         let report = EngineReport(openblasCore: BLASKernel.coreName, threads: engine.threads, gemmSize: size,
-                                  sgemmGflopsOneThread: single, sgemmGflops: all)
+                                  sgemmGflopsOneThread: single, sgemmGflops: all, kernelLibrary: library.rawValue,
+                                  onednnVersion: OneDNN.isAvailable ? OneDNN.version : nil,
+                                  onednnInstructionSet: OneDNN.isAvailable ? OneDNN.instructionSet : nil,
+                                  onednnConvolutionKernels: library == .oneDNN ? OneDNN.sampleConvolutionKernels() : nil)
         if json {
             try printJSON(report)
         } else {
+            print("convolutions, batch norm, pooling: \(library.rawValue)" + (report.onednnConvolutionKernels.map { " (kernels \($0.joined(separator: ", ")))" } ?? ""))
+            if let version = report.onednnVersion, let isa = report.onednnInstructionSet { print("oneDNN \(version), \(isa)") }
             print("OpenBLAS kernels: \(report.openblasCore)")
             print("sgemm \(size)³: \(Int(single.rounded())) GFLOPS on 1 thread, \(Int(all.rounded())) GFLOPS on \(engine.threads)")
         }
@@ -43,4 +50,9 @@ struct EngineReport: Encodable {
     var gemmSize: Int
     var sgemmGflopsOneThread: Double
     var sgemmGflops: Double
+    var kernelLibrary: String
+    var onednnVersion: String?
+    var onednnInstructionSet: String?
+    /// oneDNN's kernels for fmnist-cnn's second convolution (forward, backward data, backward weights).
+    var onednnConvolutionKernels: [String]?
 }
