@@ -202,9 +202,12 @@ public final class Conv2d: Layer {
     public var keepsOneDNNLayout = false
     public var takesOneDNNLayouts: Bool { oneDNN.isActive }
     public var library: KernelLibrary { oneDNN.isActive ? .oneDNN : .openBLAS }
+    /// The products' arithmetic on oneDNN (the engine's own kernels are always FP32).
+    public let precision: Precision
 
     public init(inputShape: [Int], outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
-                bias hasBias: Bool = true, library: KernelLibrary = .selected, rng: inout SeededGenerator) {
+                bias hasBias: Bool = true, library: KernelLibrary = .selected, precision: Precision = .selected,
+                rng: inout SeededGenerator) {
         precondition(inputShape.count == 3, "Conv2d takes (C, H, W) items, got \(inputShape)")
         geometry = ConvolutionGeometry(channels: inputShape[0], height: inputShape[1], width: inputShape[2],
                                        kernel: kernel, stride: stride, padding: padding)
@@ -218,6 +221,7 @@ public final class Conv2d: Layer {
         usesShiftedProducts = geometry.isSameShift && kernel > 1 && inputShape[0] >= Self.shiftedMinimumChannels
         shiftedWeights = Tensor(shape: [usesShiftedProducts ? weight.count : 0])
         oneDNN = OneDNNPath(library: library, layerName: "a \(kernel)×\(kernel) convolution over \(inputShape)")
+        self.precision = precision
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {
@@ -272,7 +276,7 @@ public final class Conv2d: Layer {
         let inputLayout = oneDNN.isActive ? descriptor(of: input) : dnnl_memory_desc_t(), keeps = keepsOneDNNLayout
         plan = oneDNN.plan(batch: batch, stillFits: { sameLayout($0.inputLayout, inputLayout) && $0.keepsLayout == keeps }) {
             try OneDNNConvolution(geometry: g, outChannels: outChannels, hasBias: bias != nil, batch: batch,
-                                  inputLayout: inputLayout, keepsLayout: keeps)
+                                  inputLayout: inputLayout, keepsLayout: keeps, precision: precision)
         }
         if let plan {
             self.input = input

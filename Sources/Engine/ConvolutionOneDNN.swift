@@ -27,21 +27,23 @@ final class OneDNNConvolution {
     private let weightCount, outChannels: Int
 
     init(geometry g: ConvolutionGeometry, outChannels: Int, hasBias: Bool, batch: Int,
-         inputLayout: dnnl_memory_desc_t, keepsLayout: Bool) throws {
+         inputLayout: dnnl_memory_desc_t, keepsLayout: Bool, precision: Precision = .fp32) throws {
         self.batch = batch
         self.inputLayout = inputLayout
         self.keepsLayout = keepsLayout
         self.outChannels = outChannels
         weightCount = outChannels * g.patchSize
         let stride = Int64(g.stride), padding = Int64(g.padding)
-        func kernel(_ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
-            try memoryDescriptor { tm_dnnl_memory_desc_4d($0, Int64(outChannels), Int64(g.channels), Int64(g.kernel), Int64(g.kernel), dnnl_f32, tag) }
+        func kernel(_ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) throws -> dnnl_memory_desc_t {
+            try memoryDescriptor { tm_dnnl_memory_desc_4d($0, Int64(outChannels), Int64(g.channels), Int64(g.kernel), Int64(g.kernel), type, tag) }
         }
-        let outputShape = [batch, outChannels, g.outputHeight, g.outputWidth]
+        let outputShape = [batch, outChannels, g.outputHeight, g.outputWidth], inputShape = [batch, g.channels, g.height, g.width]
         let plainWeights = try kernel(dnnl_oihw)
-        var anySource = anyDescriptor([batch, g.channels, g.height, g.width])
-        var anyDestination = anyDescriptor(outputShape)
-        var anyWeights = try kernel(dnnl_format_tag_any)
+        // What the products read (FP32, or BF16 in mixed precision) and what they write (FP32).
+        let compute = precision == .bf16 ? dnnl_bf16 : dnnl_f32
+        var anySource = anyDescriptor(inputShape, type: compute), anyInputGradient = anyDescriptor(inputShape)
+        var anyDestination = anyDescriptor(outputShape), anyOutputGradient = anyDescriptor(outputShape, type: compute)
+        var anyWeights = try kernel(dnnl_format_tag_any, compute), anyWeightGradient = try kernel(dnnl_format_tag_any)
         let plainBias = try memoryDescriptor { tm_dnnl_memory_desc_1d($0, Int64(outChannels), dnnl_f32) }
 
         // The bias is optional: oneDNN takes a null descriptor for none.
@@ -54,12 +56,12 @@ final class OneDNNConvolution {
                                                   &anyDestination, stride, padding), "convolution_forward_desc_init")
         forwardPrimitive = try DNNLPrimitive(&forwardOperation)
         var dataOperation = dnnl_convolution_desc_t()
-        try dnnlCheck(tm_dnnl_convolution_backward_data(&dataOperation, &anySource, &anyWeights, &anyDestination, stride, padding),
+        try dnnlCheck(tm_dnnl_convolution_backward_data(&dataOperation, &anyInputGradient, &anyWeights, &anyOutputGradient, stride, padding),
                       "convolution_backward_data_desc_init")
         backwardDataPrimitive = try DNNLPrimitive(&dataOperation, hint: forwardPrimitive)
         var weightsOperation = dnnl_convolution_desc_t()
-        try dnnlCheck(tm_dnnl_convolution_backward_weights(&weightsOperation, &anySource, &anyWeights, optionalBias,
-                                                           &anyDestination, stride, padding), "convolution_backward_weights_desc_init")
+        try dnnlCheck(tm_dnnl_convolution_backward_weights(&weightsOperation, &anySource, &anyWeightGradient, optionalBias,
+                                                           &anyOutputGradient, stride, padding), "convolution_backward_weights_desc_init")
         backwardWeightsPrimitive = try DNNLPrimitive(&weightsOperation, hint: forwardPrimitive)
 
         let computedOutput = forwardPrimitive.layout(dnnl_query_dst_md)
@@ -140,9 +142,9 @@ final class OneDNNConvolution {
 
 extension OneDNN {
     /// The kernels oneDNN picks for a typical convolution (fmnist-cnn's second, batch 128).
-    public static func sampleConvolutionKernels() -> [String]? {
+    public static func sampleConvolutionKernels(precision: Precision) -> [String]? {
         let geometry = ConvolutionGeometry(channels: 32, height: 28, width: 28, kernel: 3, stride: 1, padding: 1)
         return try? OneDNNConvolution(geometry: geometry, outChannels: 32, hasBias: false, batch: 128,
-                                      inputLayout: plainDescriptor([128, 32, 28, 28]), keepsLayout: false).implementations
+                                      inputLayout: plainDescriptor([128, 32, 28, 28]), keepsLayout: false, precision: precision).implementations
     }
 }

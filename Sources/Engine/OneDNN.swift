@@ -6,23 +6,16 @@ import Foundation
 /// The engine hands it whole batches (its OpenMP threads split them; `Parallel` is idle meanwhile)
 /// in the blocked layouts it prefers, reordering the engine's NCHW tensors in and out.
 public enum OneDNN {
-    /// The CPU engine and the stream every primitive runs on; nil when oneDNN does not start.
+    /// The CPU engine every primitive is built for; nil when oneDNN does not start.
     static let runtime: Runtime? = Runtime()
 
     final class Runtime: @unchecked Sendable {
         let engine: dnnl_engine_t
-        let stream: dnnl_stream_t
 
         init?() {
             var engine: dnnl_engine_t?
             guard dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success, let engine else { return nil }
-            var stream: dnnl_stream_t?
-            guard dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue) == dnnl_success, let stream else {
-                dnnl_engine_destroy(engine)
-                return nil
-            }
             self.engine = engine
-            self.stream = stream
         }
     }
 
@@ -64,6 +57,24 @@ public enum KernelLibrary: String, CaseIterable, Sendable {
     }()
 }
 
+/// The arithmetic of the convolutions on oneDNN. BF16 is mixed precision: a convolution's
+/// inputs, weights and output gradients are rounded to bfloat16 for its products, which oneDNN
+/// accumulates in FP32 (AVX-512 BF16 or AMX instructions do twice the FP32 rate); outputs,
+/// gradients, the master weights, batch norm and everything else stay FP32.
+public enum Precision: String, CaseIterable, Sendable {
+    case fp32, bf16
+
+    public static var selected: Precision = .fp32
+
+    /// Whether this CPU has the BF16 instructions (AVX-512 BF16 or AMX); without them oneDNN
+    /// would run BF16 in slow reference code.
+    public static var bf16IsNative: Bool {
+        guard OneDNN.isAvailable else { return false }
+        let bf16 = dnnl_cpu_isa_avx512_core_bf16.rawValue
+        return dnnl_get_effective_cpu_isa().rawValue & bf16 == bf16
+    }
+}
+
 /// A oneDNN memory layout a tensor's data is in (for example nChw16c: channels in blocks of 16,
 /// padded with zeros). Consecutive layers on oneDNN pass activations and gradients this way
 /// instead of reordering to NCHW and back between every pair.
@@ -84,17 +95,19 @@ func descriptor(of tensor: Tensor) -> dnnl_memory_desc_t {
     tensor.layout?.descriptor ?? plainDescriptor(tensor.shape)
 }
 
-func plainDescriptor(_ shape: [Int]) -> dnnl_memory_desc_t { activationDescriptor(shape, dnnl_nchw) }
+func plainDescriptor(_ shape: [Int]) -> dnnl_memory_desc_t { activationDescriptor(shape, dnnl_nchw, dnnl_f32) }
 
-/// "Whichever layout the primitive prefers."
-func anyDescriptor(_ shape: [Int]) -> dnnl_memory_desc_t { activationDescriptor(shape, dnnl_format_tag_any) }
+/// "Whichever layout the primitive prefers", in FP32 or another type.
+func anyDescriptor(_ shape: [Int], type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
+    activationDescriptor(shape, dnnl_format_tag_any, type)
+}
 
-/// A (B, C, H, W) float descriptor. The layers' own shapes are valid by construction, so a
-/// refusal here is a programming error.
-private func activationDescriptor(_ shape: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+/// A (B, C, H, W) descriptor. The layers' own shapes are valid by construction, so a refusal
+/// here is a programming error.
+private func activationDescriptor(_ shape: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t) -> dnnl_memory_desc_t {
     precondition(shape.count == 4, "oneDNN layers take (B, C, H, W) tensors, got \(shape)")
     var descriptor = dnnl_memory_desc_t()
-    let status = tm_dnnl_memory_desc_4d(&descriptor, Int64(shape[0]), Int64(shape[1]), Int64(shape[2]), Int64(shape[3]), dnnl_f32, tag)
+    let status = tm_dnnl_memory_desc_4d(&descriptor, Int64(shape[0]), Int64(shape[1]), Int64(shape[2]), Int64(shape[3]), type, tag)
     precondition(status == dnnl_success, "oneDNN refused the descriptor of \(shape)")
     return descriptor
 }
@@ -168,6 +181,9 @@ final class DNNLMemory {
 final class DNNLPrimitive {
     let descriptor: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
+    /// Its own stream: a stream must not be used from two threads at once, and layers of
+    /// different networks (the service's concurrent jobs) run on different threads.
+    private let stream: dnnl_stream_t
 
     /// From an operation descriptor (`dnnl_convolution_desc_t` and the like); backward primitives
     /// name their forward one as the hint oneDNN requires.
@@ -191,17 +207,23 @@ final class DNNLPrimitive {
     }
 
     private init(descriptor: dnnl_primitive_desc_t) throws {
-        var primitive: dnnl_primitive_t?
-        let status = dnnl_primitive_create(&primitive, descriptor)
-        guard status == dnnl_success, let primitive else {
+        var primitive: dnnl_primitive_t?, stream: dnnl_stream_t?
+        var status = dnnl_primitive_create(&primitive, descriptor)
+        if status == dnnl_success, let engine = OneDNN.runtime?.engine {
+            status = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue)
+        }
+        guard status == dnnl_success, let primitive, let stream else {
+            if let primitive { dnnl_primitive_destroy(primitive) }
             dnnl_primitive_desc_destroy(descriptor)
             throw OneDNNError(status: status, call: "primitive_create")
         }
         self.descriptor = descriptor
         self.primitive = primitive
+        self.stream = stream
     }
 
     deinit {
+        dnnl_stream_destroy(stream)
         dnnl_primitive_destroy(primitive)
         dnnl_primitive_desc_destroy(descriptor)
     }
@@ -218,14 +240,13 @@ final class DNNLPrimitive {
         return String(cString: name)
     }
 
-    /// Runs on the engine's stream with as many OpenMP threads as the engine has workers (set per
-    /// call: OpenMP keeps the count per calling thread).
+    /// Runs with as many OpenMP threads as the engine has workers (set per call: OpenMP keeps the
+    /// count per calling thread).
     func execute(_ arguments: [(Int32, DNNLMemory)]) {
-        let runtime = OneDNN.runtime!
         omp_set_num_threads(Int32(Parallel.workers))
         let pairs = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
-        var status = dnnl_primitive_execute(primitive, runtime.stream, Int32(pairs.count), pairs)
-        if status == dnnl_success { status = dnnl_stream_wait(runtime.stream) }
+        var status = dnnl_primitive_execute(primitive, stream, Int32(pairs.count), pairs)
+        if status == dnnl_success { status = dnnl_stream_wait(stream) }
         // Built primitives fail only on a programming error (a missing argument): stop with its name.
         if status != dnnl_success { fatalError("oneDNN primitive \(implementation) failed with status \(status.rawValue)") }
     }

@@ -140,6 +140,35 @@ final class OneDNNTests: XCTestCase {
         assertClose(viaBlocked, conv.weight.gradientValues, "weight gradient through the fallback")
     }
 
+    /// BF16 mixed precision computes the FP32 convolution to bfloat16's precision (8 bits of
+    /// mantissa, FP32 accumulation): outputs and all gradients within 2 % of the largest value.
+    func testBF16ConvolutionsFollowFP32ToBFloat16Precision() throws {
+        try XCTSkipUnless(Precision.bf16IsNative, "this CPU has no AVX-512 BF16 or AMX (oneDNN: \(OneDNN.instructionSet))")
+        for (shape, out, stride) in [([16, 10, 10], 32, 1), ([32, 9, 9], 16, 2)] {
+            var first = SeededGenerator(seed: 5), second = SeededGenerator(seed: 5)
+            let reference = Conv2d(inputShape: shape, outChannels: out, kernel: 3, stride: stride, padding: 1, bias: true,
+                                   library: .oneDNN, precision: .fp32, rng: &first)
+            let mixed = Conv2d(inputShape: shape, outChannels: out, kernel: 3, stride: stride, padding: 1, bias: true,
+                               library: .oneDNN, precision: .bf16, rng: &second)
+            let x = Tensor(shape: [4] + shape, values: GradientCheck.randomValues(4 * shape.reduce(1, *), seed: 1))
+            let dy = GradientCheck.randomValues(4 * reference.outputShape.reduce(1, *), seed: 2)
+            var results: [[[Float]]] = []
+            for conv in [reference, mixed] {
+                conv.weight.gradient.update(repeating: 0, count: conv.weight.count)
+                conv.bias!.gradient.update(repeating: 0, count: out)
+                let y = conv.forward(x, training: true).values
+                let dx = conv.backward(Tensor(shape: [4] + conv.outputShape, values: dy)).values
+                results.append([y, dx, conv.weight.gradientValues, conv.bias!.gradientValues])
+            }
+            for (what, (expected, actual)) in zip(["output", "input gradient", "weight gradient", "bias gradient"], zip(results[0], results[1])) {
+                let scale = expected.map(abs).max() ?? 1
+                let worst = zip(actual, expected).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThan(worst, 0.02 * scale, "\(what) of \(shape) stride \(stride)")
+                XCTAssertGreaterThan(worst, 0, "\(what) of \(shape): BF16 rounding left no trace, so BF16 did not run")
+            }
+        }
+    }
+
     private func assertClose(_ actual: [Float], _ expected: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(actual.count, expected.count, what, file: file, line: line)
         let worst = zip(actual, expected).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0

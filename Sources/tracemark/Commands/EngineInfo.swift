@@ -32,12 +32,15 @@ struct EngineInfo: ParsableCommand {
                                   sgemmGflopsOneThread: single, sgemmGflops: all, kernelLibrary: library.rawValue,
                                   onednnVersion: OneDNN.isAvailable ? OneDNN.version : nil,
                                   onednnInstructionSet: OneDNN.isAvailable ? OneDNN.instructionSet : nil,
-                                  onednnConvolutionKernels: library == .oneDNN ? OneDNN.sampleConvolutionKernels() : nil)
+                                  onednnConvolutionKernels: library == .oneDNN ? OneDNN.sampleConvolutionKernels(precision: engine.precision) : nil,
+                                  precision: engine.precision.rawValue, bf16Native: Precision.bf16IsNative)
         if json {
             try printJSON(report)
         } else {
             print("convolutions, batch norm, pooling: \(library.rawValue)" + (report.onednnConvolutionKernels.map { " (kernels \($0.joined(separator: ", ")))" } ?? ""))
-            if let version = report.onednnVersion, let isa = report.onednnInstructionSet { print("oneDNN \(version), \(isa)") }
+            if let version = report.onednnVersion, let isa = report.onednnInstructionSet {
+                print("oneDNN \(version), \(isa); convolutions in \(report.precision) (BF16 \(report.bf16Native ? "native" : "not native here"))")
+            }
             print("OpenBLAS kernels: \(report.openblasCore)")
             print("sgemm \(size)³: \(Int(single.rounded())) GFLOPS on 1 thread, \(Int(all.rounded())) GFLOPS on \(engine.threads)")
         }
@@ -55,4 +58,6 @@ struct EngineReport: Encodable {
     var onednnInstructionSet: String?
     /// oneDNN's kernels for fmnist-cnn's second convolution (forward, backward data, backward weights).
     var onednnConvolutionKernels: [String]?
+    var precision: String
+    var bf16Native: Bool
 }
