@@ -1,5 +1,4 @@
 import CBLAS
-import CDNNL
 
 /// The geometry of a 2-D convolution over one image, shared by im2col and col2im.
 struct ConvolutionGeometry {
@@ -273,10 +272,9 @@ public final class Conv2d: Layer {
     // input is (B, Cin, H, W), output is (B, Cout, OH, OW)
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let batch = input.batch, g = geometry, plane = g.outputPlane
-        let inputLayout = oneDNN.isActive ? descriptor(of: input) : dnnl_memory_desc_t(), keeps = keepsOneDNNLayout
-        plan = oneDNN.plan(batch: batch, stillFits: { sameLayout($0.inputLayout, inputLayout) && $0.keepsLayout == keeps }) {
+        plan = oneDNN.plan(for: input, keepsLayout: keepsOneDNNLayout) {
             try OneDNNConvolution(geometry: g, outChannels: outChannels, hasBias: bias != nil, batch: batch,
-                                  inputLayout: inputLayout, keepsLayout: keeps, precision: precision)
+                                  inputLayout: $0, keepsLayout: keepsOneDNNLayout, precision: precision)
         }
         if let plan {
             self.input = input

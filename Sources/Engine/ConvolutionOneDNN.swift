@@ -6,7 +6,7 @@ import CDNNL
 /// layer before left it in; the output leaves in the forward primitive's own layout when the
 /// next layer takes it (`outputLayout`), else in NCHW. Reorders run only where layouts differ,
 /// and a layout two primitives share is reordered once. Weights are OIHW outside.
-final class OneDNNConvolution {
+final class OneDNNConvolution: OneDNNPlan {
     let batch: Int
     /// The input's layout these primitives were built for.
     let inputLayout: dnnl_memory_desc_t

@@ -1,4 +1,3 @@
-import CDNNL
 import Foundation
 
 /// Batch normalisation over the channel axis of (B, C, H, W) or (B, C) activations.
@@ -52,10 +51,9 @@ public final class BatchNorm: Layer {
     // input is (B, C, S) with S = H·W or 1, output likewise
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         trainingMode = training
-        let inputLayout = oneDNN.isActive ? descriptor(of: input) : dnnl_memory_desc_t(), keeps = keepsOneDNNLayout
-        plan = oneDNN.plan(batch: input.batch, stillFits: { sameLayout($0.inputLayout, inputLayout) && $0.keepsLayout == keeps }) {
-            try OneDNNBatchNorm(channels: channels, batch: input.batch, inputShape: outputShape, inputLayout: inputLayout,
-                                keepsLayout: keeps, epsilon: epsilon, fusesReLU: fusesReLU)
+        plan = oneDNN.plan(for: input, keepsLayout: keepsOneDNNLayout) {
+            try OneDNNBatchNorm(channels: channels, batch: input.batch, inputShape: outputShape, inputLayout: $0,
+                                keepsLayout: keepsOneDNNLayout, epsilon: epsilon, fusesReLU: fusesReLU)
         }
         if let plan {
             self.input = input

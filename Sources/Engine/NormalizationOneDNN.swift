@@ -5,7 +5,7 @@ import CDNNL
 /// it fused in when `Network` planned that. The data stays in the input's layout (usually the
 /// blocked one the convolution before left); the output leaves in it when the next layer takes
 /// oneDNN layouts, else in NCHW.
-final class OneDNNBatchNorm {
+final class OneDNNBatchNorm: OneDNNPlan {
     let batch: Int
     let inputLayout: dnnl_memory_desc_t
     let keepsLayout: Bool

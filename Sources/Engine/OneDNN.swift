@@ -325,11 +325,19 @@ final class LayoutFallback {
     }
 }
 
-/// The oneDNN side of a layer that has both paths: its plans (primitives and memories) for the
-/// last few batch sizes it saw — training batches, the epoch's last partial batch, evaluation
-/// batches — so none is rebuilt every step, and the move to the OpenBLAS path for good when
-/// oneDNN cannot build one (both paths compute the same function).
-final class OneDNNPath<Plan: AnyObject> {
+/// What a layer's oneDNN plan (its primitives and memories for one batch size) was built for.
+protocol OneDNNPlan: AnyObject {
+    /// The input's layout: NCHW, or the oneDNN layout the layer before left it in.
+    var inputLayout: dnnl_memory_desc_t { get }
+    /// Whether the output stays in oneDNN's layout.
+    var keepsLayout: Bool { get }
+}
+
+/// The oneDNN side of a layer that has both paths: its plans for the last few batch sizes it
+/// saw — training batches, the epoch's last partial batch, evaluation batches — so none is
+/// rebuilt every step, and the move to the engine's own kernels for good when oneDNN cannot
+/// build one (both paths compute the same function).
+final class OneDNNPath<Plan: OneDNNPlan> {
     private(set) var isActive: Bool
     private var recent: [(batch: Int, plan: Plan)] = []
     private let layerName: String
@@ -340,21 +348,22 @@ final class OneDNNPath<Plan: AnyObject> {
         self.layerName = layerName
     }
 
-    /// The plan for `batch` when `stillFits` accepts it (same input layout), else one from `make`;
-    /// nil on the OpenBLAS path.
-    func plan(batch: Int, stillFits: (Plan) -> Bool, make: () throws -> Plan) -> Plan? {
+    /// The plan for `input` (its batch size and layout) and where the output goes, built by
+    /// `make` from the input's layout when there is none yet; nil on the engine's own kernels.
+    func plan(for input: Tensor, keepsLayout: Bool, make: (_ inputLayout: dnnl_memory_desc_t) throws -> Plan) -> Plan? {
         guard isActive else { return nil }
-        if let index = recent.firstIndex(where: { $0.batch == batch }) {
+        let layout = descriptor(of: input)
+        if let index = recent.firstIndex(where: { $0.batch == input.batch }) {
             let found = recent.remove(at: index)
-            if stillFits(found.plan) {
+            if sameLayout(found.plan.inputLayout, layout) && found.plan.keepsLayout == keepsLayout {
                 recent.append(found)
                 return found.plan
             }
         }
         do {
-            let made = try make()
+            let made = try make(layout)
             if recent.count == Self.capacity { recent.removeFirst() }
-            recent.append((batch, made))
+            recent.append((input.batch, made))
             return made
         } catch {
             FileHandle.standardError.write(Data("warning: \(error) for \(layerName); it runs on the engine's own kernels\n".utf8))

@@ -1,4 +1,3 @@
-import CDNNL
 /// Max pooling over K×K windows with a stride; remembers each output's winning input for backward.
 /// On oneDNN (`OneDNNMaxPool`) when it runs the layer; the loops below are the fallback.
 public final class MaxPool2d: Layer {
@@ -34,10 +33,9 @@ public final class MaxPool2d: Layer {
 
     // input is (B, C, H, W), output is (B, C, OH, OW)
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        let layout = oneDNN.isActive ? descriptor(of: input) : dnnl_memory_desc_t(), keeps = keepsOneDNNLayout
-        plan = oneDNN.plan(batch: input.batch, stillFits: { sameLayout($0.inputLayout, layout) && $0.keepsLayout == keeps }) {
+        plan = oneDNN.plan(for: input, keepsLayout: keepsOneDNNLayout) {
             try OneDNNMaxPool(batch: input.batch, inputShape: [channels, height, width], outputShape: outputShape, kernel: kernel,
-                              stride: stride, inputLayout: layout, keepsLayout: keeps)
+                              stride: stride, inputLayout: $0, keepsLayout: keepsOneDNNLayout)
         }
         if let plan {
             inputShape = input.shape

@@ -5,7 +5,7 @@ import CDNNL
 /// gradients of a model in evaluation mode need it too). The output is computed in the layout
 /// oneDNN prefers for the input's and leaves in it when the next layer takes oneDNN layouts,
 /// else in NCHW; the input gradient comes back in the input's layout.
-final class OneDNNMaxPool {
+final class OneDNNMaxPool: OneDNNPlan {
     let batch: Int
     let inputLayout: dnnl_memory_desc_t
     let keepsLayout: Bool
