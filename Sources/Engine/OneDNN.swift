@@ -320,7 +320,7 @@ final class LayoutFallback {
             output.point(at: destination)
             try DNNLPrimitive(reorderFrom: input, to: output).execute([(DNNL_ARG_FROM, input), (DNNL_ARG_TO, output)])
         } catch {
-            preconditionFailure("oneDNN cannot reorder between NCHW and its own layout: \(error)")
+            fatalError("oneDNN cannot reorder between NCHW and its own layout: \(error)")
         }
     }
 }
