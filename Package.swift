@@ -28,10 +28,12 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        // oneDNN 2.6 ships no pkg-config file; its header is in /usr/include.
+        // oneDNN 2.6 ships no pkg-config file; its header is in /usr/include. The library itself is
+        // opened at run time by CDNNLLoader, so tracemark starts (on its own kernels) without it.
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .target(name: "CDNNLLoader", linkerSettings: [.linkedLibrary("dl")]),
 
-        .target(name: "Engine", dependencies: ["CBLAS", "CDNNL", "COpenSSL"]),
+        .target(name: "Engine", dependencies: ["CBLAS", "CDNNL", "CDNNLLoader", "COpenSSL"]),
         .target(name: "Data", dependencies: ["Engine", "CZlib"]),
         .target(name: "Training", dependencies: ["Engine", "Data"]),
         .target(name: "Watermark", dependencies: ["Engine", "Data", "Training"]),

@@ -1,7 +1,9 @@
 #ifndef TRACEMARK_CDNNL_SHIM_H
 #define TRACEMARK_CDNNL_SHIM_H
 // oneDNN 2.6 from Debian's libdnnl-dev (no pkg-config file; the header is in /usr/include).
-// Its CPU runtime is OpenMP (libgomp), whose thread count is set per calling thread.
+// Nothing links libdnnl: the CDNNLLoader target defines the functions used and opens the library
+// at run time, so a machine without it runs on the engine's own kernels. Its CPU runtime is
+// OpenMP (libgomp), whose thread count is set per calling thread.
 #include <oneapi/dnnl/dnnl.h>
 
 void omp_set_num_threads(int count);

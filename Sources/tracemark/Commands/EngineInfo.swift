@@ -40,6 +40,8 @@ struct EngineInfo: ParsableCommand {
             print("convolutions, batch norm, pooling: \(library.rawValue)" + (report.onednnConvolutionKernels.map { " (kernels \($0.joined(separator: ", ")))" } ?? ""))
             if let version = report.onednnVersion, let isa = report.onednnInstructionSet {
                 print("oneDNN \(version), \(isa); convolutions in \(report.precision) (BF16 \(report.bf16Native ? "native" : "not native here"))")
+            } else {
+                print("oneDNN: not found (libdnnl.so.2, Debian's libdnnl2): the engine's own kernels run")
             }
             print("OpenBLAS kernels: \(report.openblasCore)")
             print("sgemm \(size)³: \(Int(single.rounded())) GFLOPS on 1 thread, \(Int(all.rounded())) GFLOPS on \(engine.threads)")
