@@ -118,8 +118,8 @@ final class OneDNNConvolution: OneDNNPlan {
     func backward(input: UnsafeMutablePointer<Float>, weights w: UnsafeMutablePointer<Float>, outputGradient dy: UnsafeMutablePointer<Float>,
                   inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>,
                   biasGradient db: UnsafeMutablePointer<Float>?) {
-        outputGradient.load(dy)
         if let dx {
+            outputGradient.load(dy)
             weightsForData?.load(w)
             inputGradient.target(dx)
             backwardDataPrimitive.execute([(DNNL_ARG_DIFF_DST, outputGradient.inside), (DNNL_ARG_WEIGHTS, (weightsForData ?? weights).inside),
@@ -127,8 +127,10 @@ final class OneDNNConvolution: OneDNNPlan {
             inputGradient.store()
         }
         sourceForWeights?.load(input)
-        outputGradientForWeights?.load(dy)
-        var arguments = [(DNNL_ARG_SRC, (sourceForWeights ?? source).inside), (DNNL_ARG_DIFF_DST, (outputGradientForWeights ?? outputGradient).inside),
+        // dy is reordered once: backward-data's copy serves here too when the layouts agree.
+        let gradientForWeights = outputGradientForWeights ?? outputGradient
+        if gradientForWeights !== outputGradient || dx == nil { gradientForWeights.load(dy) }
+        var arguments = [(DNNL_ARG_SRC, (sourceForWeights ?? source).inside), (DNNL_ARG_DIFF_DST, gradientForWeights.inside),
                          (DNNL_ARG_DIFF_WEIGHTS, weightGradient)]
         if let biasGradient { arguments.append((DNNL_ARG_DIFF_BIAS, biasGradient)) }
         backwardWeightsPrimitive.execute(arguments)
