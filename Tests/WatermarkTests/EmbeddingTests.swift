@@ -30,7 +30,7 @@ final class EmbeddingTests: XCTestCase {
         let result = EmbeddingTrainer(classifier: marked, factory: try TriggerFactory(spec: spec, dataset: train),
                                       configuration: configuration).embed()
         XCTAssertEqual(result.epochs.count, 4)
-        let weights = result.epochs.last!.weights
+        let weights = try XCTUnwrap(result.epochs.last!.weights)
         XCTAssertEqual(weights.values.reduce(0, +), 1, accuracy: 1e-6, "MGDA weights are a convex combination")
         XCTAssertGreaterThanOrEqual(weights["utility"]!, 0.5 - 1e-9, "the utility floor holds")
         let scores = try WatermarkEvaluation.scores(of: marked, spec: spec, testSet: test)

@@ -13,35 +13,6 @@ public enum EmbeddingTask: String, Codable, Sendable, CaseIterable {
     case evasion
 }
 
-/// How the task losses are weighted.
-public enum TaskWeighting: Equatable, Sendable {
-    /// Constant weights per task (ablations).
-    case fixed([EmbeddingTask: Double])
-    /// MGDA: the min-norm point of the task gradients, re-solved every `interval` steps, with the
-    /// utility task's weight kept at `utilityFloor` or more (0 is plain MGDA, which starves the
-    /// main task: its gradient is the largest, so the min-norm point gives it the least weight).
-    case mgda(interval: Int, normalization: GradientNormalization, groups: MGDAGroups, utilityFloor: Double)
-}
-
-/// How task gradients are scaled before MGDA compares them. Unscaled, the task with the smallest
-/// gradient takes almost all the weight (the reference PyTorch run collapsed onto the watermark).
-public enum GradientNormalization: String, Sendable, CaseIterable {
-    /// By the gradient's L2 norm: MGDA then weighs directions only.
-    case l2
-    /// By the task's loss value (MGDA's "loss" normalisation).
-    case loss
-    case none
-}
-
-/// Which tasks MGDA balances.
-public enum MGDAGroups: String, Sendable, CaseIterable {
-    /// The paper's Eq. 9: one gradient per task.
-    case tasks
-    /// The released code: cross-entropy over the whole batch (utility + verification + evasion)
-    /// against the combination loss, with the two-task closed form.
-    case twoGroups = "two-groups"
-}
-
 public struct EmbeddingConfiguration: Sendable {
     /// Epochs, batch size (clean images per step), optimizer, schedule, augmentation, seed.
     public var training = TrainingConfiguration()

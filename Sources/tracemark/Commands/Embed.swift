@@ -196,7 +196,7 @@ struct Embed: ParsableCommand {
             line.show(progress)
         }
         for epoch in result.epochs {
-            let weights = epoch.weights.sorted { $0.key < $1.key }.map { String(format: "%@ %.3f", $0.key, $0.value) }.joined(separator: ", ")
+            let weights = (epoch.weights ?? [:]).sorted { $0.key < $1.key }.map { String(format: "%@ %.3f", $0.key, $0.value) }.joined(separator: ", ")
             printStatus(String(format: "epoch %d: test %.2f%%  WSR %.2f%%  weights: %@", epoch.epoch,
                                100 * (epoch.testAccuracy ?? 0), 100 * (epoch.wsr ?? 0), weights))
         }
@@ -251,7 +251,7 @@ struct EmbedReport: Encodable {
     var model: String
     var modelSha256: String
     var spec: String
-    var perEpoch: [EmbeddingEpochSummary]
+    var perEpoch: [EpochSummary]
 }
 
 /// Fails before long work, not after it, when an output file cannot be written.

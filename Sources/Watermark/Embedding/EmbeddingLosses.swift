@@ -1,0 +1,77 @@
+import Engine
+
+/// The four losses of MEA-Defender's embedding on one stacked forward pass, each into its own
+/// logit gradient, so the weighting can balance them.
+final class EmbeddingLosses {
+    let configuration: EmbeddingConfiguration
+    let targetLabel: Int
+    let tasks: [EmbeddingTask]
+    /// Each task's logit gradient, over every row of the stack.
+    let gradients: [EmbeddingTask: Tensor]
+    private let sourceSide = Tensor(shape: [0])
+    private let sourceInput = Tensor(shape: [0])
+
+    init(tasks: [EmbeddingTask], configuration: EmbeddingConfiguration, targetLabel: Int) {
+        self.configuration = configuration
+        self.targetLabel = targetLabel
+        self.tasks = tasks
+        gradients = Dictionary(uniqueKeysWithValues: tasks.map { ($0, Tensor(shape: [0])) })
+    }
+
+    /// P(target) in evaluation mode on the stack's source rows of the normalised `input`, taken
+    /// before the training forward pass. The source pull is gated on it: evaluation-mode answers
+    /// are what a thief sees (batch statistics make training-mode answers differ).
+    func sourceTargetProbabilities(_ classifier: Classifier, input: Tensor, stack: EmbeddingStack) -> [Float] {
+        guard configuration.sourcePull > 0, !stack.sources.isEmpty else { return [] }
+        let rows = stack.sources, size = classifier.itemSize, classes = classifier.classCount
+        sourceInput.reshape([rows.count] + classifier.card.inputShape)
+        sourceInput.data.update(from: input.data + rows.lowerBound * size, count: rows.count * size)
+        let probabilities = Loss.probabilities(classifier.network.forward(sourceInput, training: false))
+        return (0..<rows.count).map { probabilities.data[$0 * classes + targetLabel] }
+    }
+
+    /// Every task's loss on `logits`, its gradient left in `gradients`.
+    func evaluate(_ logits: Tensor, stack: EmbeddingStack, labels: [Int32], pullGate: [Float]) -> [EmbeddingTask: Float] {
+        var losses = [EmbeddingTask: Float]()
+        for task in tasks {
+            let g = gradients[task]!
+            g.reshape(logits.shape)
+            g.fill(0)
+            switch task {
+            case .utility:
+                losses[task] = Loss.crossEntropy(logits: logits, labels: labels, rows: stack.clean, gradient: g)
+            case .verification:
+                losses[task] = Loss.crossEntropy(logits: logits, labels: stack.markLabels, rows: stack.marks, gradient: g)
+            case .evasion:
+                losses[task] = Loss.crossEntropy(logits: logits, labels: stack.evasionLabels, rows: stack.evasions, gradient: g)
+            case .combination:
+                losses[task] = combination(logits, stack: stack, pullGate: pullGate, gradient: g)
+            }
+        }
+        return losses
+    }
+
+    /// KL(P_wm ‖ P_source) to each of the two source images. With a source pull, part of the
+    /// gradient also reaches the sources' outputs.
+    private func combination(_ logits: Tensor, stack: EmbeddingStack, pullGate: [Float], gradient g: Tensor) -> Float {
+        let pull = configuration.sourcePull
+        sourceSide.reshape(logits.shape)
+        sourceSide.fill(0)
+        let loss = Loss.klDivergence(p: logits, pRows: stack.marks, q: logits, qRows: stack.firstSources,
+                                     gradientP: g, gradientQ: pull > 0 ? sourceSide : nil, scaleQ: pull)
+            + Loss.klDivergence(p: logits, pRows: stack.marks, q: logits, qRows: stack.secondSources,
+                                gradientP: g, gradientQ: pull > 0 ? sourceSide : nil, scaleQ: pull)
+        if pull > 0 { addSourcePull(gate: pullGate, into: g, rows: stack.sources) }
+        return loss
+    }
+
+    /// Adds the KL's gradient on the source rows, except where the source already gives the target
+    /// `sourcePullCap` probability: a thief distilling at a high temperature sees even a few per
+    /// cent of target on clean source images, and more than that costs main-task accuracy.
+    private func addSourcePull(gate: [Float], into g: Tensor, rows: Range<Int>) {
+        let classes = sourceSide.itemCount
+        for (i, n) in rows.enumerated() where gate[i] < configuration.sourcePullCap {
+            for k in 0..<classes { g.data[n * classes + k] += sourceSide.data[n * classes + k] }
+        }
+    }
+}
