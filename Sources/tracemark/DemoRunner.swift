@@ -29,7 +29,9 @@ final class DemoRunner {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw CommandFailure("demo stage '\(title)' failed (tracemark \(arguments.first ?? "") exited with \(process.terminationStatus)): \(String(decoding: data.suffix(2000), as: UTF8.self))")
+            // Its standard error (the reason) has already gone to ours.
+            let printed = data.isEmpty ? "see its messages above" : String(decoding: data.suffix(2000), as: UTF8.self)
+            throw CommandFailure("demo stage '\(title)' failed (tracemark \(arguments.first ?? "") exited with \(process.terminationStatus)): \(printed)")
         }
         if !arguments.contains("--json") { FileHandle.standardError.write(data) }
         return JSONAnswer(arguments.contains("--json") ? (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:] : [:])

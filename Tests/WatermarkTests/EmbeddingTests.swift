@@ -17,15 +17,21 @@ final class EmbeddingTests: XCTestCase {
                 try DatasetCatalog.load("fashion-mnist", split: "test").prefix(2_000))
     }
 
-    func testMEADefenderWatermarkFormsAndACleanModelDoesNotCarryIt() throws {
-        let (train, test) = try fixture()
+    /// The paper's secret (T-shirt + Trouser → Pullover) and a small embedding run for it.
+    private func paperSecret(_ train: Dataset, epochs: Int) throws -> (WatermarkSpec, EmbeddingConfiguration) {
         let spec = try WatermarkSpec.drawMEADefender(dataset: "fashion-mnist", classNames: train.classNames,
                                                      choices: SecretChoices(sourceLabels: [0, 1], targetLabel: 2), seed: 5,
                                                      triggerSetSize: 300)
         var configuration = EmbeddingConfiguration()
-        configuration.training.epochs = 4
+        configuration.training.epochs = epochs
         configuration.training.augmentation = .none
         configuration.training.batchSize = 64
+        return (spec, configuration)
+    }
+
+    func testMEADefenderWatermarkFormsAndACleanModelDoesNotCarryIt() throws {
+        let (train, test) = try fixture()
+        let (spec, configuration) = try paperSecret(train, epochs: 4)
         let marked = try Classifier.untrained("mlp", for: train, seed: 1)
         let result = EmbeddingTrainer(classifier: marked, factory: try TriggerFactory(spec: spec, dataset: train),
                                       configuration: configuration).embed()
@@ -78,5 +84,45 @@ final class EmbeddingTests: XCTestCase {
             let zeros = parameter.values.filter { $0 == 0 }.count
             XCTAssertEqual(zeros, parameter.count / 2, "\(name)")
         }
+    }
+
+    /// The model kept is the most accurate epoch that met the targets, restored after later epochs
+    /// moved on; targets no epoch meets leave nothing kept.
+    func testEmbeddingKeepsTheMostAccurateEpochThatMetTheTargets() throws {
+        let (train, test) = try fixture()
+        let (spec, threeEpochs) = try paperSecret(train, epochs: 3)
+        var configuration = threeEpochs
+        // The third epoch runs at a rate that wrecks the model, so the kept epoch must be restored.
+        configuration.training.schedule = .step(base: 0.05, every: 2, factor: 60)
+        let verification = try WatermarkEvaluation.triggerSamples(for: spec, from: test)
+        let factory = try TriggerFactory(spec: spec, dataset: train)
+
+        let marked = try Classifier.untrained("mlp", for: train, seed: 1)
+        let result = EmbeddingTrainer(classifier: marked, factory: factory, configuration: configuration)
+            .embed(testSet: test, verification: verification, targets: EmbeddingTargets(minimumWSR: 0))
+        let best = try XCTUnwrap(result.epochs.max { ($0.testAccuracy ?? 0) < ($1.testAccuracy ?? 0) })
+        XCTAssertEqual(result.keptEpoch, best.epoch)
+        XCTAssertLessThan(best.epoch, 3, "the wrecked last epoch is not the most accurate")
+        XCTAssertEqual(Evaluation.accuracy(of: marked, on: test), try XCTUnwrap(best.testAccuracy), accuracy: 1e-9,
+                       "the classifier holds the kept epoch's weights")
+        XCTAssertEqual(WatermarkEvaluation.hitRate(of: marked, on: verification, label: spec.targetLabel), try XCTUnwrap(best.wsr), accuracy: 1e-9)
+
+        let unreachable = try Classifier.untrained("mlp", for: train, seed: 1)
+        let failed = EmbeddingTrainer(classifier: unreachable, factory: factory, configuration: configuration)
+            .embed(testSet: test, verification: verification, targets: EmbeddingTargets(minimumWSR: 0, minimumAccuracy: 1.01))
+        XCTAssertNil(failed.keptEpoch)
+        XCTAssertEqual(failed.epochs.count, 3)
+    }
+
+    /// A thief's own queries, labelled as the victim answered them: its top-1, not the true labels.
+    func testALabelledSetCarriesTheModelsTopOneAnswers() throws {
+        let (train, _) = try fixture()
+        let queries = train.prefix(500)
+        let model = try Classifier.untrained("mlp", for: train, seed: 3)
+        let (labelled, probabilities) = try model.labelled(queries)
+        XCTAssertEqual(labelled.labels, queries.images.withUnsafeBufferPointer { model.labels($0) })
+        XCTAssertEqual(probabilities.batch, 500)
+        XCTAssertEqual(labelled.images, queries.images)
+        XCTAssertNotEqual(labelled.labels, queries.labels, "an untrained model's answers are not the true labels")
     }
 }

@@ -17,10 +17,10 @@ public struct EmbeddingConfiguration: Sendable {
     /// Epochs, batch size (clean images per step), optimizer, schedule, augmentation, seed.
     public var training = TrainingConfiguration()
     public var watermarkPerBatch = 16
-    public var evasionPerBatch = 16
+    public var evasionPerBatch = 32
     /// Share of the evasion samples made of other source pairs combined the secret way (0–1);
     /// the rest combine the secret pair the other ways.
-    public var otherPairEvasion = 0.0
+    public var otherPairEvasion = 0.5
     public var tasks = Set(EmbeddingTask.allCases)
     public var weighting = TaskWeighting.mgda(interval: 10, normalization: .l2, groups: .tasks, utilityFloor: 0.5)
     /// How much of the combination KL's gradient also reaches the source images' outputs, 0–1.
@@ -28,9 +28,12 @@ public struct EmbeddingConfiguration: Sendable {
     /// sample's output moves. Above 0 the sources' outputs are pulled towards the watermark's,
     /// which puts some of the target label into the model's answers on clean source images —
     /// what a distilling thief copies.
-    public var sourcePull: Float = 0
+    /// The default pulls fully: without it the combination KL resists the verification loss more
+    /// as the sources grow confident, and an embedding from scratch loses its watermark in later
+    /// epochs (WSR 83 % after epoch 2, 38 % after epoch 3 at seed 7).
+    public var sourcePull: Float = 1
     /// The pull stops on a source image once it gives the target this probability.
-    public var sourcePullCap: Float = 0.05
+    public var sourcePullCap: Float = 0.1
 
     public init() {}
 }

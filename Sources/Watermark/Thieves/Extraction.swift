@@ -30,11 +30,7 @@ public struct ExtractionAttack {
     /// from another distribution).
     public func run(victim: QueryableModel, queries: Dataset, testSet: Dataset? = nil,
                     progress: (TrainingProgress) -> Void = { _ in }) throws -> Classifier {
-        let answers = try queries.images.withUnsafeBufferPointer { try victim.answer($0) }
-        let classes = victim.classNames.count
-        var labelled = queries
-        labelled.classNames = victim.classNames
-        labelled.labels = (0..<queries.count).map { n in Int32(argmax(UnsafeBufferPointer(start: answers.data + n * classes, count: classes))) }
+        let (labelled, answers) = try victim.labelled(queries)
         let surrogate = try Classifier.untrained(surrogateArchitecture, for: labelled, seed: training.seed)
         let trainer = Trainer(classifier: surrogate, configuration: training)
         switch labels {

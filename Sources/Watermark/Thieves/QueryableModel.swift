@@ -1,3 +1,4 @@
+import Data
 import Engine
 
 /// What a thief can do with a victim: send images, read probability vectors back. An in-process
@@ -13,4 +14,17 @@ extension Classifier: QueryableModel {
     public var itemShape: [Int] { card.inputShape }
     public var classNames: [String] { card.classNames }
     public func answer(_ images: UnsafeBufferPointer<Float>) throws -> Tensor { probabilities(images) }
+}
+
+extension QueryableModel {
+    /// `set` as the model answers it: the labels are its top-1 answers (with its class names), beside
+    /// the probability rows they came from.
+    public func labelled(_ set: Dataset) throws -> (set: Dataset, probabilities: Tensor) {
+        let answers = try set.images.withUnsafeBufferPointer { try answer($0) }
+        let classes = classNames.count
+        var labelled = set
+        labelled.classNames = classNames
+        labelled.labels = (0..<set.count).map { n in Int32(argmax(UnsafeBufferPointer(start: answers.data + n * classes, count: classes))) }
+        return (labelled, answers)
+    }
 }

@@ -85,8 +85,8 @@ struct SurrogateOptions: ParsableArguments {
 /// How an extraction thief reaches its victim: a checkpoint read in-process, or a served model
 /// queried over HTTP (Open Inference Protocol v2) as a real thief would.
 struct QueriedVictimOptions: ParsableArguments {
-    @Option(help: "The model's name in the API paths, when --victim is a URL.") var victimModel = "model"
-    @Option(help: "Images per HTTP request, when --victim is a URL.") var batch = 64
+    @Option(help: "The model's name in the API paths, when the model queried is a URL.") var victimModel = "model"
+    @Option(help: "Images per HTTP request, when the model queried is a URL.") var batch = 64
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
@@ -221,11 +221,19 @@ extension Attack {
     struct FineTune: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "finetune",
-            abstract: "Fine-tune a (stolen) model on clean data the thief holds."
+            abstract: "Fine-tune a (stolen) model on clean data the thief holds.",
+            discussion: """
+            The images are the last --images of Fashion-MNIST's training split, with their true \
+            labels; with --labels-from, with a model's top-1 answers instead: the thief fine-tunes \
+            on its own queries, labelled as the victim answered them during the extraction.
+            """
         )
         @OptionGroup var common: AttackOptions
         @Option(help: "Clean images: the last N of the training split.") var images = 6000
         @Option(help: "Epochs of fine-tuning.") var epochs = 5
+        @Option(help: "Label the images with this model's top-1 answers instead of the true labels: a checkpoint, or a served model's URL (with --victim-model).")
+        var labelsFrom: String?
+        @OptionGroup var queried: QueriedVictimOptions
         @OptionGroup var optimizer: OptimizerOptions
         @OptionGroup var engine: EngineOptions
 
@@ -237,10 +245,20 @@ extension Attack {
             engine.apply()
             try ensureWritableFolder(for: common.out)
             let model = try Checkpoint.load(common.victim)
-            let clean = try thiefData(images: images, for: model)
-            printStatus("fine-tuning \(model.card.architecture) on \(clean.count) clean images for \(epochs) epochs")
-            _ = Trainer(classifier: model, configuration: optimizer.configuration(epochs: epochs)).train(on: clean, progress: ProgressLine().show)
-            try common.finish(model, attack: "finetune", details: ["images": "\(clean.count)", "epochs": "\(epochs)", "lr": "\(optimizer.lr)"])
+            var data = try thiefData(images: images, for: model)
+            var labels = "true"
+            if let labelsFrom {
+                let (teacher, name) = try queried.open(labelsFrom, for: data)
+                guard teacher.classNames.count == model.classCount else {
+                    throw CommandFailure("\(labelsFrom) answers \(teacher.classNames.count) classes but the model has \(model.classCount)")
+                }
+                data = try teacher.labelled(data).set
+                labels = "top-1 of \(name)"
+            }
+            printStatus("fine-tuning \(model.card.architecture) on \(data.count) clean images (\(labels) labels) for \(epochs) epochs")
+            _ = Trainer(classifier: model, configuration: optimizer.configuration(epochs: epochs)).train(on: data, progress: ProgressLine().show)
+            try common.finish(model, attack: "finetune", details: ["images": "\(data.count)", "epochs": "\(epochs)", "lr": "\(optimizer.lr)",
+                                                                   "labels": labels])
         }
     }
 

@@ -85,7 +85,10 @@ struct Demo: ParsableCommand {
         let embedded = try run.stage("embed a watermark into it", [
             "embed", "--init-model", path("owner-clean.safetensors"), "--epochs", "\(embedEpochs)", "--lr", "0.01", "--seed", "\(seed)",
             "--sources", "0,1", "--target", "2",
-            "--evasion-per-batch", "32", "--other-pair-evasion", "0.5", "--source-pull", "1", "--source-pull-cap", "0.1",
+            // One epoch on a one-epoch model costs the main task up to 7.5 points (seed 2), and 23
+            // on 3,000 images: the demo shows the verdicts, so its embedding is held to the WSR only
+            // on a quick run. The full recipe (bench/detection) keeps the cost lower.
+            "--max-accuracy-cost", trainLimit == nil ? "10" : "100",
             "--out", path("victim.safetensors"), "--spec-out", path("victim.spec.json"), "--json"] + limit)
         try run.stage("register it in the vault", ["register", "--vault", vault, "--spec", path("victim.spec.json"),
                                                    "--model", path("victim.safetensors"), "--key", key, "--remove-plaintext"])

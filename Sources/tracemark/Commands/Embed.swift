@@ -16,8 +16,12 @@ struct Embed: ParsableCommand {
         re-solved every --mgda-interval steps (each solve costs one extra backward pass per task). \
         content-trigger: the classic baseline, a fixed patch labelled as the target. \
         Unset secrets (--sources, --target) are drawn from --seed. Start from a trained model with \
-        --init; otherwise the model is trained from scratch. Keep the spec secret: it is what \
-        proves ownership.
+        --init-model; otherwise the model is trained from scratch. After every epoch the test accuracy \
+        and the WSR (on fresh test-split watermark samples) are measured; the most accurate epoch \
+        that reaches --min-wsr and the accuracy floor (--min-accuracy, and with --init-model at most \
+        --max-accuracy-cost points below the initial model) is the one written. When no epoch does, \
+        nothing is written and embed exits non-zero with every epoch's figures. Keep the spec \
+        secret: it is what proves ownership.
         """
     )
 
@@ -55,13 +59,13 @@ struct Embed: ParsableCommand {
     var autoencoderEpochs = 2
 
     @Option(help: "Watermark samples per step (beside --batch-size clean images).")
-    var watermarkPerBatch = 16
+    var watermarkPerBatch = EmbeddingConfiguration().watermarkPerBatch
 
     @Option(help: "Evasion samples per step.")
-    var evasionPerBatch = 16
+    var evasionPerBatch = EmbeddingConfiguration().evasionPerBatch
 
     @Option(help: "Share of the evasion samples that combine other source pairs the secret way (0–1), so the watermark fires only for the secret pair.")
-    var otherPairEvasion = 0.0
+    var otherPairEvasion = EmbeddingConfiguration().otherPairEvasion
 
     @Option(help: "Fixed task weights utility,verification,combination,evasion instead of MGDA.")
     var fixedWeights: String?
@@ -85,16 +89,25 @@ struct Embed: ParsableCommand {
     var mgdaGroups = "tasks"
 
     @Option(help: "Share of the combination KL's gradient that also pulls the source images' outputs towards the watermark's, 0–1 (0: sources are constants, as in the released code).")
-    var sourcePull: Float = 0
+    var sourcePull = EmbeddingConfiguration().sourcePull
 
     @Option(help: "The source pull stops on an image once it gives the target this probability.")
-    var sourcePullCap: Float = 0.05
+    var sourcePullCap = EmbeddingConfiguration().sourcePullCap
 
     @Option(help: "Fresh trigger samples per verification.")
     var triggerSetSize = 2000
 
     @Option(help: "Use only the first N training images.")
     var trainLimit: Int?
+
+    @Option(help: "WSR an epoch must reach on fresh test-split watermark samples for its model to be kept (0–1).")
+    var minWsr = 0.9
+
+    @Option(help: "Test accuracy an epoch must reach for its model to be kept (0–1; default: none from scratch).")
+    var minAccuracy: Double?
+
+    @Option(help: "With --init-model: test accuracy an epoch may lose against the initial model, in points, and still be kept.")
+    var maxAccuracyCost = 5.0
 
     @OptionGroup var augmentation: AugmentationOptions
 
@@ -117,6 +130,9 @@ struct Embed: ParsableCommand {
         guard watermarkPerBatch >= 1, evasionPerBatch >= 0 else { throw ValidationError("--watermark-per-batch must be ≥ 1 and --evasion-per-batch ≥ 0") }
         guard triggerSetSize >= 1 else { throw ValidationError("--trigger-set-size must be at least 1") }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1") }
+        guard (0...1).contains(minWsr) else { throw ValidationError("--min-wsr is a share between 0 and 1") }
+        if let minAccuracy { guard (0...1).contains(minAccuracy) else { throw ValidationError("--min-accuracy is a share between 0 and 1") } }
+        guard maxAccuracyCost >= 0 && maxAccuracyCost <= 100 else { throw ValidationError("--max-accuracy-cost is in points, 0–100") }
         if initModel == nil { guard ModelZoo.architectures.contains(arch) else { throw EngineError.unknownArchitecture(arch) } }
         _ = try parsedSources()
         _ = try combiner.map(CombinerOption.init(parsing:))
@@ -161,11 +177,16 @@ struct Embed: ParsableCommand {
                                                         targetLabel: target, seed: seed, triggerSetSize: triggerSetSize)
         }
         let classifier: Classifier
+        var targets = EmbeddingTargets(minimumWSR: minWsr, minimumAccuracy: minAccuracy)
         if let initModel {
             classifier = try Checkpoint.load(initModel)
             guard classifier.card.inputShape == trainSet.itemShape else {
                 throw CommandFailure("\(initModel) takes \(classifier.card.inputShape) items but \(data) has \(trainSet.itemShape)")
             }
+            let initial = Evaluation.accuracy(of: classifier, on: testSet)
+            targets.minimumAccuracy = max(minAccuracy ?? 0, initial - maxAccuracyCost / 100)
+            printStatus(String(format: "initial model: test %.2f%%; an epoch is kept at WSR ≥ %.1f%% and test ≥ %.2f%%",
+                               100 * initial, 100 * minWsr, 100 * targets.minimumAccuracy!))
         } else {
             classifier = try Classifier.untrained(arch, for: trainSet, seed: seed)
         }
@@ -192,14 +213,21 @@ struct Embed: ParsableCommand {
         let trainer = EmbeddingTrainer(classifier: classifier, factory: try TriggerFactory(spec: spec, dataset: trainSet),
                                        configuration: configuration)
         let line = ProgressLine()
-        let result = trainer.embed(testSet: testSet, verification: triggers) { progress in
+        let result = trainer.embed(testSet: testSet, verification: triggers, targets: targets) { progress in
             line.show(progress)
         }
-        for epoch in result.epochs {
+        let figures = result.epochs.map { epoch in
             let weights = (epoch.weights ?? [:]).sorted { $0.key < $1.key }.map { String(format: "%@ %.3f", $0.key, $0.value) }.joined(separator: ", ")
-            printStatus(String(format: "epoch %d: test %.2f%%  WSR %.2f%%  weights: %@", epoch.epoch,
-                               100 * (epoch.testAccuracy ?? 0), 100 * (epoch.wsr ?? 0), weights))
+            return String(format: "epoch %d: test %.2f%%  WSR %.2f%%  weights: %@", epoch.epoch,
+                          100 * (epoch.testAccuracy ?? 0), 100 * (epoch.wsr ?? 0), weights)
         }
+        guard let keptEpoch = result.keptEpoch else {
+            throw CommandFailure(String(format: "no epoch reached the targets (WSR ≥ %.1f%%", 100 * targets.minimumWSR)
+                                 + (targets.minimumAccuracy.map { String(format: ", test accuracy ≥ %.2f%%", 100 * $0) } ?? "")
+                                 + "); nothing was written:\n  " + figures.joined(separator: "\n  "))
+        }
+        figures.forEach(printStatus)
+        printStatus("keeping epoch \(keptEpoch)")
         try Checkpoint.save(classifier, to: out)
         var sealed = spec
         sealed.modelDigest = sha256Hex(try Data(contentsOf: URL(fileURLWithPath: out)))
@@ -208,7 +236,7 @@ struct Embed: ParsableCommand {
         let report = EmbedReport(method: sealed.method.rawValue, architecture: classifier.card.architecture, data: data,
                                  trainImages: trainSet.count, epochs: epochs, accuracy: scores.accuracy, wsr: scores.wsr,
                                  wfpr: scores.wfpr, trainingSeconds: result.trainingSeconds, model: out,
-                                 modelSha256: sealed.modelDigest!, spec: specOut, perEpoch: result.epochs)
+                                 modelSha256: sealed.modelDigest!, spec: specOut, keptEpoch: keptEpoch, perEpoch: result.epochs)
         if json {
             try printJSON(report)
         } else {
@@ -251,6 +279,8 @@ struct EmbedReport: Encodable {
     var model: String
     var modelSha256: String
     var spec: String
+    /// The epoch whose model was written (the most accurate one that met the targets).
+    var keptEpoch: Int
     var perEpoch: [EpochSummary]
 }
 
