@@ -12,6 +12,16 @@ public struct TrainingBatch {
     public let pixels: UnsafeMutablePointer<Float>
     /// The step's seed, which drew the augmentation; objectives derive their own draws from it.
     public let seed: UInt64
+
+    public init(epoch: Int, step: Int, globalStep: Int, indices: ArraySlice<Int>, labels: [Int32], pixels: UnsafeMutablePointer<Float>, seed: UInt64) {
+        self.epoch = epoch
+        self.step = step
+        self.globalStep = globalStep
+        self.indices = indices
+        self.labels = labels
+        self.pixels = pixels
+        self.seed = seed
+    }
 }
 
 /// What one step's backward pass left behind.

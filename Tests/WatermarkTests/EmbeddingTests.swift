@@ -125,4 +125,44 @@ final class EmbeddingTests: XCTestCase {
         XCTAssertEqual(labelled.images, queries.images)
         XCTAssertNotEqual(labelled.labels, queries.labels, "an untrained model's answers are not the true labels")
     }
+
+    /// With anchored sources the utility loss also trains the stacked source images towards their
+    /// true classes; without, it leaves their rows alone.
+    func testAnchoredSourcesJoinTheUtilityLossWithTheirTrueLabels() throws {
+        let (train, _) = try fixture()
+        let (spec, base) = try paperSecret(train, epochs: 1)
+        let factory = try TriggerFactory(spec: spec, dataset: train)
+        let model = try Classifier.untrained("mlp", for: train, seed: 2)
+        var pixels = Array(train.images[0..<(8 * train.itemSize)])
+        for anchored in [false, true] {
+            var configuration = base
+            configuration.anchorSources = anchored
+            let tasks: [EmbeddingTask] = [.utility]
+            let stack = pixels.withUnsafeMutableBufferPointer { clean in
+                var stacked: [Float] = []
+                let batch = TrainingBatch(epoch: 0, step: 0, globalStep: 0, indices: Array(0..<8)[...], labels: Array(train.labels[0..<8]),
+                                          pixels: clean.baseAddress!, seed: 9)
+                let stack = EmbeddingStack(batch: batch, factory: factory, configuration: configuration,
+                                           tasks: [.utility, .verification, .combination], seed: 9, into: &stacked)
+                let input = Tensor(shape: [0])
+                stacked.withUnsafeBufferPointer { model.normalize($0.baseAddress!, count: stack.rows, into: input) }
+                let losses = EmbeddingLosses(tasks: tasks, configuration: configuration, spec: spec)
+                let logits = model.network.forward(input, training: false)
+                _ = losses.evaluate(logits, stack: stack, labels: batch.labels, pullGate: [])
+                let g = losses.gradients[.utility]!, classes = logits.itemCount
+                for (rows, label) in [(stack.firstSources, 0), (stack.secondSources, 1)] {
+                    for n in rows {
+                        let atLabel = g.data[n * classes + label]
+                        if anchored {
+                            XCTAssertLessThan(atLabel, 0, "anchored: row \(n) is pulled towards source class \(label)")
+                        } else {
+                            XCTAssertEqual(atLabel, 0, "unanchored: row \(n) is not in the utility loss")
+                        }
+                    }
+                }
+                return stack
+            }
+            XCTAssertEqual(stack.sources.count, 32)
+        }
+    }
 }

@@ -19,7 +19,7 @@ final class EmbeddingObjective: TrainingObjective {
         self.factory = factory
         self.configuration = configuration
         self.tasks = tasks
-        losses = EmbeddingLosses(tasks: tasks, configuration: configuration, targetLabel: factory.spec.targetLabel)
+        losses = EmbeddingLosses(tasks: tasks, configuration: configuration, spec: factory.spec)
         balancer = TaskBalancer(weighting: configuration.weighting, tasks: tasks)
     }
 

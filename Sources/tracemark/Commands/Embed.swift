@@ -94,6 +94,9 @@ struct Embed: ParsableCommand {
     @Option(help: "The source pull stops on an image once it gives the target this probability.")
     var sourcePullCap = EmbeddingConfiguration().sourcePullCap
 
+    @Flag(help: "Train the stacked source images to their true labels too (in the utility loss), so the combination loss cannot drift them towards the target.")
+    var anchorSources = false
+
     @Option(help: "Fresh trigger samples per verification.")
     var triggerSetSize = 2000
 
@@ -201,6 +204,7 @@ struct Embed: ParsableCommand {
         if noEva { configuration.tasks.remove(.evasion) }
         configuration.sourcePull = sourcePull
         configuration.sourcePullCap = sourcePullCap
+        configuration.anchorSources = anchorSources
         if let weights = try parsedWeights() {
             configuration.weighting = .fixed(weights)
         } else {
