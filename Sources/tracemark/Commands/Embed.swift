@@ -28,7 +28,7 @@ struct Embed: ParsableCommand {
     @Option(help: "Data set: \(DatasetCatalog.names.joined(separator: ", ")).")
     var data = "fashion-mnist"
 
-    @Option(help: "Architecture (ignored with --init): \(ModelZoo.architectures.joined(separator: ", ")).")
+    @Option(help: "Architecture (ignored with --init-model): \(ModelZoo.architectures.joined(separator: ", ")).")
     var arch = "fmnist-cnn"
 
     @Option(help: "Start from this checkpoint instead of from scratch.")
