@@ -8,8 +8,10 @@ import Watermark
 /// What a calibration trains and measures.
 public struct CalibrationPlan: Sendable {
     public var references = 20
-    /// Reference architectures, used in turn; seeds differ per reference.
-    public var architectures = ["fmnist-cnn", "mlp"]
+    /// Reference architectures, used in turn; seeds differ per reference. All four of the zoo:
+    /// with fmnist-cnn and mlp alone, resnet-small and vgg-small innocents answered the trigger
+    /// above the null (1.5–1.7 % against p0 = 0.9 %; bench/detection, 2026-12-07).
+    public var architectures = ["fmnist-cnn", "mlp", "resnet-small", "vgg-small"]
     /// Short training is enough: the null needs independent models, not the best ones.
     public var epochs = 1
     /// Each reference trains on its own random subset of this many clean training images.

@@ -44,7 +44,7 @@ struct Calibrate: ParsableCommand {
     var references = 20
 
     @Option(help: "Reference architectures, comma-separated, used in turn.")
-    var architectures = "fmnist-cnn,mlp"
+    var architectures = CalibrationPlan().architectures.joined(separator: ",")
 
     @Option(help: """
         How the references train: quick (\(CalibrationPlan.Recipe.quick.epochs) epoch on \(CalibrationPlan.Recipe.quick.trainImages) images, \
