@@ -53,7 +53,6 @@ public final class Classifier {
     }
 
     public func labels(_ raw: UnsafeBufferPointer<Float>) -> [Int32] {
-        let scores = logits(raw)
-        return (0..<scores.batch).map { n in Int32(argmax(UnsafeBufferPointer(start: scores.data + n * classCount, count: classCount))) }
+        logits(raw).rowArgmax()
     }
 }

@@ -54,8 +54,5 @@ public protocol TrainingObjective: AnyObject {
 
 /// Top-1 hits of the first `labels.count` rows of `logits`.
 public func countCorrect(_ logits: Tensor, labels: [Int32]) -> Int {
-    let classes = logits.itemCount
-    return labels.indices.filter { n in
-        argmax(UnsafeBufferPointer(start: logits.data + n * classes, count: classes)) == Int(labels[n])
-    }.count
+    zip(logits.rowArgmax(rows: labels.count), labels).filter { $0 == $1 }.count
 }

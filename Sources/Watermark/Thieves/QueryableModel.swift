@@ -21,10 +21,9 @@ extension QueryableModel {
     /// the probability rows they came from.
     public func labelled(_ set: Dataset) throws -> (set: Dataset, probabilities: Tensor) {
         let answers = try set.images.withUnsafeBufferPointer { try answer($0) }
-        let classes = classNames.count
         var labelled = set
         labelled.classNames = classNames
-        labelled.labels = (0..<set.count).map { n in Int32(argmax(UnsafeBufferPointer(start: answers.data + n * classes, count: classes))) }
+        labelled.labels = answers.rowArgmax()
         return (labelled, answers)
     }
 }
