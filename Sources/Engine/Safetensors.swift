@@ -91,7 +91,8 @@ public struct Safetensors: Equatable {
             }
             located.append((begin, Entry(name: name, shape: shape, values: values)))
         }
-        located.sort { $0.begin < $1.begin }
+        // An empty tensor starts where the next one does; ordering by size too puts it first.
+        located.sort { ($0.begin, $0.entry.values.count) < ($1.begin, $1.entry.values.count) }
         var expected = 0
         for item in located {
             guard item.begin == expected else { throw fail("tensor data is not contiguous at '\(item.entry.name)'") }

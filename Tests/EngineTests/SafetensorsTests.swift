@@ -15,6 +15,21 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(decoded["layers.0.bias"], sample.entries[1])
     }
 
+    /// An empty tensor shares its offset with the tensor after it; the header's order (a JSON
+    /// object's, which decoding does not keep) must not decide whether the file reads.
+    func testEmptyTensorsDecodeWhereverTheyStand() throws {
+        for n in 0..<16 {
+            let file = Safetensors(entries: [
+                .init(name: "a\(n)", shape: [2], values: [1, 2]),
+                .init(name: "empty\(n)", shape: [0, 3], values: []),
+                .init(name: "b\(n)", shape: [1], values: [3]),
+            ], metadata: [:])
+            let decoded = try Safetensors(decoding: file.encoded(), path: "memory")
+            XCTAssertEqual(decoded["empty\(n)"]?.shape, [0, 3])
+            XCTAssertEqual(decoded["b\(n)"]?.values, [3])
+        }
+    }
+
     func testLayoutFollowsTheSpecification() throws {
         let bytes = [UInt8](sample.encoded())
         let headerLength = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
