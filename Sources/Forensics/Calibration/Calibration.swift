@@ -246,7 +246,7 @@ public struct Calibration: Codable, Equatable, Sendable {
 /// A finite rate in [0, 1].
 private func isProbability(_ value: Double) -> Bool { (0...1).contains(value) }
 
-/// A name shown in reports: 1–200 characters, none of them control characters.
-private func isPlainName(_ text: String) -> Bool {
-    (1...200).contains(text.count) && !text.unicodeScalars.contains(where: \.isControlCharacter)
+/// A name shown in reports: 1–`limit` characters, none of them control characters.
+func isPlainName(_ text: String, limit: Int = 200) -> Bool {
+    (1...limit).contains(text.count) && !text.unicodeScalars.contains(where: \.isControlCharacter)
 }

@@ -75,11 +75,12 @@ public struct Calibrator {
         let falseWatermarks = try falseWatermarkSamples()
         var references: [Calibration.Reference] = []
         var rates = [[Double]](repeating: [], count: falseWatermarks.count)
+        let referenceModels = ReferenceModels(trainSet: trainSet, datasetName: spec.dataset, architectures: plan.architectures, epochs: plan.epochs,
+                                              trainImages: plan.trainImages, seed: plan.seed, folder: referenceFolder)
         for index in 0..<plan.references {
-            let architecture = plan.architectures[index % plan.architectures.count]
-            let seed = plan.seed &+ UInt64(index)
             let started = Date()
-            let (model, trainImages) = try reference(index: index, architecture: architecture, seed: seed)
+            let reference = try referenceModels.model(index)
+            let (model, architecture, seed, trainImages) = (reference.classifier, reference.architecture, reference.seed, reference.trainImages)
             let hits = Int((WatermarkEvaluation.hitRate(of: model, on: triggers, label: spec.targetLabel) * Double(triggers.count)).rounded())
             let accuracy = Evaluation.accuracy(of: model, on: verificationSet)
             references.append(try Calibration.Reference(
@@ -117,25 +118,6 @@ public struct Calibrator {
             return try Calibration.OtherPair(sources: [first, second], samples: samples.count,
                                          watermarkedRate: WatermarkEvaluation.hitRate(of: watermarked, on: samples, label: spec.targetLabel))
         }
-    }
-
-    /// A reference model: loaded when its checkpoint is in the folder, else trained and saved there.
-    private func reference(index: Int, architecture: String, seed: UInt64) throws -> (Classifier, Int) {
-        // Everything that shapes the model is in the name, so a rerun with other settings trains anew.
-        let file = referenceFolder?.appendingPathComponent(
-            "reference-\(index)-\(architecture)-seed\(seed)-\(spec.dataset)-\(plan.trainImages)images-\(plan.epochs)epochs.safetensors")
-        var order = Array(trainSet.labels.indices)
-        var rng = SeededGenerator(seed: seed)
-        order.shuffle(using: &rng)
-        let subset = trainSet.subset(Array(order.prefix(plan.trainImages)).sorted())
-        if let file, FileManager.default.fileExists(atPath: file.path) { return (try Checkpoint.load(file.path), subset.count) }
-        let model = try Classifier.untrained(architecture, for: subset, seed: seed)
-        var configuration = TrainingConfiguration()
-        configuration.epochs = plan.epochs
-        configuration.seed = seed
-        _ = Trainer(classifier: model, configuration: configuration).train(on: subset)
-        if let file { try Checkpoint.save(model, to: file.path) }
-        return (model, subset.count)
     }
 
     /// Other source pairs (never the target, never the spec's pair) combined the spec's way, and

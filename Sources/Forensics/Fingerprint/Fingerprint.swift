@@ -1,0 +1,182 @@
+import Engine
+import Foundation
+
+/// A fingerprint of a protected model, the second evidence channel: inputs on which the model
+/// answers what independent models do not (its answers are the fingerprint's labels), and decoys —
+/// inputs of the same kind carrying the same labels in another order. A copy agrees with the
+/// fingerprint far more often than with the decoys. A suspect whose answers owe nothing to the
+/// protected model agrees with both alike, even one that answers every such input with one
+/// class: the decoys hold each label as often as the fingerprint does. Needs nothing at training
+/// time, and only top-1 answers. One safetensors file: the images and labels as tensors, the
+/// provenance as JSON in its metadata.
+public struct Fingerprint: Equatable, Sendable {
+    public static let format = "tracemark.fingerprint/v1"
+    public static let fileName = "fingerprint.safetensors"
+    /// Fingerprint inputs, decoys and candidates a fingerprint may have.
+    public static let counts = 1...100_000
+
+    /// An independent model that chose the fingerprint: none of them gives the protected model's
+    /// answer on any fingerprint input. The null must come from other references.
+    public struct FilterReference: Codable, Equatable, Sendable {
+        public let architecture: String
+        public let seed: UInt64
+        public let trainImages: Int
+        public let epochs: Int
+
+        public init(architecture: String, seed: UInt64, trainImages: Int, epochs: Int) throws {
+            guard ModelZoo.architectures.contains(architecture) else {
+                throw ForensicsError.invalid("architecture '\(architecture.prefix(80))' is not one of \(ModelZoo.architectures.joined(separator: ", "))")
+            }
+            guard trainImages >= 0, epochs >= 0 else { throw ForensicsError.invalid("train_images and epochs must be 0 or more") }
+            self.architecture = architecture
+            self.seed = seed
+            self.trainImages = trainImages
+            self.epochs = epochs
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let architecture = try c.decode(String.self, forKey: .architecture), seed = try c.decode(UInt64.self, forKey: .seed)
+            let trainImages = try c.decode(Int.self, forKey: .trainImages), epochs = try c.decode(Int.self, forKey: .epochs)
+            self = try decoder.validated { try FilterReference(architecture: architecture, seed: seed, trainImages: trainImages, epochs: epochs) }
+        }
+    }
+
+    /// Where the fingerprint came from.
+    public struct Provenance: Codable, Equatable, Sendable {
+        /// The data set and split the candidates were made from.
+        public let dataset: String
+        public let split: String
+        public let classNames: [String]
+        /// SHA-256 of the protected model's checkpoint file.
+        public let protectedModelSha256: String
+        /// How many candidates were drawn (`FingerprintCandidates`), and with which seed.
+        public let candidates: Int
+        public let seed: UInt64
+        public let filterReferences: [FilterReference]
+
+        public init(dataset: String, split: String, classNames: [String], protectedModelSha256: String, candidates: Int, seed: UInt64,
+                    filterReferences: [FilterReference]) throws {
+            for (name, value) in [("dataset", dataset), ("split", split)] where !isPlainName(value, limit: 64) {
+                throw ForensicsError.invalid("\(name) must be 1–64 characters without control characters")
+            }
+            guard (2...1000).contains(classNames.count), classNames.allSatisfy({ isPlainName($0, limit: 200) }) else {
+                throw ForensicsError.invalid("class_names must be 2–1000 names of 1–200 characters without control characters")
+            }
+            guard isSHA256Hex(protectedModelSha256) else { throw ForensicsError.invalid("protected_model_sha256 must be 64 lowercase hex digits") }
+            guard Fingerprint.counts.contains(candidates) else {
+                throw ForensicsError.invalid("candidates must be \(Fingerprint.counts.lowerBound)–\(Fingerprint.counts.upperBound), got \(candidates)")
+            }
+            guard (1...100).contains(filterReferences.count) else { throw ForensicsError.invalid("a fingerprint is chosen by 1–100 filter references") }
+            self.dataset = dataset
+            self.split = split
+            self.classNames = classNames
+            self.protectedModelSha256 = protectedModelSha256
+            self.candidates = candidates
+            self.seed = seed
+            self.filterReferences = filterReferences
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let dataset = try c.decode(String.self, forKey: .dataset), split = try c.decode(String.self, forKey: .split)
+            let classNames = try c.decode([String].self, forKey: .classNames)
+            let digest = try c.decode(String.self, forKey: .protectedModelSha256), candidates = try c.decode(Int.self, forKey: .candidates)
+            let seed = try c.decode(UInt64.self, forKey: .seed), filters = try c.decode([FilterReference].self, forKey: .filterReferences)
+            self = try decoder.validated {
+                try Provenance(dataset: dataset, split: split, classNames: classNames, protectedModelSha256: digest, candidates: candidates,
+                               seed: seed, filterReferences: filters)
+            }
+        }
+    }
+
+    /// Labelled inputs: raw pixels in [0, 1], one label per item.
+    public struct Inputs: Equatable, Sendable {
+        public let images: [Float]
+        public let labels: [Int32]
+        public var count: Int { labels.count }
+    }
+
+    public let provenance: Provenance
+    /// The shape of one input (C, H, W).
+    public let itemShape: [Int]
+    /// The fingerprint: inputs labelled with the protected model's answers.
+    public let inputs: Inputs
+    /// The decoys: inputs of the same kind, labelled with the fingerprint's labels in another order.
+    public let decoys: Inputs
+
+    public init(provenance: Provenance, itemShape: [Int], inputs: Inputs, decoys: Inputs) throws {
+        guard (1...4).contains(itemShape.count), itemShape.allSatisfy({ (1...4096).contains($0) }),
+              let size = elementCount(itemShape), size <= 1 << 20 else {
+            throw ForensicsError.invalid("an input's shape must be 1–4 dimensions of 1–4096, at most 2^20 values, got \(itemShape.prefix(8))")
+        }
+        for (name, set, least) in [("fingerprint inputs", inputs, 1), ("decoys", decoys, 0)] {
+            guard (least...Fingerprint.counts.upperBound).contains(set.count) else {
+                throw ForensicsError.invalid("\(name): \(least)–\(Fingerprint.counts.upperBound) items, got \(set.count)")
+            }
+            guard let values = elementCount([set.count, size]), set.images.count == values else {
+                throw ForensicsError.invalid("\(name): \(set.images.count) pixel values for \(set.count) items of \(size)")
+            }
+            guard set.images.allSatisfy({ (0...1).contains($0) }) else { throw ForensicsError.invalid("\(name): pixels must be finite values in [0, 1]") }
+            guard set.labels.allSatisfy({ (0..<Int32(provenance.classNames.count)).contains($0) }) else {
+                throw ForensicsError.invalid("\(name): labels must be classes 0–\(provenance.classNames.count - 1)")
+            }
+        }
+        self.provenance = provenance
+        self.itemShape = itemShape
+        self.inputs = inputs
+        self.decoys = decoys
+    }
+
+    public func encoded() throws -> Data {
+        let labels = { (set: Inputs) in set.labels.map(Float.init) }
+        return Safetensors(entries: [
+            .init(name: "inputs", shape: [inputs.count] + itemShape, values: inputs.images),
+            .init(name: "input_labels", shape: [inputs.count], values: labels(inputs)),
+            .init(name: "decoys", shape: [decoys.count] + itemShape, values: decoys.images),
+            .init(name: "decoy_labels", shape: [decoys.count], values: labels(decoys)),
+        ], metadata: ["format": Fingerprint.format,
+                      "provenance": String(decoding: try CanonicalJSON.encode(provenance), as: UTF8.self)]).encoded()
+    }
+
+    /// Checks everything a fingerprint file says before any of it is used.
+    public init(decoding file: Data, path: String = Fingerprint.fileName) throws {
+        let tensors = try Safetensors(decoding: file, path: path)
+        guard tensors.metadata["format"] == Fingerprint.format else {
+            throw ForensicsError.invalid("\(path) is not a fingerprint (format \(tensors.metadata["format"]?.prefix(80) ?? "missing"), expected \(Fingerprint.format))")
+        }
+        let provenance: Provenance
+        do {
+            provenance = try CanonicalJSON.decode(Provenance.self, from: Data((tensors.metadata["provenance"] ?? "").utf8))
+        } catch {
+            throw ForensicsError.invalid("\(path): invalid provenance: \(describeDecodingError(error))")
+        }
+        func set(_ images: String, _ labels: String) throws -> (Inputs, [Int]) {
+            guard let pixels = tensors[images], let classes = tensors[labels], let count = pixels.shape.first,
+                  classes.shape == [count] else {
+                throw ForensicsError.invalid("\(path) needs tensors \(images) (N, C, H, W) and \(labels) (N)")
+            }
+            guard classes.values.allSatisfy({ $0 == $0.rounded() && abs($0) < 1e6 }) else {
+                throw ForensicsError.invalid("\(path): \(labels) must hold whole class numbers")
+            }
+            return (Inputs(images: pixels.values, labels: classes.values.map { Int32($0) }), Array(pixels.shape.dropFirst()))
+        }
+        let (inputs, itemShape) = try set("inputs", "input_labels")
+        let (decoys, decoyShape) = try set("decoys", "decoy_labels")
+        guard decoys.count == 0 || decoyShape == itemShape else {
+            throw ForensicsError.invalid("\(path): decoys are \(decoyShape.prefix(8)), inputs \(itemShape.prefix(8))")
+        }
+        try self.init(provenance: provenance, itemShape: itemShape, inputs: inputs, decoys: decoys)
+    }
+
+    /// How many fingerprint inputs and how many decoys `model` answers with their label.
+    public func agreement(of model: Classifier) throws -> (hits: Int, decoyHits: Int) {
+        guard model.card.inputShape == itemShape, model.classCount == provenance.classNames.count else {
+            throw ForensicsError.invalid("the model takes \(model.card.inputShape) into \(model.classCount) classes; the fingerprint is \(itemShape) into \(provenance.classNames.count)")
+        }
+        let hits = { (set: Inputs) in
+            zip(set.images.withUnsafeBufferPointer { model.labels($0) }, set.labels).filter { $0 == $1 }.count
+        }
+        return (hits(inputs), decoys.count == 0 ? 0 : hits(decoys))
+    }
+}

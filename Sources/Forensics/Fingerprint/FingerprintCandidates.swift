@@ -1,0 +1,41 @@
+import Data
+import Engine
+
+/// Inputs a fingerprint is chosen from: images of a data set's held-out split turned inside out —
+/// inverted (1 − x), and inverted 50/50 mixes of two images of different classes. No model trains
+/// on them and a thief rarely queries them, so a model answers them from what it generalises and
+/// not from what it was taught: a copy inherits those answers through distillation, and
+/// fine-tuning on clean data leaves them largely alone. Measured on seed 1 of bench/detection
+/// (top-1 agreement with the protected model where none of 7 independent models agreed): copies
+/// fine-tuned at lr 0.001 / 0.01 agreed on 33–44 %, independent models on 1–19 % (median 2–3 %);
+/// on the protected model's mistakes among ordinary test images the fine-tuned copies fell to
+/// 4–8 %, no better than independent models.
+public struct FingerprintCandidates {
+    public let itemShape: [Int]
+    /// Raw pixels in [0, 1], `count` items.
+    public let images: [Float]
+    public var count: Int { images.count / max(1, itemShape.reduce(1, *)) }
+
+    /// `count` candidates from `dataset` with `seed`: the first half inverted images, the second
+    /// half inverted mixes. `dataset` must not be empty.
+    public init(from dataset: Dataset, count: Int, seed: UInt64) {
+        let size = dataset.itemSize
+        var rng = SeededGenerator(seed: seed)
+        var images = [Float]()
+        images.reserveCapacity(count * size)
+        let draw = { (rng: inout SeededGenerator) in Int(rng.next() % UInt64(dataset.count)) }
+        let mixable = Set(dataset.labels).count > 1
+        for n in 0..<count {
+            let first = draw(&rng)
+            if n < count / 2 {
+                for k in 0..<size { images.append(1 - dataset.images[first * size + k]) }
+                continue
+            }
+            var second = draw(&rng)
+            while mixable && dataset.labels[second] == dataset.labels[first] { second = draw(&rng) }
+            for k in 0..<size { images.append(1 - 0.5 * (dataset.images[first * size + k] + dataset.images[second * size + k])) }
+        }
+        itemShape = dataset.itemShape
+        self.images = images
+    }
+}

@@ -1,0 +1,100 @@
+import Data
+import Engine
+import Foundation
+
+/// Chooses a protected model's fingerprint: draws candidates (`FingerprintCandidates`), keeps
+/// those on which none of the filter references gives the protected model's answer, and splits
+/// the kept ones, in a seeded order, into the fingerprint and its decoys.
+public struct FingerprintMaker {
+    public struct Plan: Sendable {
+        public var inputs = 500
+        public var decoys = 500
+        public var candidates = 20_000
+        public var references = 8
+        public var architectures = CalibrationPlan().architectures
+        public var epochs = CalibrationPlan.Recipe.full.epochs
+        public var trainImages = CalibrationPlan.Recipe.full.trainImages
+        /// Filter reference `n` trains with seed `seed + n`: far from the calibration's, so the
+        /// models that choose a fingerprint never measure its null.
+        public var seed: UInt64 = 0xF1A6_0000
+
+        public init() {}
+
+        public var problem: String? {
+            for (name, value) in [("inputs", inputs), ("candidates", candidates)] where !Fingerprint.counts.contains(value) {
+                return "\(name) must be \(Fingerprint.counts.lowerBound)–\(Fingerprint.counts.upperBound), got \(value)"
+            }
+            guard (0...Fingerprint.counts.upperBound).contains(decoys) else { return "decoys must be 0–\(Fingerprint.counts.upperBound), got \(decoys)" }
+            guard (1...100).contains(references) else { return "references must be 1–100, got \(references)" }
+            guard !architectures.isEmpty, architectures.allSatisfy(ModelZoo.architectures.contains) else {
+                return "architectures must be some of \(ModelZoo.architectures.joined(separator: ", "))"
+            }
+            guard epochs >= 1, trainImages >= 1 else { return "epochs and train images must be at least 1" }
+            return nil
+        }
+    }
+
+    public let plan: Plan
+    /// The data set's name in the catalog ("fashion-mnist").
+    public let datasetName: String
+    /// The clean training split the filter references learn from.
+    public let trainSet: Dataset
+    /// The held-out split candidates are made from, and its name.
+    public let candidateSet: Dataset
+    public let candidateSplit: String
+    /// Filter reference checkpoints are kept here and reused.
+    public let referenceFolder: URL?
+
+    public init(plan: Plan, datasetName: String, trainSet: Dataset, candidateSet: Dataset, candidateSplit: String, referenceFolder: URL?) throws {
+        if let problem = plan.problem { throw ForensicsError.invalid(problem) }
+        guard candidateSet.count > 0, trainSet.count > 0 else { throw ForensicsError.invalid("the training and candidate splits must not be empty") }
+        self.plan = plan
+        self.datasetName = datasetName
+        self.trainSet = trainSet
+        self.candidateSet = candidateSet
+        self.candidateSplit = candidateSplit
+        self.referenceFolder = referenceFolder
+    }
+
+    public func make(protected model: Classifier, checkpointSha256: String, progress: (String) -> Void = { _ in }) throws -> Fingerprint {
+        guard model.card.inputShape == candidateSet.itemShape, model.classCount == candidateSet.classNames.count else {
+            throw ForensicsError.invalid("the model takes \(model.card.inputShape) into \(model.classCount) classes; \(candidateSet.name) is \(candidateSet.itemShape) into \(candidateSet.classNames.count)")
+        }
+        let candidates = FingerprintCandidates(from: candidateSet, count: plan.candidates, seed: plan.seed)
+        let answers = candidates.images.withUnsafeBufferPointer { model.labels($0) }
+        var unshared = Array(repeating: true, count: answers.count)
+        let references = ReferenceModels(trainSet: trainSet, datasetName: datasetName, architectures: plan.architectures, epochs: plan.epochs,
+                                         trainImages: plan.trainImages, seed: plan.seed, folder: referenceFolder)
+        var filters: [Fingerprint.FilterReference] = []
+        for index in 0..<plan.references {
+            let started = Date()
+            let reference = try references.model(index)
+            let theirs = candidates.images.withUnsafeBufferPointer { reference.classifier.labels($0) }
+            for n in answers.indices where theirs[n] == answers[n] { unshared[n] = false }
+            filters.append(try Fingerprint.FilterReference(architecture: reference.architecture, seed: reference.seed,
+                                                           trainImages: reference.trainImages, epochs: plan.epochs))
+            progress(String(format: "filter reference %d/%d (%@): %d of %d candidates answered by no reference so far, %.0f s",
+                            index + 1, plan.references, reference.architecture, unshared.filter { $0 }.count, answers.count,
+                            Date().timeIntervalSince(started)))
+        }
+        var kept = unshared.indices.filter { unshared[$0] }
+        guard kept.count >= plan.inputs + plan.decoys else {
+            throw ForensicsError.invalid("only \(kept.count) of \(plan.candidates) candidates are answered by no filter reference as the model answers them; \(plan.inputs + plan.decoys) are needed (draw more candidates, or ask for fewer inputs and decoys)")
+        }
+        var rng = SeededGenerator(seed: plan.seed ^ 0x5EED)
+        kept.shuffle(using: &rng)
+        let size = candidateSet.itemSize
+        let images = { (indices: ArraySlice<Int>) in indices.flatMap { candidates.images[$0 * size..<($0 + 1) * size] } }
+        let chosen = kept.prefix(plan.inputs), decoyItems = kept.dropFirst(plan.inputs).prefix(plan.decoys)
+        let labels = chosen.map { answers[$0] }
+        var decoyLabels: [Int32] = []
+        while decoyLabels.count < plan.decoys { decoyLabels += labels.shuffled(using: &rng) }
+        return try Fingerprint(
+            provenance: Fingerprint.Provenance(dataset: datasetName, split: candidateSplit, classNames: candidateSet.classNames,
+                                               protectedModelSha256: checkpointSha256, candidates: plan.candidates, seed: plan.seed,
+                                               filterReferences: filters),
+            itemShape: candidateSet.itemShape,
+            inputs: Fingerprint.Inputs(images: images(chosen), labels: labels),
+            decoys: Fingerprint.Inputs(images: images(decoyItems), labels: Array(decoyLabels.prefix(plan.decoys))))
+    }
+}

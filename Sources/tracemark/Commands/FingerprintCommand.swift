@@ -1,0 +1,196 @@
+import ArgumentParser
+import Data
+import Engine
+import Forensics
+import Foundation
+
+struct FingerprintCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fingerprint",
+        abstract: "A protected model's fingerprint: inputs it answers as independent models do not, to recognise its copies by.",
+        discussion: """
+        The second evidence channel, made from the protected model alone, after training: no \
+        change to the model. Its inputs are held-out images turned inside out (inverted images, \
+        inverted mixes of two), where a copy keeps the protected model's answers through \
+        distillation and fine-tuning; decoys are inputs of the same kind carrying the same labels \
+        in another order, so a suspect that merely favours some classes agrees with both alike.
+        """,
+        subcommands: [Make.self, Evaluate.self]
+    )
+
+    struct Make: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Choose a fingerprint of a protected model with independently trained filter references.",
+            discussion: """
+            Draws --candidates inputs, trains --references clean filter models (architectures in \
+            turn, each on its own random subset of the training split; kept in and reused from \
+            --reference-dir), keeps the candidates on which none of them answers as the protected \
+            model does, and writes --inputs of them labelled with the protected model's answers \
+            and --decoys more labelled with those answers shuffled. The filter models' seeds never \
+            meet the calibration's: the fingerprint's null must be measured on other models.
+            """
+        )
+
+        @Option(help: "The protected model's checkpoint.")
+        var model: String
+
+        @Option(help: "Where to write the fingerprint (.safetensors).")
+        var out: String
+
+        @Option(help: "Data set: \(DatasetCatalog.names.joined(separator: ", ")).")
+        var data = "fashion-mnist"
+
+        @Option(help: "The held-out split candidates are made from.")
+        var split = "test"
+
+        @Option(help: "Fingerprint inputs.")
+        var inputs = FingerprintMaker.Plan().inputs
+
+        @Option(help: "Decoys.")
+        var decoys = FingerprintMaker.Plan().decoys
+
+        @Option(help: "Candidates drawn (half inverted images, half inverted mixes).")
+        var candidates = FingerprintMaker.Plan().candidates
+
+        @Option(help: "Filter reference models.")
+        var references = FingerprintMaker.Plan().references
+
+        @Option(help: "Filter reference architectures, comma-separated, used in turn.")
+        var architectures = FingerprintMaker.Plan().architectures.joined(separator: ",")
+
+        @Option(help: "Training epochs per filter reference.")
+        var epochs = FingerprintMaker.Plan().epochs
+
+        @Option(help: "Clean training images per filter reference, its own random subset.")
+        var trainImages = FingerprintMaker.Plan().trainImages
+
+        @Option(help: "Keep filter reference checkpoints here and reuse those already there.")
+        var referenceDir: String?
+
+        @OptionGroup var engine: EngineOptions
+
+        @Flag(help: "Print one JSON object with the results on standard output.")
+        var json = false
+
+        var plan: FingerprintMaker.Plan {
+            var plan = FingerprintMaker.Plan()
+            plan.inputs = inputs
+            plan.decoys = decoys
+            plan.candidates = candidates
+            plan.references = references
+            plan.architectures = architectures.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            plan.epochs = epochs
+            plan.trainImages = trainImages
+            return plan
+        }
+
+        func validate() throws {
+            if let problem = plan.problem { throw ValidationError(problem) }
+        }
+
+        func run() throws {
+            engine.apply()
+            try ensureWritableFolder(for: out)
+            if let referenceDir { try FileManager.default.createDirectory(atPath: referenceDir, withIntermediateDirectories: true) }
+            let checkpoint = try Data(contentsOf: URL(fileURLWithPath: model))
+            let classifier = try Checkpoint.load(model)
+            let maker = try FingerprintMaker(plan: plan, datasetName: data, trainSet: try DatasetCatalog.load(data, split: "train"),
+                                             candidateSet: try DatasetCatalog.load(data, split: split), candidateSplit: split,
+                                             referenceFolder: referenceDir.map { URL(fileURLWithPath: $0) })
+            printStatus("choosing a fingerprint from \(candidates) candidates with \(references) filter references (\(architectures), \(epochs) epoch\(epochs == 1 ? "" : "s") on \(trainImages) images each)")
+            let started = Date()
+            let fingerprint = try maker.make(protected: classifier, checkpointSha256: sha256Hex(checkpoint)) { printStatus($0) }
+            let encoded = try fingerprint.encoded()
+            try encoded.write(to: URL(fileURLWithPath: out))
+            let own = try fingerprint.agreement(of: classifier)
+            let report = FingerprintMakeReport(out: out, sha256: sha256Hex(encoded), inputs: fingerprint.inputs.count,
+                                               decoys: fingerprint.decoys.count, candidates: candidates,
+                                               labelCounts: (0..<fingerprint.provenance.classNames.count).map { label in
+                                                   fingerprint.inputs.labels.filter { $0 == label }.count },
+                                               protectedDecoyAgreement: fingerprint.decoys.count == 0 ? nil : Double(own.decoyHits) / Double(fingerprint.decoys.count),
+                                               seconds: Date().timeIntervalSince(started))
+            if json { try printJSON(report) } else {
+                print("fingerprint: \(report.inputs) inputs, \(report.decoys) decoys → \(out) (sha256 \(report.sha256.prefix(16))…)")
+                print("labels per class: \(report.labelCounts.map(String.init).joined(separator: " "))")
+            }
+        }
+    }
+
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "eval",
+            abstract: "Measure how often models agree with a fingerprint and with its decoys."
+        )
+
+        @Option(help: "The fingerprint (.safetensors).")
+        var fingerprint: String
+
+        @Argument(help: "Checkpoints to measure.")
+        var models: [String]
+
+        @OptionGroup var engine: EngineOptions
+
+        @Flag(help: "Print one JSON object with the results on standard output.")
+        var json = false
+
+        func validate() throws {
+            guard !models.isEmpty else { throw ValidationError("give at least one checkpoint to measure") }
+        }
+
+        func run() throws {
+            engine.apply()
+            let loaded = try Fingerprint(decoding: try Data(contentsOf: URL(fileURLWithPath: fingerprint)), path: fingerprint)
+            var rows: [FingerprintAgreement] = []
+            for model in models {
+                let (hits, decoyHits) = try loaded.agreement(of: try Checkpoint.load(model))
+                let row = FingerprintAgreement(model: model, hits: hits, inputs: loaded.inputs.count, decoyHits: decoyHits, decoys: loaded.decoys.count)
+                rows.append(row)
+                if !json {
+                    print(String(format: "%@: fingerprint %d/%d (%.1f %%), decoys %d/%d (%.1f %%)", model, hits, row.inputs, 100 * row.rate,
+                                 decoyHits, row.decoys, 100 * (row.decoyRate ?? 0)))
+                }
+            }
+            if json { try printJSON(FingerprintEvalReport(fingerprint: fingerprint, models: rows)) }
+        }
+    }
+}
+
+struct FingerprintMakeReport: Encodable {
+    var out: String
+    var sha256: String
+    var inputs: Int
+    var decoys: Int
+    var candidates: Int
+    /// Fingerprint inputs per protected-model answer, class by class.
+    var labelCounts: [Int]
+    /// How often the protected model itself answers the decoys' labels (by chance: they are another input's).
+    var protectedDecoyAgreement: Double?
+    var seconds: Double
+}
+
+struct FingerprintAgreement: Encodable {
+    var model: String
+    var hits: Int
+    var inputs: Int
+    var decoyHits: Int
+    var decoys: Int
+    var rate: Double { Double(hits) / Double(inputs) }
+    var decoyRate: Double? { decoys == 0 ? nil : Double(decoyHits) / Double(decoys) }
+
+    enum CodingKeys: String, CodingKey { case model, hits, inputs, decoyHits, decoys, rate, decoyRate }
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(model, forKey: .model)
+        try c.encode(hits, forKey: .hits)
+        try c.encode(inputs, forKey: .inputs)
+        try c.encode(decoyHits, forKey: .decoyHits)
+        try c.encode(decoys, forKey: .decoys)
+        try c.encode(rate, forKey: .rate)
+        try c.encodeIfPresent(decoyRate, forKey: .decoyRate)
+    }
+}
+
+struct FingerprintEvalReport: Encodable {
+    var fingerprint: String
+    var models: [FingerprintAgreement]
+}

@@ -1,0 +1,121 @@
+import Data
+import Engine
+import TestSupport
+import XCTest
+@testable import Forensics
+
+final class FingerprintTests: XCTestCase {
+    /// Three classes of 8×8 images, each class a brighter patch in its own place, with noise.
+    func tinyData(count: Int, seed: UInt64) -> Dataset {
+        var rng = SeededGenerator(seed: seed)
+        var images: [Float] = [], labels: [Int32] = []
+        for n in 0..<count {
+            let label = n % 3
+            for pixel in 0..<64 {
+                let inPatch = (pixel / 8) / 3 == label
+                images.append(min(1, (inPatch ? 0.6 : 0.1) + Float(rng.next() % 1000) / 4000))
+            }
+            labels.append(Int32(label))
+        }
+        return Dataset(name: "tiny", itemShape: [1, 8, 8], images: images, labels: labels, classNames: ["a", "b", "c"])
+    }
+
+    func provenance(classes: Int = 3) throws -> Fingerprint.Provenance {
+        try Fingerprint.Provenance(dataset: "tiny", split: "test", classNames: (0..<classes).map { "class \($0)" },
+                                   protectedModelSha256: String(repeating: "ab", count: 32), candidates: 10, seed: 5,
+                                   filterReferences: [try .init(architecture: "mlp", seed: 9, trainImages: 30, epochs: 1)])
+    }
+
+    func fingerprint() throws -> Fingerprint {
+        try Fingerprint(provenance: try provenance(), itemShape: [1, 2, 2],
+                        inputs: .init(images: [0, 0.5, 1, 0.25, 1, 1, 0, 0], labels: [2, 0]),
+                        decoys: .init(images: [0.1, 0.2, 0.3, 0.4], labels: [0]))
+    }
+
+    func testAFingerprintFileDecodesToWhatWasWritten() throws {
+        let written = try fingerprint()
+        XCTAssertEqual(try Fingerprint(decoding: try written.encoded()), written)
+    }
+
+    func testDecodingRefusesWhatAFingerprintCannotBe() throws {
+        let good = try fingerprint()
+        func refused(_ tensors: Safetensors, mentioning word: String, line: UInt = #line) {
+            XCTAssertThrowsError(try Fingerprint(decoding: tensors.encoded()), line: line) { XCTAssertTrue("\($0)".contains(word), "\($0)", line: line) }
+        }
+        let original = try Safetensors(decoding: try good.encoded(), path: "f")
+        func changed(_ change: (inout Safetensors) -> Void) -> Safetensors {
+            var copy = original
+            change(&copy)
+            return copy
+        }
+        func replace(_ name: String, shape: [Int]? = nil, values: [Float]) -> (inout Safetensors) -> Void {
+            { tensors in
+                let index = tensors.entries.firstIndex { $0.name == name }!
+                tensors.entries[index] = .init(name: name, shape: shape ?? tensors.entries[index].shape, values: values)
+            }
+        }
+        refused(changed { $0.metadata["format"] = "tracemark.trigger-set/v1" }, mentioning: "not a fingerprint")
+        refused(changed { $0.metadata["provenance"] = "{}" }, mentioning: "provenance")
+        refused(changed { $0.metadata["provenance"] = $0.metadata["provenance"]!.replacingOccurrences(of: String(repeating: "ab", count: 32), with: "xyz") },
+                mentioning: "protected_model_sha256")
+        refused(changed(replace("input_labels", values: [2, 3])), mentioning: "labels must be classes")
+        refused(changed(replace("input_labels", values: [2, 0.5])), mentioning: "whole class numbers")
+        refused(changed(replace("inputs", values: [0, 0.5, 1, .nan, 1, 1, 0, 0])), mentioning: "pixels")
+        refused(changed(replace("inputs", values: [0, 0.5, 1, 2, 1, 1, 0, 0])), mentioning: "pixels")
+        refused(changed(replace("input_labels", shape: [3], values: [2, 0, 1])), mentioning: "needs tensors")
+        refused(changed(replace("decoys", shape: [1, 4], values: [0.1, 0.2, 0.3, 0.4])), mentioning: "decoys are")
+        refused(changed { $0.entries.removeAll { $0.name == "decoy_labels" } }, mentioning: "needs tensors")
+        refused(changed(replace("inputs", shape: [0, 1, 2, 2], values: [])), mentioning: "needs tensors")
+        let bytes = try good.encoded()
+        XCTAssertThrowsError(try Fingerprint(decoding: bytes.prefix(bytes.count - 3)))
+    }
+
+    /// The maker's promises: the fingerprint's labels are the protected model's answers, no filter
+    /// reference gives them, the decoys carry the same labels, and the same plan chooses the same.
+    func testAFingerprintIsWhatTheProtectedModelAloneAnswers() throws {
+        let train = tinyData(count: 90, seed: 1), candidates = tinyData(count: 60, seed: 2)
+        let protected = try Classifier.untrained("mlp", for: train, seed: 77)
+        var plan = FingerprintMaker.Plan()
+        plan.inputs = 20
+        plan.decoys = 20
+        plan.candidates = 400
+        plan.references = 2
+        plan.architectures = ["mlp"]
+        plan.epochs = 1
+        plan.trainImages = 60
+        let folder = temporaryFolder(self)
+        let maker = try FingerprintMaker(plan: plan, datasetName: "tiny", trainSet: train, candidateSet: candidates, candidateSplit: "test",
+                                         referenceFolder: folder)
+        let made = try maker.make(protected: protected, checkpointSha256: String(repeating: "0f", count: 32))
+        XCTAssertEqual(made.inputs.count, 20)
+        XCTAssertEqual(made.decoys.count, 20)
+        XCTAssertEqual(made.inputs.labels, made.inputs.images.withUnsafeBufferPointer { protected.labels($0) })
+        XCTAssertEqual(made.decoys.labels.sorted(), made.inputs.labels.sorted(), "the decoys hold each label as often as the fingerprint")
+        XCTAssertEqual(try made.agreement(of: protected).hits, 20)
+        let references = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".safetensors") }
+        XCTAssertEqual(references.count, 2)
+        for file in references {
+            let reference = try Checkpoint.load(folder.appendingPathComponent(file).path)
+            XCTAssertEqual(try made.agreement(of: reference).hits, 0, "\(file) answers a fingerprint input as the protected model does")
+        }
+        XCTAssertEqual(made.provenance.filterReferences.map(\.seed), [plan.seed, plan.seed + 1])
+        XCTAssertEqual(try maker.make(protected: protected, checkpointSha256: String(repeating: "0f", count: 32)), made,
+                       "the same plan (references reloaded) chooses the same fingerprint")
+        plan.inputs = 400
+        XCTAssertThrowsError(try FingerprintMaker(plan: plan, datasetName: "tiny", trainSet: train, candidateSet: candidates, candidateSplit: "test",
+                                                  referenceFolder: folder).make(protected: protected, checkpointSha256: String(repeating: "0f", count: 32))) {
+            XCTAssertTrue("\($0)".contains("candidates are answered by no filter reference"), "\($0)")
+        }
+    }
+
+    func testCandidatesAreInvertedImagesAndInvertedMixes() {
+        let data = tinyData(count: 9, seed: 3)
+        let candidates = FingerprintCandidates(from: data, count: 10, seed: 4)
+        XCTAssertEqual(candidates.count, 10)
+        XCTAssertEqual(candidates.images, FingerprintCandidates(from: data, count: 10, seed: 4).images)
+        XCTAssertTrue(candidates.images.allSatisfy { (0...1).contains($0) })
+        let firstInverted = Array(candidates.images[0..<64]).map { 1 - $0 }
+        XCTAssertTrue((0..<9).contains { n in zip(firstInverted, data.images[n * 64..<(n + 1) * 64]).allSatisfy { abs($0 - $1) < 1e-6 } },
+                      "the first half are images of the data set, inverted")
+    }
+}
