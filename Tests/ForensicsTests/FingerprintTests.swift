@@ -119,3 +119,30 @@ final class FingerprintTests: XCTestCase {
                       "the first half are images of the data set, inverted")
     }
 }
+
+/// `tracemark fingerprint make` and `eval` on Fashion-MNIST at tiny sizes, and their refusals.
+final class FingerprintCommandTests: XCTestCase {
+    func testMakeThenEvalAndClearRefusals() throws {
+        let folder = temporaryFolder(self)
+        let path = { (name: String) in folder.appendingPathComponent(name).path }
+        let trained = try runProgram(tracemarkBinary, ["train", "--arch", "mlp", "--epochs", "1", "--train-limit", "1000", "--out", path("m.safetensors")])
+        XCTAssertEqual(trained.status, 0, trained.output)
+        let made = try runProgram(tracemarkBinary, ["fingerprint", "make", "--model", path("m.safetensors"), "--out", path("f.safetensors"),
+                                                    "--inputs", "30", "--decoys", "30", "--candidates", "2000", "--references", "1",
+                                                    "--architectures", "mlp", "--epochs", "1", "--train-images", "1000", "--json"])
+        XCTAssertEqual(made.status, 0, made.output)
+        XCTAssertTrue(made.output.contains("\"inputs\" : 30"), made.output)
+        let evaluated = try runProgram(tracemarkBinary, ["fingerprint", "eval", "--fingerprint", path("f.safetensors"), path("m.safetensors"), "--json"])
+        XCTAssertEqual(evaluated.status, 0, evaluated.output)
+        let json = evaluated.output[evaluated.output.firstIndex(of: "{")!...]
+        let models = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["models"] as? [[String: Any]])
+        XCTAssertEqual(models.first?["hits"] as? Int, 30, "the protected model answers its own fingerprint")
+
+        let tooFew = try runProgram(tracemarkBinary, ["fingerprint", "make", "--model", path("m.safetensors"), "--out", path("g.safetensors"), "--inputs", "0"])
+        XCTAssertNotEqual(tooFew.status, 0)
+        XCTAssertTrue(tooFew.output.contains("inputs must be"), tooFew.output)
+        let notAFingerprint = try runProgram(tracemarkBinary, ["fingerprint", "eval", "--fingerprint", path("m.safetensors"), path("m.safetensors")])
+        XCTAssertNotEqual(notAFingerprint.status, 0)
+        XCTAssertTrue(notAFingerprint.output.contains("is not a fingerprint"), notAFingerprint.output)
+    }
+}

@@ -174,19 +174,13 @@ struct FingerprintAgreement: Encodable {
     var inputs: Int
     var decoyHits: Int
     var decoys: Int
-    var rate: Double { Double(hits) / Double(inputs) }
-    var decoyRate: Double? { decoys == 0 ? nil : Double(decoyHits) / Double(decoys) }
+    var rate: Double
+    var decoyRate: Double?
 
-    enum CodingKeys: String, CodingKey { case model, hits, inputs, decoyHits, decoys, rate, decoyRate }
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(model, forKey: .model)
-        try c.encode(hits, forKey: .hits)
-        try c.encode(inputs, forKey: .inputs)
-        try c.encode(decoyHits, forKey: .decoyHits)
-        try c.encode(decoys, forKey: .decoys)
-        try c.encode(rate, forKey: .rate)
-        try c.encodeIfPresent(decoyRate, forKey: .decoyRate)
+    init(model: String, hits: Int, inputs: Int, decoyHits: Int, decoys: Int) {
+        (self.model, self.hits, self.inputs, self.decoyHits, self.decoys) = (model, hits, inputs, decoyHits, decoys)
+        rate = Double(hits) / Double(inputs)
+        decoyRate = decoys == 0 ? nil : Double(decoyHits) / Double(decoys)
     }
 }
 
