@@ -22,7 +22,8 @@ final class FingerprintTests: XCTestCase {
 
     func provenance(classes: Int = 3) throws -> Fingerprint.Provenance {
         try Fingerprint.Provenance(dataset: "tiny", split: "test", classNames: (0..<classes).map { "class \($0)" },
-                                   protectedModelSha256: String(repeating: "ab", count: 32), candidates: 10, seed: 5,
+                                   protectedModelSha256: String(repeating: "ab", count: 32),
+                                   candidates: try .init(kind: "inverted", count: 10, seed: 5, epsilon: nil, steps: nil),
                                    filterReferences: [try .init(architecture: "mlp", seed: 9, trainImages: 30, epochs: 1)])
     }
 
@@ -58,6 +59,10 @@ final class FingerprintTests: XCTestCase {
         refused(changed { $0.metadata["provenance"] = "{}" }, mentioning: "provenance")
         refused(changed { $0.metadata["provenance"] = $0.metadata["provenance"]!.replacingOccurrences(of: String(repeating: "ab", count: 32), with: "xyz") },
                 mentioning: "protected_model_sha256")
+        refused(changed { $0.metadata["provenance"] = $0.metadata["provenance"]!.replacingOccurrences(of: "\"inverted\"", with: "\"adversarial\"") },
+                mentioning: "only they, have an epsilon")
+        refused(changed { $0.metadata["provenance"] = $0.metadata["provenance"]!.replacingOccurrences(of: "\"inverted\"", with: "\"rotated\"") },
+                mentioning: "candidate kind")
         refused(changed(replace("input_labels", values: [2, 3])), mentioning: "labels must be classes")
         refused(changed(replace("input_labels", values: [2, 0.5])), mentioning: "whole class numbers")
         refused(changed(replace("inputs", values: [0, 0.5, 1, .nan, 1, 1, 0, 0])), mentioning: "pixels")
@@ -106,6 +111,19 @@ final class FingerprintTests: XCTestCase {
                                                   referenceFolder: folder).make(protected: protected, checkpointSha256: String(repeating: "0f", count: 32))) {
             XCTAssertTrue("\($0)".contains("candidates are answered by no filter reference"), "\($0)")
         }
+    }
+
+    func testAdversarialCandidatesStayWithinEpsilonOfHeldOutImagesAndMoveTheModel() throws {
+        let data = tinyData(count: 30, seed: 6)
+        let model = try Classifier.untrained("mlp", for: data, seed: 3)
+        let moved = FingerprintCandidates(adversarialFrom: data, against: model, count: 20, epsilon: 0.2, steps: 5, seed: 8)
+        let unmoved = FingerprintCandidates(adversarialFrom: data, against: model, count: 20, epsilon: 1e-6, steps: 1, seed: 8)
+        XCTAssertEqual(moved.count, 20)
+        XCTAssertTrue(zip(moved.images, unmoved.images).allSatisfy { abs($0 - $1) <= 0.2 + 1e-5 }, "inside the L∞ ball around the same images")
+        XCTAssertTrue(moved.images.allSatisfy { (0...1).contains($0) })
+        let changed = zip(moved.images.withUnsafeBufferPointer { model.labels($0) }, unmoved.images.withUnsafeBufferPointer { model.labels($0) })
+            .filter { $0 != $1 }.count
+        XCTAssertGreaterThan(changed, 0, "targeted steps change some of the model's answers")
     }
 
     func testCandidatesAreInvertedImagesAndInvertedMixes() {

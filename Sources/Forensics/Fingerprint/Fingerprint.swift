@@ -42,6 +42,44 @@ public struct Fingerprint: Equatable, Sendable {
         }
     }
 
+    /// How the candidates were made (`FingerprintCandidates`).
+    public struct Candidates: Codable, Equatable, Sendable {
+        /// A `FingerprintCandidates.Kind`.
+        public let kind: String
+        public let count: Int
+        public let seed: UInt64
+        /// Adversarial candidates' L∞ radius and PGD steps; nil for other kinds.
+        public let epsilon: Float?
+        public let steps: Int?
+
+        public init(kind: String, count: Int, seed: UInt64, epsilon: Float?, steps: Int?) throws {
+            guard let known = FingerprintCandidates.Kind(rawValue: kind) else {
+                throw ForensicsError.invalid("candidate kind '\(kind.prefix(40))' is not one of \(FingerprintCandidates.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard Fingerprint.counts.contains(count) else {
+                throw ForensicsError.invalid("candidates must be \(Fingerprint.counts.lowerBound)–\(Fingerprint.counts.upperBound), got \(count)")
+            }
+            let adversarial = known == .adversarial
+            guard adversarial == (epsilon != nil), adversarial == (steps != nil),
+                  epsilon.map({ $0.isFinite && $0 > 0 && $0 <= 1 }) ?? true, steps.map({ (1...1000).contains($0) }) ?? true else {
+                throw ForensicsError.invalid("adversarial candidates, and only they, have an epsilon in (0, 1] and 1–1000 steps")
+            }
+            self.kind = kind
+            self.count = count
+            self.seed = seed
+            self.epsilon = epsilon
+            self.steps = steps
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let kind = try c.decode(String.self, forKey: .kind), count = try c.decode(Int.self, forKey: .count)
+            let seed = try c.decode(UInt64.self, forKey: .seed), epsilon = try c.decodeIfPresent(Float.self, forKey: .epsilon)
+            let steps = try c.decodeIfPresent(Int.self, forKey: .steps)
+            self = try decoder.validated { try Candidates(kind: kind, count: count, seed: seed, epsilon: epsilon, steps: steps) }
+        }
+    }
+
     /// Where the fingerprint came from.
     public struct Provenance: Codable, Equatable, Sendable {
         /// The data set and split the candidates were made from.
@@ -50,12 +88,10 @@ public struct Fingerprint: Equatable, Sendable {
         public let classNames: [String]
         /// SHA-256 of the protected model's checkpoint file.
         public let protectedModelSha256: String
-        /// How many candidates were drawn (`FingerprintCandidates`), and with which seed.
-        public let candidates: Int
-        public let seed: UInt64
+        public let candidates: Candidates
         public let filterReferences: [FilterReference]
 
-        public init(dataset: String, split: String, classNames: [String], protectedModelSha256: String, candidates: Int, seed: UInt64,
+        public init(dataset: String, split: String, classNames: [String], protectedModelSha256: String, candidates: Candidates,
                     filterReferences: [FilterReference]) throws {
             for (name, value) in [("dataset", dataset), ("split", split)] where !isPlainName(value, limit: 64) {
                 throw ForensicsError.invalid("\(name) must be 1–64 characters without control characters")
@@ -64,16 +100,12 @@ public struct Fingerprint: Equatable, Sendable {
                 throw ForensicsError.invalid("class_names must be 2–1000 names of 1–200 characters without control characters")
             }
             guard isSHA256Hex(protectedModelSha256) else { throw ForensicsError.invalid("protected_model_sha256 must be 64 lowercase hex digits") }
-            guard Fingerprint.counts.contains(candidates) else {
-                throw ForensicsError.invalid("candidates must be \(Fingerprint.counts.lowerBound)–\(Fingerprint.counts.upperBound), got \(candidates)")
-            }
             guard (1...100).contains(filterReferences.count) else { throw ForensicsError.invalid("a fingerprint is chosen by 1–100 filter references") }
             self.dataset = dataset
             self.split = split
             self.classNames = classNames
             self.protectedModelSha256 = protectedModelSha256
             self.candidates = candidates
-            self.seed = seed
             self.filterReferences = filterReferences
         }
 
@@ -81,11 +113,11 @@ public struct Fingerprint: Equatable, Sendable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let dataset = try c.decode(String.self, forKey: .dataset), split = try c.decode(String.self, forKey: .split)
             let classNames = try c.decode([String].self, forKey: .classNames)
-            let digest = try c.decode(String.self, forKey: .protectedModelSha256), candidates = try c.decode(Int.self, forKey: .candidates)
-            let seed = try c.decode(UInt64.self, forKey: .seed), filters = try c.decode([FilterReference].self, forKey: .filterReferences)
+            let digest = try c.decode(String.self, forKey: .protectedModelSha256), candidates = try c.decode(Candidates.self, forKey: .candidates)
+            let filters = try c.decode([FilterReference].self, forKey: .filterReferences)
             self = try decoder.validated {
                 try Provenance(dataset: dataset, split: split, classNames: classNames, protectedModelSha256: digest, candidates: candidates,
-                               seed: seed, filterReferences: filters)
+                               filterReferences: filters)
             }
         }
     }

@@ -1,5 +1,6 @@
 import Data
 import Engine
+import Watermark
 
 /// Inputs a fingerprint is chosen from: images of a data set's held-out split turned inside out —
 /// inverted (1 − x), and inverted 50/50 mixes of two images of different classes. No model trains
@@ -11,6 +12,14 @@ import Engine
 /// on the protected model's mistakes among ordinary test images the fine-tuned copies fell to
 /// 4–8 %, no better than independent models.
 public struct FingerprintCandidates {
+    public enum Kind: String, CaseIterable, Sendable {
+        /// Inverted images and inverted mixes (below).
+        case inverted
+        /// Held-out images pushed by targeted PGD, against the protected model, towards a random
+        /// other class: inputs on the protected model's own decision boundary.
+        case adversarial
+    }
+
     public let itemShape: [Int]
     /// Raw pixels in [0, 1], `count` items.
     public let images: [Float]
@@ -37,5 +46,21 @@ public struct FingerprintCandidates {
         }
         itemShape = dataset.itemShape
         self.images = images
+    }
+
+    /// `count` held-out images, each moved by targeted PGD (L∞ radius `epsilon`, `steps` steps)
+    /// against `model` towards a random class other than its own label.
+    public init(adversarialFrom dataset: Dataset, against model: Classifier, count: Int, epsilon: Float, steps: Int, seed: UInt64) {
+        let size = dataset.itemSize, classes = Int32(dataset.classNames.count)
+        var rng = SeededGenerator(seed: seed)
+        var originals = [Float](), targets = [Int32]()
+        originals.reserveCapacity(count * size)
+        for _ in 0..<count {
+            let index = Int(rng.next() % UInt64(dataset.count))
+            originals += dataset.images[index * size..<(index + 1) * size]
+            targets.append((dataset.labels[index] + 1 + Int32(rng.next() % UInt64(classes - 1))) % classes)
+        }
+        itemShape = dataset.itemShape
+        images = SignedGradientStep.targeted(model, images: originals, targets: targets, epsilon: epsilon, steps: steps)
     }
 }

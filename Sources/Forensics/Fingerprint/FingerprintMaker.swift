@@ -7,6 +7,10 @@ import Foundation
 /// the kept ones, in a seeded order, into the fingerprint and its decoys.
 public struct FingerprintMaker {
     public struct Plan: Sendable {
+        public var kind = FingerprintCandidates.Kind.inverted
+        /// For adversarial candidates: the L∞ radius and the PGD steps.
+        public var epsilon: Float = 0.1
+        public var steps = 10
         public var inputs = 500
         public var decoys = 500
         public var candidates = 20_000
@@ -30,6 +34,7 @@ public struct FingerprintMaker {
                 return "architectures must be some of \(ModelZoo.architectures.joined(separator: ", "))"
             }
             guard epochs >= 1, trainImages >= 1 else { return "epochs and train images must be at least 1" }
+            guard epsilon.isFinite, epsilon > 0, epsilon <= 1, (1...1000).contains(steps) else { return "epsilon must lie in (0, 1] and steps in 1–1000" }
             return nil
         }
     }
@@ -60,7 +65,11 @@ public struct FingerprintMaker {
         guard model.card.inputShape == candidateSet.itemShape, model.classCount == candidateSet.classNames.count else {
             throw ForensicsError.invalid("the model takes \(model.card.inputShape) into \(model.classCount) classes; \(candidateSet.name) is \(candidateSet.itemShape) into \(candidateSet.classNames.count)")
         }
-        let candidates = FingerprintCandidates(from: candidateSet, count: plan.candidates, seed: plan.seed)
+        let candidates = switch plan.kind {
+        case .inverted: FingerprintCandidates(from: candidateSet, count: plan.candidates, seed: plan.seed)
+        case .adversarial: FingerprintCandidates(adversarialFrom: candidateSet, against: model, count: plan.candidates, epsilon: plan.epsilon,
+                                                 steps: plan.steps, seed: plan.seed)
+        }
         let answers = candidates.images.withUnsafeBufferPointer { model.labels($0) }
         var unshared = Array(repeating: true, count: answers.count)
         let references = ReferenceModels(trainSet: trainSet, datasetName: datasetName, architectures: plan.architectures, epochs: plan.epochs,
@@ -91,7 +100,10 @@ public struct FingerprintMaker {
         while decoyLabels.count < plan.decoys { decoyLabels += labels.shuffled(using: &rng) }
         return try Fingerprint(
             provenance: Fingerprint.Provenance(dataset: datasetName, split: candidateSplit, classNames: candidateSet.classNames,
-                                               protectedModelSha256: checkpointSha256, candidates: plan.candidates, seed: plan.seed,
+                                               protectedModelSha256: checkpointSha256,
+                                               candidates: Fingerprint.Candidates(kind: plan.kind.rawValue, count: plan.candidates, seed: plan.seed,
+                                                                                  epsilon: plan.kind == .adversarial ? plan.epsilon : nil,
+                                                                                  steps: plan.kind == .adversarial ? plan.steps : nil),
                                                filterReferences: filters),
             itemShape: candidateSet.itemShape,
             inputs: Fingerprint.Inputs(images: images(chosen), labels: labels),

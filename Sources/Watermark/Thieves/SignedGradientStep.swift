@@ -4,7 +4,7 @@ import Engine
 /// pixels: with f the logit of each image's label it is Papernot et al.'s Jacobian-based
 /// augmentation; with f the cross-entropy of the label it is one FGSM step (Goodfellow et al.,
 /// ICLR 2015), and repeated with a projection, PGD (Madry et al., ICLR 2018).
-enum SignedGradientStep {
+public enum SignedGradientStep {
     enum Objective { case logit, loss }
 
     /// `images`: raw pixels, items of the classifier's input shape end to end, one label each.
@@ -42,6 +42,21 @@ enum SignedGradientStep {
         }
         network.store.zeroGradients()
         return stepped
+    }
+
+    /// Targeted PGD inside the L∞ ball of radius `epsilon` around `images`: `steps` descent steps
+    /// of 2.5·ε/steps on the cross-entropy of each image's target, each projected back into the
+    /// ball and [0, 1].
+    public static func targeted(_ classifier: Classifier, images: [Float], targets: [Int32], epsilon: Float, steps: Int) -> [Float] {
+        var adversarial = images
+        let step = 2.5 * epsilon / Float(Swift.max(steps, 1))
+        for _ in 0..<steps {
+            adversarial = apply(classifier, images: adversarial, labels: targets, objective: .loss, step: -step)
+            for i in adversarial.indices {
+                adversarial[i] = Swift.min(Swift.max(adversarial[i], images[i] - epsilon), images[i] + epsilon)
+            }
+        }
+        return adversarial
     }
 
     /// PGD inside the L∞ ball of radius `epsilon` around `images`: a uniform random start, then

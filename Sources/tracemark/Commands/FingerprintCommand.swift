@@ -43,6 +43,15 @@ struct FingerprintCommand: ParsableCommand {
         @Option(help: "The held-out split candidates are made from.")
         var split = "test"
 
+        @Option(help: "Candidates: inverted (inverted images and mixes) or adversarial (targeted PGD against the model).")
+        var kind = FingerprintMaker.Plan().kind.rawValue
+
+        @Option(help: "Adversarial candidates: the L∞ radius, in pixels of [0, 1].")
+        var epsilon = FingerprintMaker.Plan().epsilon
+
+        @Option(help: "Adversarial candidates: PGD steps.")
+        var steps = FingerprintMaker.Plan().steps
+
         @Option(help: "Fingerprint inputs.")
         var inputs = FingerprintMaker.Plan().inputs
 
@@ -74,6 +83,9 @@ struct FingerprintCommand: ParsableCommand {
 
         var plan: FingerprintMaker.Plan {
             var plan = FingerprintMaker.Plan()
+            plan.kind = FingerprintCandidates.Kind(rawValue: kind) ?? plan.kind
+            plan.epsilon = epsilon
+            plan.steps = steps
             plan.inputs = inputs
             plan.decoys = decoys
             plan.candidates = candidates
@@ -85,6 +97,9 @@ struct FingerprintCommand: ParsableCommand {
         }
 
         func validate() throws {
+            guard FingerprintCandidates.Kind(rawValue: kind) != nil else {
+                throw ValidationError("--kind must be one of \(FingerprintCandidates.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
             if let problem = plan.problem { throw ValidationError(problem) }
         }
 
