@@ -24,7 +24,7 @@ final class FingerprintTests: XCTestCase {
         try Fingerprint.Provenance(dataset: "tiny", split: "test", classNames: (0..<classes).map { "class \($0)" },
                                    protectedModelSha256: String(repeating: "ab", count: 32),
                                    candidates: try .init(kind: "inverted", count: 10, seed: 5, epsilon: nil, steps: nil),
-                                   filterReferences: [try .init(architecture: "mlp", seed: 9, trainImages: 30, epochs: 1)])
+                                   filterReferences: [try .init(architecture: "mlp", augmentation: "none", seed: 9, trainImages: 30, epochs: 1)])
     }
 
     func fingerprint() throws -> Fingerprint {
@@ -104,6 +104,7 @@ final class FingerprintTests: XCTestCase {
             XCTAssertEqual(try made.agreement(of: reference).hits, 0, "\(file) answers a fingerprint input as the protected model does")
         }
         XCTAssertEqual(made.provenance.filterReferences.map(\.seed), [plan.seed, plan.seed + 1])
+        XCTAssertEqual(made.provenance.filterReferences.map(\.augmentation), ["light", "none"], "each architecture meets the presets in turn")
         XCTAssertEqual(try maker.make(protected: protected, checkpointSha256: String(repeating: "0f", count: 32)), made,
                        "the same plan (references reloaded) chooses the same fingerprint")
         plan.inputs = 400

@@ -123,6 +123,30 @@ final class FormatFuzzTests: XCTestCase {
         }
     }
 
+    // MARK: Fingerprints (files on disk; to be sealed in the vault)
+
+    func testMutatedFingerprints() throws {
+        let provenance = try Fingerprint.Provenance(
+            dataset: "fashion-mnist", split: "test", classNames: Self.classNames, protectedModelSha256: String(repeating: "ab", count: 32),
+            candidates: try .init(kind: "adversarial", count: 100, seed: 3, epsilon: 0.1, steps: 10),
+            filterReferences: [try .init(architecture: "mlp", augmentation: "none", seed: 9, trainImages: 300, epochs: 1)])
+        let fingerprint = try Fingerprint(provenance: provenance, itemShape: [1, 2, 2],
+                                          inputs: .init(images: [0, 0.5, 1, 0.25, 1, 1, 0, 0], labels: [2, 9]),
+                                          decoys: .init(images: [0.1, 0.2, 0.3, 0.4], labels: [9]))
+        let provenanceJSON = try CanonicalJSON.encode(provenance)
+        // The provenance alone, mutated as JSON, in the seed file's metadata.
+        FuzzRun.run("fingerprint-provenance", seeds: [provenanceJSON]) { mutated in
+            var file = try Safetensors(decoding: try fingerprint.encoded(), path: "fuzz")
+            file.metadata["provenance"] = String(decoding: mutated, as: UTF8.self)
+            let decoded = try Fingerprint(decoding: file.encoded())
+            XCTAssertTrue(decoded.inputs.labels.allSatisfy { (0..<Int32(decoded.provenance.classNames.count)).contains($0) })
+        }
+        FuzzRun.run("fingerprint", seeds: [try fingerprint.encoded()], expectsAcceptance: false) { input in
+            let decoded = try Fingerprint(decoding: input)
+            XCTAssertEqual(decoded.inputs.images.count, decoded.inputs.count * decoded.itemShape.reduce(1, *))
+        }
+    }
+
     // MARK: Open Inference v2 requests (anyone who reaches `tracemark serve`)
 
     func testMutatedInferenceRequests() throws {

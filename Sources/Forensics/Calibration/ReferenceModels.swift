@@ -3,14 +3,18 @@ import Engine
 import Foundation
 import Training
 
-/// Independently trained clean models of one data set: architectures in turn, each with its own
-/// seed and its own random subset of the training split. The calibration measures its null on
+/// Independently trained clean models of one data set: architectures in turn (and within each
+/// architecture, augmentation presets in turn), each with its own seed and its own random subset
+/// of the training split. The calibration measures its null on
 /// them, and a fingerprint is filtered with them — from seeds that never meet, since a null
 /// measured on the models that chose the fingerprint would be biased low.
 public struct ReferenceModels {
     public let trainSet: Dataset
     public let datasetName: String
     public let architectures: [String]
+    /// `Augmentation.presets` names; reference `index` trains with the
+    /// `(index / architectures.count)`-th in turn, so every architecture meets each of them.
+    public let augmentations: [String]
     public let epochs: Int
     public let trainImages: Int
     /// Reference `index` gets seed `seed + index`.
@@ -18,19 +22,26 @@ public struct ReferenceModels {
     /// Checkpoints are saved here and loaded from here when present.
     public let folder: URL?
 
-    public init(trainSet: Dataset, datasetName: String, architectures: [String], epochs: Int, trainImages: Int, seed: UInt64, folder: URL?) {
+    /// Every name in `augmentations` must be one of `Augmentation.presets`.
+    public init(trainSet: Dataset, datasetName: String, architectures: [String], augmentations: [String] = ["light"], epochs: Int,
+                trainImages: Int, seed: UInt64, folder: URL?) {
+        precondition(!augmentations.isEmpty && augmentations.allSatisfy(Self.isAugmentation), "augmentation presets are checked by the plans")
         self.trainSet = trainSet
         self.datasetName = datasetName
         self.architectures = architectures
+        self.augmentations = augmentations
         self.epochs = epochs
         self.trainImages = trainImages
         self.seed = seed
         self.folder = folder
     }
 
+    public static func isAugmentation(_ name: String) -> Bool { Augmentation.presets.contains { $0.name == name } }
+
     public struct Reference {
         public let classifier: Classifier
         public let architecture: String
+        public let augmentation: String
         public let seed: UInt64
         public let trainImages: Int
     }
@@ -38,23 +49,28 @@ public struct ReferenceModels {
     /// Reference `index`: loaded when its checkpoint is in the folder, else trained and saved there.
     public func model(_ index: Int) throws -> Reference {
         let architecture = architectures[index % architectures.count]
+        let augmentation = augmentations[(index / architectures.count) % augmentations.count]
         let seed = self.seed &+ UInt64(index)
-        // Everything that shapes the model is in the name, so a rerun with other settings trains anew.
+        // Everything that shapes the model is in the name, so a rerun with other settings trains anew
+        // (the default augmentation is left out, as in the names calibrations have always used).
         let file = folder?.appendingPathComponent(
-            "reference-\(index)-\(architecture)-seed\(seed)-\(datasetName)-\(trainImages)images-\(epochs)epochs.safetensors")
+            "reference-\(index)-\(architecture)-seed\(seed)-\(datasetName)-\(trainImages)images-\(epochs)epochs"
+            + (augmentation == "light" ? "" : "-augment-\(augmentation)") + ".safetensors")
         var order = Array(trainSet.labels.indices)
         var rng = SeededGenerator(seed: seed)
         order.shuffle(using: &rng)
         let subset = trainSet.subset(Array(order.prefix(trainImages)).sorted())
         if let file, FileManager.default.fileExists(atPath: file.path) {
-            return Reference(classifier: try Checkpoint.load(file.path), architecture: architecture, seed: seed, trainImages: subset.count)
+            return Reference(classifier: try Checkpoint.load(file.path), architecture: architecture, augmentation: augmentation, seed: seed,
+                             trainImages: subset.count)
         }
         let model = try Classifier.untrained(architecture, for: subset, seed: seed)
         var configuration = TrainingConfiguration()
         configuration.epochs = epochs
         configuration.seed = seed
+        configuration.augmentation = Augmentation.presets.first { $0.name == augmentation }!.augmentation
         _ = Trainer(classifier: model, configuration: configuration).train(on: subset)
         if let file { try Checkpoint.save(model, to: file.path) }
-        return Reference(classifier: model, architecture: architecture, seed: seed, trainImages: subset.count)
+        return Reference(classifier: model, architecture: architecture, augmentation: augmentation, seed: seed, trainImages: subset.count)
     }
 }

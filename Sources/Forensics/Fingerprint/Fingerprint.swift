@@ -1,3 +1,4 @@
+import Data
 import Engine
 import Foundation
 
@@ -19,16 +20,22 @@ public struct Fingerprint: Equatable, Sendable {
     /// answer on any fingerprint input. The null must come from other references.
     public struct FilterReference: Codable, Equatable, Sendable {
         public let architecture: String
+        /// An `Augmentation.presets` name.
+        public let augmentation: String
         public let seed: UInt64
         public let trainImages: Int
         public let epochs: Int
 
-        public init(architecture: String, seed: UInt64, trainImages: Int, epochs: Int) throws {
+        public init(architecture: String, augmentation: String, seed: UInt64, trainImages: Int, epochs: Int) throws {
             guard ModelZoo.architectures.contains(architecture) else {
                 throw ForensicsError.invalid("architecture '\(architecture.prefix(80))' is not one of \(ModelZoo.architectures.joined(separator: ", "))")
             }
+            guard ReferenceModels.isAugmentation(augmentation) else {
+                throw ForensicsError.invalid("augmentation '\(augmentation.prefix(40))' is not one of \(Augmentation.presets.map(\.name).joined(separator: ", "))")
+            }
             guard trainImages >= 0, epochs >= 0 else { throw ForensicsError.invalid("train_images and epochs must be 0 or more") }
             self.architecture = architecture
+            self.augmentation = augmentation
             self.seed = seed
             self.trainImages = trainImages
             self.epochs = epochs
@@ -36,9 +43,12 @@ public struct Fingerprint: Equatable, Sendable {
 
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            let architecture = try c.decode(String.self, forKey: .architecture), seed = try c.decode(UInt64.self, forKey: .seed)
+            let architecture = try c.decode(String.self, forKey: .architecture), augmentation = try c.decode(String.self, forKey: .augmentation)
+            let seed = try c.decode(UInt64.self, forKey: .seed)
             let trainImages = try c.decode(Int.self, forKey: .trainImages), epochs = try c.decode(Int.self, forKey: .epochs)
-            self = try decoder.validated { try FilterReference(architecture: architecture, seed: seed, trainImages: trainImages, epochs: epochs) }
+            self = try decoder.validated {
+                try FilterReference(architecture: architecture, augmentation: augmentation, seed: seed, trainImages: trainImages, epochs: epochs)
+            }
         }
     }
 

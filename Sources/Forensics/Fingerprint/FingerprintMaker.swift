@@ -16,6 +16,9 @@ public struct FingerprintMaker {
         public var candidates = 20_000
         public var references = 8
         public var architectures = CalibrationPlan().architectures
+        /// Augmentation presets, in turn within each architecture: what a model answers off the
+        /// data follows its recipe as well as its architecture.
+        public var augmentations = ["light", "none", "strong"]
         public var epochs = CalibrationPlan.Recipe.full.epochs
         public var trainImages = CalibrationPlan.Recipe.full.trainImages
         /// Filter reference `n` trains with seed `seed + n`: far from the calibration's, so the
@@ -32,6 +35,9 @@ public struct FingerprintMaker {
             guard (1...100).contains(references) else { return "references must be 1–100, got \(references)" }
             guard !architectures.isEmpty, architectures.allSatisfy(ModelZoo.architectures.contains) else {
                 return "architectures must be some of \(ModelZoo.architectures.joined(separator: ", "))"
+            }
+            guard !augmentations.isEmpty, augmentations.allSatisfy(ReferenceModels.isAugmentation) else {
+                return "augmentations must be some of \(Augmentation.presets.map(\.name).joined(separator: ", "))"
             }
             guard epochs >= 1, trainImages >= 1 else { return "epochs and train images must be at least 1" }
             guard epsilon.isFinite, epsilon > 0, epsilon <= 1, (1...1000).contains(steps) else { return "epsilon must lie in (0, 1] and steps in 1–1000" }
@@ -72,7 +78,8 @@ public struct FingerprintMaker {
         }
         let answers = candidates.images.withUnsafeBufferPointer { model.labels($0) }
         var unshared = Array(repeating: true, count: answers.count)
-        let references = ReferenceModels(trainSet: trainSet, datasetName: datasetName, architectures: plan.architectures, epochs: plan.epochs,
+        let references = ReferenceModels(trainSet: trainSet, datasetName: datasetName, architectures: plan.architectures,
+                                         augmentations: plan.augmentations, epochs: plan.epochs,
                                          trainImages: plan.trainImages, seed: plan.seed, folder: referenceFolder)
         var filters: [Fingerprint.FilterReference] = []
         for index in 0..<plan.references {
@@ -80,10 +87,10 @@ public struct FingerprintMaker {
             let reference = try references.model(index)
             let theirs = candidates.images.withUnsafeBufferPointer { reference.classifier.labels($0) }
             for n in answers.indices where theirs[n] == answers[n] { unshared[n] = false }
-            filters.append(try Fingerprint.FilterReference(architecture: reference.architecture, seed: reference.seed,
+            filters.append(try Fingerprint.FilterReference(architecture: reference.architecture, augmentation: reference.augmentation, seed: reference.seed,
                                                            trainImages: reference.trainImages, epochs: plan.epochs))
-            progress(String(format: "filter reference %d/%d (%@): %d of %d candidates answered by no reference so far, %.0f s",
-                            index + 1, plan.references, reference.architecture, unshared.filter { $0 }.count, answers.count,
+            progress(String(format: "filter reference %d/%d (%@, augmentation %@): %d of %d candidates answered by no reference so far, %.0f s",
+                            index + 1, plan.references, reference.architecture, reference.augmentation, unshared.filter { $0 }.count, answers.count,
                             Date().timeIntervalSince(started)))
         }
         var kept = unshared.indices.filter { unshared[$0] }

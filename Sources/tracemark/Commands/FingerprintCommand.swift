@@ -67,6 +67,9 @@ struct FingerprintCommand: ParsableCommand {
         @Option(help: "Filter reference architectures, comma-separated, used in turn.")
         var architectures = FingerprintMaker.Plan().architectures.joined(separator: ",")
 
+        @Option(help: "Filter reference augmentation presets (none, light, strong), comma-separated, in turn within each architecture.")
+        var augmentations = FingerprintMaker.Plan().augmentations.joined(separator: ",")
+
         @Option(help: "Training epochs per filter reference.")
         var epochs = FingerprintMaker.Plan().epochs
 
@@ -91,6 +94,7 @@ struct FingerprintCommand: ParsableCommand {
             plan.candidates = candidates
             plan.references = references
             plan.architectures = architectures.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            plan.augmentations = augmentations.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             plan.epochs = epochs
             plan.trainImages = trainImages
             return plan
