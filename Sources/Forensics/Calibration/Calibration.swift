@@ -27,9 +27,7 @@ public struct Calibration: Codable, Equatable, Sendable {
         /// The calibration checks `upperBound` against the counts at its confidence.
         public init(architecture: String, seed: UInt64, trainImages: Int, epochs: Int, testAccuracy: Double,
                     triggerHits: Int, triggers: Int, upperBound: Double, seconds: Double) throws {
-            guard ModelZoo.architectures.contains(architecture) else {
-                throw ForensicsError.invalid("architecture '\(architecture.prefix(80))' is not one of \(ModelZoo.architectures.joined(separator: ", "))")
-            }
+            try requireZooArchitecture(architecture)
             guard trainImages >= 0, epochs >= 0 else { throw ForensicsError.invalid("train_images and epochs must be 0 or more") }
             guard isProbability(testAccuracy) else { throw ForensicsError.invalid("test_accuracy must be a rate in [0, 1], got \(testAccuracy)") }
             guard Calibration.triggerCounts.contains(triggers) else {
@@ -245,6 +243,13 @@ public struct Calibration: Codable, Equatable, Sendable {
 
 /// A finite rate in [0, 1].
 private func isProbability(_ value: Double) -> Bool { (0...1).contains(value) }
+
+/// A reference model's architecture, read from a file: one of the zoo's.
+func requireZooArchitecture(_ architecture: String) throws {
+    guard ModelZoo.architectures.contains(architecture) else {
+        throw ForensicsError.invalid("architecture '\(architecture.prefix(80))' is not one of \(ModelZoo.architectures.joined(separator: ", "))")
+    }
+}
 
 /// A name shown in reports: 1–`limit` characters, none of them control characters.
 func isPlainName(_ text: String, limit: Int = 200) -> Bool {

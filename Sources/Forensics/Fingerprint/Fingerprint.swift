@@ -27,9 +27,7 @@ public struct Fingerprint: Equatable, Sendable {
         public let epochs: Int
 
         public init(architecture: String, augmentation: String, seed: UInt64, trainImages: Int, epochs: Int) throws {
-            guard ModelZoo.architectures.contains(architecture) else {
-                throw ForensicsError.invalid("architecture '\(architecture.prefix(80))' is not one of \(ModelZoo.architectures.joined(separator: ", "))")
-            }
+            try requireZooArchitecture(architecture)
             guard ReferenceModels.isAugmentation(augmentation) else {
                 throw ForensicsError.invalid("augmentation '\(augmentation.prefix(40))' is not one of \(Augmentation.presets.map(\.name).joined(separator: ", "))")
             }
