@@ -45,29 +45,28 @@ public enum SignedGradientStep {
     }
 
     /// Targeted PGD inside the L∞ ball of radius `epsilon` around `images`: `steps` descent steps
-    /// of 2.5·ε/steps on the cross-entropy of each image's target, each projected back into the
-    /// ball and [0, 1].
+    /// on the cross-entropy of each image's target, from the images themselves.
     public static func targeted(_ classifier: Classifier, images: [Float], targets: [Int32], epsilon: Float, steps: Int) -> [Float] {
-        var adversarial = images
-        let step = 2.5 * epsilon / Float(Swift.max(steps, 1))
-        for _ in 0..<steps {
-            adversarial = apply(classifier, images: adversarial, labels: targets, objective: .loss, step: -step)
-            for i in adversarial.indices {
-                adversarial[i] = Swift.min(Swift.max(adversarial[i], images[i] - epsilon), images[i] + epsilon)
-            }
-        }
-        return adversarial
+        projected(classifier, images: images, from: images, labels: targets, epsilon: epsilon, steps: steps, ascent: false)
     }
 
     /// PGD inside the L∞ ball of radius `epsilon` around `images`: a uniform random start, then
-    /// `steps` loss-ascent steps of 2.5·ε/steps, each projected back into the ball and [0, 1].
+    /// `steps` loss-ascent steps on each image's label.
     static func projectedGradientDescent(_ classifier: Classifier, images: [Float], labels: [Int32], epsilon: Float, steps: Int,
                                          seed: UInt64) -> [Float] {
         var rng = SeededGenerator(seed: seed)
-        var adversarial = images.map { Swift.min(Swift.max($0 + rng.nextUniform(-epsilon, epsilon), 0), 1) }
+        let start = images.map { Swift.min(Swift.max($0 + rng.nextUniform(-epsilon, epsilon), 0), 1) }
+        return projected(classifier, images: images, from: start, labels: labels, epsilon: epsilon, steps: steps, ascent: true)
+    }
+
+    /// `steps` signed steps of 2.5·ε/steps on the loss of `labels` (up it or down it) from `start`,
+    /// each projected back into the L∞ ball of radius `epsilon` around `images` and [0, 1].
+    private static func projected(_ classifier: Classifier, images: [Float], from start: [Float], labels: [Int32], epsilon: Float, steps: Int,
+                                  ascent: Bool) -> [Float] {
+        var adversarial = start
         let step = 2.5 * epsilon / Float(Swift.max(steps, 1))
         for _ in 0..<steps {
-            adversarial = apply(classifier, images: adversarial, labels: labels, objective: .loss, step: step)
+            adversarial = apply(classifier, images: adversarial, labels: labels, objective: .loss, step: ascent ? step : -step)
             for i in adversarial.indices {
                 adversarial[i] = Swift.min(Swift.max(adversarial[i], images[i] - epsilon), images[i] + epsilon)
             }

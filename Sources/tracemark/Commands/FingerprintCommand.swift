@@ -120,7 +120,7 @@ struct FingerprintCommand: ParsableCommand {
             let started = Date()
             let fingerprint = try maker.make(protected: classifier, checkpointSha256: sha256Hex(checkpoint)) { printStatus($0) }
             let encoded = try fingerprint.encoded()
-            try encoded.write(to: URL(fileURLWithPath: out))
+            try encoded.write(to: URL(fileURLWithPath: out), options: .atomic)
             let own = try fingerprint.agreement(of: classifier)
             let report = FingerprintMakeReport(out: out, sha256: sha256Hex(encoded), inputs: fingerprint.inputs.count,
                                                decoys: fingerprint.decoys.count, candidates: candidates,
