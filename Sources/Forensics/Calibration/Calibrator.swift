@@ -80,11 +80,11 @@ public struct Calibrator {
         for index in 0..<plan.references {
             let started = Date()
             let reference = try referenceModels.model(index)
-            let (model, architecture, seed, trainImages) = (reference.classifier, reference.architecture, reference.seed, reference.trainImages)
+            let model = reference.classifier
             let hits = Int((WatermarkEvaluation.hitRate(of: model, on: triggers, label: spec.targetLabel) * Double(triggers.count)).rounded())
             let accuracy = Evaluation.accuracy(of: model, on: verificationSet)
             references.append(try Calibration.Reference(
-                architecture: architecture, seed: seed, trainImages: trainImages, epochs: plan.epochs, testAccuracy: accuracy,
+                architecture: reference.architecture, seed: reference.seed, trainImages: reference.trainImages, epochs: plan.epochs, testAccuracy: accuracy,
                 triggerHits: hits, triggers: triggers.count,
                 upperBound: ClopperPearson(successes: hits, trials: triggers.count, confidence: plan.confidence).upper,
                 seconds: max(0, Date().timeIntervalSince(started))))
@@ -92,7 +92,7 @@ public struct Calibrator {
                 rates[n].append(WatermarkEvaluation.hitRate(of: model, on: sample.samples, label: spec.targetLabel))
             }
             progress(String(format: "reference %d/%d (%@, seed %llu): accuracy %.2f %%, %d of %d trigger hits, %.0f s",
-                            index + 1, plan.references, architecture, seed, 100 * accuracy, hits, triggers.count,
+                            index + 1, plan.references, reference.architecture, reference.seed, 100 * accuracy, hits, triggers.count,
                             Date().timeIntervalSince(started)))
         }
         return try Calibration(

@@ -33,16 +33,17 @@ public struct FingerprintCandidates {
         var images = [Float]()
         images.reserveCapacity(count * size)
         let draw = { (rng: inout SeededGenerator) in Int(rng.next() % UInt64(dataset.count)) }
+        let item = { (n: Int) in dataset.images[n * size..<(n + 1) * size] }
         let mixable = Set(dataset.labels).count > 1
         for n in 0..<count {
             let first = draw(&rng)
             if n < count / 2 {
-                for k in 0..<size { images.append(1 - dataset.images[first * size + k]) }
-                continue
+                images += item(first).map { 1 - $0 }
+            } else {
+                var second = draw(&rng)
+                while mixable && dataset.labels[second] == dataset.labels[first] { second = draw(&rng) }
+                images += zip(item(first), item(second)).map { 1 - 0.5 * ($0 + $1) }
             }
-            var second = draw(&rng)
-            while mixable && dataset.labels[second] == dataset.labels[first] { second = draw(&rng) }
-            for k in 0..<size { images.append(1 - 0.5 * (dataset.images[first * size + k] + dataset.images[second * size + k])) }
         }
         itemShape = dataset.itemShape
         self.images = images
