@@ -64,7 +64,7 @@ let package = Package(
                                                   .product(name: "Hummingbird", package: "hummingbird")]),
         // Seeded, time-bounded fuzzing of every input format (TRACEMARK_FUZZ_SECONDS per case).
         .testTarget(name: "FuzzTests", dependencies: ["Forensics", "Probe", "Server", "Vault", "Engine", "Data", "Watermark", "TestSupport"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Forensics", "Probe", "Engine", "Data", "Watermark", "tracemark", "TestSupport"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Forensics", "Probe", "Engine", "Data", "Vault", "Watermark", "tracemark", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import Probe
 
 /// How a verdict is reached; every field is recorded in the report.
 ///
@@ -35,6 +36,16 @@ public struct DecisionRule: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// This rule for one of `channels` evidence channels: α and the decoy test's α divided among
+    /// them (Bonferroni), so a suspect convicted when any channel convicts is falsely accused no
+    /// more often than with one channel at the full levels.
+    public func share(among channels: Int) -> DecisionRule {
+        var shared = self
+        shared.alpha /= Double(channels)
+        shared.decoyAlpha /= Double(channels)
+        return shared
+    }
+
     /// Why this rule cannot be decided with, or nil.
     public var problem: String? {
         for (name, level) in [("α", alpha), ("the decoy test's α", decoyAlpha), ("the no-evidence level", noEvidenceAlpha),
@@ -55,6 +66,28 @@ public enum Verdict: String, Codable, Sendable {
     case infringement
     case noEvidence = "no evidence"
     case inconclusive
+
+    /// The verdict over evidence channels each decided at its share of the rule: infringement
+    /// when any channel convicts, no evidence when every channel acquits.
+    public static func combining(_ verdicts: [Verdict]) -> Verdict {
+        verdicts.contains(.infringement) ? .infringement : verdicts.allSatisfy { $0 == .noEvidence } ? .noEvidence : .inconclusive
+    }
+}
+
+/// An independent body of evidence a verdict rests on, each with its own queries, decoys and null.
+public enum EvidenceChannel: String, Codable, CaseIterable, Sendable {
+    /// Trigger samples of the embedded watermark against decoys (false watermarks).
+    case watermark
+    /// The protected model's fingerprint inputs against fingerprint decoys (`Fingerprint`).
+    case fingerprint
+
+    /// The query kind whose hits are the evidence; its `decoyKind` is the per-suspect null.
+    public var queryKind: QueryKind { self == .watermark ? .trigger : .fingerprint }
+
+    /// What a hit and a decoy are called in the decision's reasons.
+    var words: (hits: String, decoys: String, answer: String) {
+        self == .watermark ? ("trigger hits", "decoy", "the target") : ("fingerprint agreements", "fingerprint decoy", "the fingerprint's label")
+    }
 }
 
 /// The verdict on one suspect from its answered triggers and decoys and the calibrated null.
@@ -143,7 +176,10 @@ public struct Decision: Codable, Equatable, Sendable {
         var verdict: Verdict { convicts() ? .infringement : acquits() ? .noEvidence : .inconclusive }
     }
 
-    public init(triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double, rule: DecisionRule = DecisionRule()) {
+    /// For the fingerprint channel the "triggers" are fingerprint inputs and a hit is an answer
+    /// of the fingerprint's label; `channel` only words the reasons.
+    public init(triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double, rule: DecisionRule = DecisionRule(),
+                channel: EvidenceChannel = .watermark) {
         precondition(Self.problem(triggerHits: triggerHits, triggers: triggers, decoyHits: decoyHits, decoys: decoys,
                                   calibratedP0: calibratedP0, rule: rule) == nil, "check Decision.problem first")
         self.triggerHits = triggerHits
@@ -167,19 +203,20 @@ public struct Decision: Codable, Equatable, Sendable {
             : (Double(triggerHits) / Double(misses)) / (Double(decoyHits) / Double(decoyMisses))
         verdict = tests.verdict
 
-        let calibrated = "trigger hits \(triggerHits) of \(triggers) (\(Self.percent(wsr))) against the calibrated null p0 = \(Self.percent(calibratedP0)): p = \(Self.scientific(tests.log10Calibrated))"
-        let againstDecoys = "trigger odds against decoy odds (\(decoyHits) of \(decoys)) above \(Self.number(rule.oddsRatioMargin))×: p = \(Self.scientific(tests.log10Decoy))"
+        let words = channel.words
+        let calibrated = "\(words.hits) \(triggerHits) of \(triggers) (\(Self.percent(wsr))) against the calibrated null p0 = \(Self.percent(calibratedP0)): p = \(Self.scientific(tests.log10Calibrated))"
+        let againstDecoys = "odds of a hit against \(words.decoys) odds (\(decoyHits) of \(decoys)) above \(Self.number(rule.oddsRatioMargin))×: p = \(Self.scientific(tests.log10Decoy))"
         var reasons = [
             calibrated + (tests.log10Calibrated < log10(rule.alpha) ? " < α = \(rule.alpha)" : ", not below α = \(rule.alpha)"),
             againstDecoys + (tests.log10Decoy < log10(rule.decoyAlpha) ? " < α = \(rule.decoyAlpha)" : ", not below α = \(rule.decoyAlpha)"),
         ]
         switch verdict {
         case .infringement:
-            reasons.append("both nulls are rejected: the suspect says the target to our triggers far more often than an independent model would, and far more often than to false watermarks")
+            reasons.append("both nulls are rejected: the suspect answers \(words.answer) far more often than an independent model would, and far more often than to \(words.decoys)s")
         case .noEvidence:
             reasons.append(tests.log10BelowMargin < log10(rule.noEvidenceAlpha)
-                ? "the suspect answers triggers no more readily than false watermarks (odds ratio below \(Self.number(rule.oddsRatioMargin))×: p = \(Self.scientific(tests.log10BelowMargin)))"
-                : "the trigger hit rate is below \(Self.percent(rule.smallestWatermarkRate)) (p = \(Self.scientific(tests.log10BelowSmallestWatermark))) and what an independent model gives")
+                ? "the suspect answers \(words.answer) no more readily than to \(words.decoys)s (odds ratio below \(Self.number(rule.oddsRatioMargin))×: p = \(Self.scientific(tests.log10BelowMargin)))"
+                : "the hit rate is below \(Self.percent(rule.smallestWatermarkRate)) (p = \(Self.scientific(tests.log10BelowSmallestWatermark))) and what an independent model gives")
         case .inconclusive:
             reasons.append("neither convicted nor shown innocent: more queries are needed, or the signal is real but weaker than the margin")
             furtherTriggerQueries = Self.furtherQueries(triggerHits: triggerHits, triggers: triggers, decoyHits: decoyHits, decoys: decoys,

@@ -15,8 +15,14 @@ import Probe
 /// in flight at once, a suspect could answer some images faster than others, and the counts at
 /// a look would then depend on the answers. The plan is shuffled before anything is sent, so a
 /// prefix of it is a random sample whatever the suspect does.
+///
+/// Given the fingerprint's null (when the fingerprint channel decides), each look decides both
+/// channels, each at its share of the rule as the report does: it stops to accuse when either
+/// channel convicts, and to acquit when both do.
 public final class SequentialStop {
     public let calibratedP0: Double
+    /// The fingerprint channel's null; nil unless that channel decides.
+    public let fingerprintP0: Double?
     public let rule: DecisionRule
     public private(set) var tally: TranscriptTally
     /// The verdict it stopped for; nil while undecided.
@@ -30,9 +36,14 @@ public final class SequentialStop {
 
     public static func triggersAtLook(_ look: Int) -> Int { 16 << look }
 
-    public init(header: TranscriptHeader, calibratedP0: Double, rule: DecisionRule = DecisionRule()) throws {
+    /// `fingerprintP0` makes the fingerprint channel decide; it needs fingerprint queries in the plan.
+    public init(header: TranscriptHeader, calibratedP0: Double, fingerprintP0: Double? = nil, rule: DecisionRule = DecisionRule()) throws {
+        guard fingerprintP0 == nil || header.counts.fingerprints + header.counts.fingerprintDecoys > 0 else {
+            throw ForensicsError.invalid("the fingerprint channel cannot decide a plan without fingerprint queries")
+        }
         self.calibratedP0 = calibratedP0
-        self.rule = rule
+        self.fingerprintP0 = fingerprintP0
+        self.rule = rule.share(among: fingerprintP0 == nil ? 1 : 2)
         tally = try TranscriptTally(header: header)
     }
 
@@ -55,13 +66,20 @@ public final class SequentialStop {
     private func count(_ record: TranscriptRecord) -> Bool {
         let isNewAnswer = (try? tally.count(record)) ?? false
         guard isNewAnswer, record.kind == .trigger, tally.trigger.answered == Self.triggersAtLook(looks) else { return false }
-        outcome = Self.verdict(atLook: looks, triggerHits: tally.trigger.hits, triggers: tally.trigger.answered,
-                               decoyHits: tally.decoy.hits, decoys: tally.decoy.answered, calibratedP0: calibratedP0, rule: rule)
+        var verdicts = [Self.verdict(atLook: looks, triggerHits: tally.trigger.hits, triggers: tally.trigger.answered,
+                                     decoyHits: tally.decoy.hits, decoys: tally.decoy.answered, calibratedP0: calibratedP0, rule: rule)]
+        if let fingerprintP0 {
+            verdicts.append(Self.verdict(atLook: looks, triggerHits: tally.fingerprint.hits, triggers: tally.fingerprint.answered,
+                                         decoyHits: tally.fingerprintDecoy.hits, decoys: tally.fingerprintDecoy.answered,
+                                         calibratedP0: fingerprintP0, rule: rule))
+        }
         looks += 1
+        // A channel that cannot be looked at yet (nil) can neither acquit nor stop the others convicting.
+        if verdicts.contains(.infringement) { outcome = .infringement } else if verdicts.allSatisfy({ $0 == .noEvidence }) { outcome = .noEvidence }
         return outcome != nil
     }
 
-    /// What look `look` stops for on these counts: `infringement`, `no evidence`, or nil to go on.
+    /// What look `look` stops for on one channel's counts: `infringement`, `no evidence`, or nil to go on.
     public static func verdict(atLook look: Int, triggerHits: Int, triggers: Int, decoyHits: Int, decoys: Int, calibratedP0: Double,
                                rule: DecisionRule) -> Verdict? {
         guard Decision.problem(triggerHits: triggerHits, triggers: triggers, decoyHits: decoyHits, decoys: decoys,

@@ -12,19 +12,22 @@ public final class ProbeRun {
     let prober: Prober
 
     /// `authHeader` is the whole header line (`Name: value`), already read from wherever the
-    /// caller keeps the secret; `decoys` come from the watermark's calibration.
+    /// caller keeps the secret; `decoys` come from the watermark's calibration, `fingerprint` from
+    /// its registration.
     /// `allowsInternalAddresses` is false where someone else chose the target (see
     /// `TransportSettings.allowsInternalAddresses`).
-    public init(spec: WatermarkSpec, target: Target, counts: QueryPlan.Counts, seed: UInt64, decoys: DecoyPairs?, transcriptPath: String,
-                authHeader: String?, allowsInternalAddresses: Bool = true, now: Date = Date()) throws {
+    public init(spec: WatermarkSpec, target: Target, counts: QueryPlan.Counts, seed: UInt64, decoys: DecoyPairs?,
+                fingerprint: FingerprintQueries? = nil, transcriptPath: String, authHeader: String?, allowsInternalAddresses: Bool = true,
+                now: Date = Date()) throws {
         let testSet = try DatasetCatalog.load(spec.dataset, split: spec.verificationSplit)
         let decoys = counts.decoys > 0 && spec.method == .meaDefender ? decoys : nil
-        plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: seed, decoyPairs: decoys?.pairs)
+        let fingerprint = counts.fingerprints + counts.fingerprintDecoys > 0 ? fingerprint : nil
+        plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: seed, decoyPairs: decoys?.pairs, fingerprint: fingerprint)
         let header = TranscriptHeader(planDigest: plan.digest, seed: seed, counts: counts, targetLabel: plan.targetLabel,
                                       classNames: plan.classNames, endpoint: target.url, apiProtocol: target.protocol.rawValue,
                                       model: target.model, specSha256: sha256Hex(spec.canonicalJSON()),
                                       created: ISO8601DateFormatter().string(from: now),
-                                      decoyCalibrationSha256: decoys?.calibrationSha256)
+                                      decoyCalibrationSha256: decoys?.calibrationSha256, fingerprintSha256: fingerprint?.sha256)
         transcript = try TranscriptWriter(path: transcriptPath, header: header)
         let context = ProbeContext(itemShape: plan.itemShape, classNames: plan.classNames, headers: authHeader.map { [$0] } ?? [])
         var settings = target.transport

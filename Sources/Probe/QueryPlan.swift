@@ -11,6 +11,42 @@ public enum QueryKind: String, Codable, Sendable, CaseIterable {
     /// A false watermark (another source pair, or the right pair combined another way): how often
     /// the suspect says the target to look-alikes — the per-suspect null.
     case decoy
+    /// An input of the protected model's fingerprint: a copy answers what the protected model does.
+    case fingerprint
+    /// A fingerprint decoy: an input of the same kind under another input's label — the
+    /// fingerprint channel's per-suspect null.
+    case fingerprintDecoy = "fingerprint-decoy"
+
+    /// The kind whose hits are this kind's per-suspect null, for the kinds evidence is counted on.
+    public var decoyKind: QueryKind? {
+        switch self {
+        case .trigger: .decoy
+        case .fingerprint: .fingerprintDecoy
+        case .control, .decoy, .fingerprintDecoy: nil
+        }
+    }
+
+    /// Whether a hit is the watermark's target label (triggers and their decoys).
+    public var expectsTarget: Bool { self == .trigger || self == .decoy }
+}
+
+/// The fingerprint channel's queries as a plan takes them: the protected model's fingerprint
+/// inputs under its answers, and the decoys under their labels (`Fingerprint` in Forensics).
+public struct FingerprintQueries: Sendable {
+    public var inputs: [Float]
+    public var inputLabels: [Int]
+    public var decoys: [Float]
+    public var decoyLabels: [Int]
+    /// SHA-256 of the fingerprint file, which the transcript names.
+    public var sha256: String
+
+    public init(inputs: [Float], inputLabels: [Int], decoys: [Float], decoyLabels: [Int], sha256: String) {
+        self.inputs = inputs
+        self.inputLabels = inputLabels
+        self.decoys = decoys
+        self.decoyLabels = decoyLabels
+        self.sha256 = sha256
+    }
 }
 
 public struct PlannedQuery: Sendable {
@@ -30,20 +66,66 @@ public struct QueryPlan: Sendable {
         public var triggers: Int
         public var controls: Int
         public var decoys: Int
-        public init(triggers: Int, controls: Int, decoys: Int) {
+        /// Fingerprint inputs and fingerprint decoys; 0 without a fingerprint.
+        public var fingerprints: Int
+        public var fingerprintDecoys: Int
+
+        public init(triggers: Int, controls: Int, decoys: Int, fingerprints: Int = 0, fingerprintDecoys: Int = 0) {
             self.triggers = triggers
             self.controls = controls
             self.decoys = decoys
+            self.fingerprints = fingerprints
+            self.fingerprintDecoys = fingerprintDecoys
         }
-        public var total: Int { triggers + controls + decoys }
+
+        enum CodingKeys: String, CodingKey { case triggers, controls, decoys, fingerprints, fingerprintDecoys }
+
+        /// Transcripts from before the fingerprint channel plan none of its queries.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(triggers: try c.decode(Int.self, forKey: .triggers), controls: try c.decode(Int.self, forKey: .controls),
+                      decoys: try c.decode(Int.self, forKey: .decoys),
+                      fingerprints: try c.decodeIfPresent(Int.self, forKey: .fingerprints) ?? 0,
+                      fingerprintDecoys: try c.decodeIfPresent(Int.self, forKey: .fingerprintDecoys) ?? 0)
+        }
+
+        /// A header without a fingerprint reads as it always did.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(triggers, forKey: .triggers)
+            try c.encode(controls, forKey: .controls)
+            try c.encode(decoys, forKey: .decoys)
+            if fingerprints != 0 || fingerprintDecoys != 0 {
+                try c.encode(fingerprints, forKey: .fingerprints)
+                try c.encode(fingerprintDecoys, forKey: .fingerprintDecoys)
+            }
+        }
+
+        public var all: [Int] { [triggers, controls, decoys, fingerprints, fingerprintDecoys] }
+        public var total: Int { all.reduce(0, +) }
+
+        public subscript(kind: QueryKind) -> Int {
+            switch kind {
+            case .trigger: triggers
+            case .control: controls
+            case .decoy: decoys
+            case .fingerprint: fingerprints
+            case .fingerprintDecoy: fingerprintDecoys
+            }
+        }
 
         /// Scaled down in proportion (keeping at least one trigger) to fit `budget` queries.
         public func fitting(budget: Int?) -> Counts {
             guard let budget, budget < total else { return self }
             let share = Double(budget) / Double(total)
             let triggers = max(1, Int(Double(self.triggers) * share))
-            let controls = min(Int(Double(self.controls) * share), budget - triggers)
-            return Counts(triggers: triggers, controls: controls, decoys: max(0, budget - triggers - controls))
+            var left = budget - triggers
+            let scaled = [controls, fingerprints, fingerprintDecoys].map { count in
+                let n = min(Int(Double(count) * share), left)
+                left -= n
+                return n
+            }
+            return Counts(triggers: triggers, controls: scaled[0], decoys: max(0, left), fingerprints: scaled[1], fingerprintDecoys: scaled[2])
         }
     }
 
@@ -56,7 +138,10 @@ public struct QueryPlan: Sendable {
 
     /// `decoyPairs` (from the calibration) are the other source pairs decoys may combine; nil
     /// for every other pair and the other combining ways. Only MEA-Defender specs have pairs.
-    public static func make(spec: WatermarkSpec, testSet: Dataset, counts: Counts, seed: UInt64, decoyPairs: [[Int]]? = nil) throws -> QueryPlan {
+    /// Fingerprint queries are the first `counts.fingerprints` inputs and `counts.fingerprintDecoys`
+    /// decoys of `fingerprint` (its order is already a seeded draw).
+    public static func make(spec: WatermarkSpec, testSet: Dataset, counts: Counts, seed: UInt64, decoyPairs: [[Int]]? = nil,
+                            fingerprint: FingerprintQueries? = nil) throws -> QueryPlan {
         guard testSet.classNames.count == spec.classNames.count else {
             throw WatermarkError.mismatch("\(testSet.name) has \(testSet.classNames.count) classes, the spec \(spec.classNames.count)")
         }
@@ -72,6 +157,16 @@ public struct QueryPlan: Sendable {
         }
         for decoys in try decoySamples(spec: spec, testSet: testSet, count: counts.decoys, pairs: decoyPairs, rng: &rng) {
             for n in 0..<decoys.count { pending.append((.decoy, decoys.images[n * size..<(n + 1) * size], spec.targetLabel)) }
+        }
+        if counts.fingerprints + counts.fingerprintDecoys > 0 {
+            guard let fingerprint else { throw WatermarkError.mismatch("the plan asks for fingerprint queries, and there is no fingerprint") }
+            for (kind, images, labels) in [(QueryKind.fingerprint, fingerprint.inputs, fingerprint.inputLabels),
+                                           (.fingerprintDecoy, fingerprint.decoys, fingerprint.decoyLabels)] {
+                guard counts[kind] <= labels.count, images.count == labels.count * size else {
+                    throw WatermarkError.mismatch("the plan asks for \(counts[kind]) \(kind.rawValue) queries of \(size) values; the fingerprint has \(labels.count) of \(labels.isEmpty ? size : images.count / labels.count)")
+                }
+                for n in 0..<counts[kind] { pending.append((kind, images[n * size..<(n + 1) * size], labels[n])) }
+            }
         }
         pending.shuffle(using: &rng)
         let queries = pending.enumerated().map { id, query in

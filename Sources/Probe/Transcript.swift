@@ -22,9 +22,12 @@ public struct TranscriptHeader: Codable, Equatable, Sendable {
     /// Not the pairs: with the target and the class names they would tell the secret source
     /// pair by elimination.
     public var decoyCalibrationSha256: String?
+    /// SHA-256 of the fingerprint file the fingerprint queries came from, when the plan has any.
+    public var fingerprintSha256: String?
 
     public init(planDigest: String, seed: UInt64, counts: QueryPlan.Counts, targetLabel: Int, classNames: [String], endpoint: String,
-                apiProtocol: String, model: String?, specSha256: String, created: String, decoyCalibrationSha256: String? = nil) {
+                apiProtocol: String, model: String?, specSha256: String, created: String, decoyCalibrationSha256: String? = nil,
+                fingerprintSha256: String? = nil) {
         self.planDigest = planDigest
         self.seed = seed
         self.counts = counts
@@ -36,6 +39,7 @@ public struct TranscriptHeader: Codable, Equatable, Sendable {
         self.specSha256 = specSha256
         self.created = created
         self.decoyCalibrationSha256 = decoyCalibrationSha256
+        self.fingerprintSha256 = fingerprintSha256
     }
 }
 

@@ -2,13 +2,13 @@ import Foundation
 
 /// The one scorer of transcript records: per query kind, how many were planned, answered, failed
 /// and hit (answered with the expected label: the target for triggers and decoys, the true label
-/// for controls), and the answers per class. The probe's summary, the early stop and the
+/// for controls, the fingerprint's label for fingerprint queries), and the answers per class. The probe's summary, the early stop and the
 /// evidence report all count with it.
 ///
 /// A query may have several records: a resumed probe sends failed queries again, so a failure
 /// is replaced by a later record of the same query. A query answered twice, a record whose kind
-/// changed, or a trigger or decoy expecting anything but the target is refused: the transcript
-/// was not written by a probe.
+/// changed, a trigger or decoy expecting anything but the target, or a fingerprint query expecting
+/// no class is refused: the transcript was not written by a probe.
 public struct TranscriptTally: Sendable {
     public struct Kind: Codable, Equatable, Sendable {
         public var planned = 0
@@ -25,6 +25,8 @@ public struct TranscriptTally: Sendable {
     public private(set) var trigger: Kind
     public private(set) var control: Kind
     public private(set) var decoy: Kind
+    public private(set) var fingerprint: Kind
+    public private(set) var fingerprintDecoy: Kind
     public let targetLabel: Int
     /// Attempts over every record (retries included; each record's at most `largestCount`, so the
     /// sum of a transcript's records cannot overflow).
@@ -36,7 +38,7 @@ public struct TranscriptTally: Sendable {
     private var lastErrors: [Int: String] = [:]
 
     /// Answered queries of every kind.
-    public var answered: Int { trigger.answered + control.answered + decoy.answered }
+    public var answered: Int { QueryKind.allCases.map { self[$0].answered }.reduce(0, +) }
     /// Queries of every kind whose every record failed.
     public var failed: Int { lastErrors.count }
 
@@ -46,19 +48,15 @@ public struct TranscriptTally: Sendable {
 
     /// Refuses a header whose planned counts are negative or absurd (a forged file may say anything).
     public init(header: TranscriptHeader) throws {
-        let counts = [header.counts.triggers, header.counts.controls, header.counts.decoys]
+        let counts = header.counts.all
         guard counts.allSatisfy({ (0...Self.largestCount).contains($0) }) else {
             throw ProbeError.transcript("the header plans \(counts) queries; each count must lie between 0 and \(Self.largestCount)")
         }
         let empty = Kind(labels: Array(repeating: 0, count: header.classNames.count))
-        trigger = empty
-        control = empty
-        decoy = empty
-        trigger.planned = header.counts.triggers
-        control.planned = header.counts.controls
-        decoy.planned = header.counts.decoys
+        (trigger, control, decoy, fingerprint, fingerprintDecoy) = (empty, empty, empty, empty, empty)
         targetLabel = header.targetLabel
         total = header.counts.total
+        for kind in QueryKind.allCases { self[kind].planned = header.counts[kind] }
     }
 
     public subscript(kind: QueryKind) -> Kind {
@@ -67,6 +65,8 @@ public struct TranscriptTally: Sendable {
             case .trigger: trigger
             case .control: control
             case .decoy: decoy
+            case .fingerprint: fingerprint
+            case .fingerprintDecoy: fingerprintDecoy
             }
         }
         set {
@@ -74,6 +74,8 @@ public struct TranscriptTally: Sendable {
             case .trigger: trigger = newValue
             case .control: control = newValue
             case .decoy: decoy = newValue
+            case .fingerprint: fingerprint = newValue
+            case .fingerprintDecoy: fingerprintDecoy = newValue
             }
         }
     }
@@ -90,8 +92,11 @@ public struct TranscriptTally: Sendable {
             }
             guard lastErrors[id] != nil else { throw ProbeError.transcript("query \(id) was answered twice") }
         }
-        if record.kind != .control, let expected = record.expectedLabel, expected != targetLabel {
+        if record.kind.expectsTarget, let expected = record.expectedLabel, expected != targetLabel {
             throw ProbeError.transcript("query \(id) expects label \(expected) of a \(record.kind.rawValue), the target is \(targetLabel)")
+        }
+        if record.kind == .fingerprint || record.kind == .fingerprintDecoy, !trigger.labels.indices.contains(record.expectedLabel ?? -1) {
+            throw ProbeError.transcript("query \(id), a \(record.kind.rawValue), expects no class of the \(trigger.labels.count)")
         }
         kindOfQuery[id] = record.kind
         attempts += record.attempts
@@ -103,7 +108,7 @@ public struct TranscriptTally: Sendable {
         self[record.kind].answered += 1
         if self[record.kind].labels.indices.contains(label) { self[record.kind].labels[label] += 1 }
         // Records from before expected labels were written expect the target (controls: nothing).
-        if label == record.expectedLabel ?? (record.kind == .control ? nil : targetLabel) { self[record.kind].hits += 1 }
+        if label == record.expectedLabel ?? (record.kind.expectsTarget ? targetLabel : nil) { self[record.kind].hits += 1 }
         return true
     }
 
@@ -128,6 +133,6 @@ public struct TranscriptTally: Sendable {
 
 extension TranscriptTally: Equatable {
     public static func == (a: TranscriptTally, b: TranscriptTally) -> Bool {
-        a.trigger == b.trigger && a.control == b.control && a.decoy == b.decoy && a.targetLabel == b.targetLabel && a.attempts == b.attempts
+        QueryKind.allCases.allSatisfy { a[$0] == b[$0] } && a.targetLabel == b.targetLabel && a.attempts == b.attempts
     }
 }

@@ -6,20 +6,24 @@ import Server
 import Watermark
 
 /// `POST /v1/watermarks`: a spec to seal (as `tracemark embed` writes it), the protected
-/// model's SHA-256, the autoencoder weights the spec names (base64 by file name) and,
-/// optionally, its calibration (as `tracemark calibrate --out` writes it).
+/// model's SHA-256, the autoencoder weights the spec names (base64 by file name), optionally
+/// a fingerprint of the model (base64 of `tracemark fingerprint make`'s file) and optionally
+/// its calibration (as `tracemark calibrate --out` writes it).
 struct WatermarkRegistration: Decodable {
     static let longestName = 200
 
     let name: String
-    /// With the autoencoder weights from the request's files attached.
+    /// With the autoencoder weights from the request's files attached, and naming the
+    /// fingerprint's SHA-256 when there is one.
     let spec: WatermarkSpec
     /// Lowercase hex.
     let modelDigest: String
+    /// The fingerprint file's bytes, checked.
+    let fingerprint: Data?
     let calibration: Calibration?
 
     /// Everything about a registration that can be checked before its trigger set is made.
-    init(name: String, spec: WatermarkSpec, modelDigest: String, files: [String: Data], calibration: Calibration?) throws {
+    init(name: String, spec: WatermarkSpec, modelDigest: String, files: [String: Data], fingerprint: Data? = nil, calibration: Calibration?) throws {
         guard (1...Self.longestName).contains(name.unicodeScalars.count), !name.allSatisfy(\.isWhitespace) else {
             throw ServiceError.invalid("invalid_name", "name must be 1–\(Self.longestName) characters, not all blank")
         }
@@ -42,14 +46,25 @@ struct WatermarkRegistration: Decodable {
         do { try spec.attachAutoencoders(from: "in the request's files") { files[$0] } } catch {
             throw ServiceError.invalid("invalid_files", "\(error)")
         }
+        if let fingerprint {
+            do {
+                let decoded = try Fingerprint(decoding: fingerprint, path: "fingerprint")
+                try decoded.check(against: spec)
+                guard decoded.provenance.protectedModelSha256 == digest else {
+                    throw ForensicsError.invalid("the fingerprint was made from the model with SHA-256 \(decoded.provenance.protectedModelSha256), not \(digest)")
+                }
+            } catch { throw ServiceError.invalid("invalid_fingerprint", "\(error)") }
+            spec.fingerprintSha256 = sha256Hex(fingerprint)
+        }
         if let calibration { try calibration.check(against: spec) }
         self.name = name
         self.spec = spec
         self.modelDigest = digest
+        self.fingerprint = fingerprint
         self.calibration = calibration
     }
 
-    private enum CodingKeys: String, CodingKey { case name, spec, modelDigest, files, calibration }
+    private enum CodingKeys: String, CodingKey { case name, spec, modelDigest, files, fingerprint, calibration }
 
     init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -61,6 +76,10 @@ struct WatermarkRegistration: Decodable {
         try self.init(name: try container.decode(String.self, forKey: .name),
                       spec: try refused(as: "invalid_spec", "spec") { try container.decode(WatermarkSpec.self, forKey: .spec) },
                       modelDigest: try container.decode(String.self, forKey: .modelDigest), files: files,
+                      fingerprint: try container.decodeIfPresent(String.self, forKey: .fingerprint).map { base64 in
+                          guard let bytes = Data(base64Encoded: base64) else { throw ServiceError.invalid("invalid_fingerprint", "fingerprint is not base64") }
+                          return bytes
+                      },
                       calibration: try refused(as: "invalid_calibration", "calibration") {
                           try container.decodeIfPresent(Calibration.self, forKey: .calibration)
                       })
@@ -77,6 +96,9 @@ struct InvestigationRequest: Codable, Sendable {
     let triggers: Int?
     let controls: Int?
     let decoys: Int?
+    /// Fingerprint inputs and decoys, when the watermark has a fingerprint: all of them unless fewer are asked for.
+    let fingerprints: Int?
+    let fingerprintDecoys: Int?
     let seed: UInt64?
     /// Stop sending once the decision's tests are decisive (see `SequentialStop`).
     let stopWhenDecisive: Bool?
@@ -86,20 +108,22 @@ struct InvestigationRequest: Codable, Sendable {
     /// answer size, and refuses targets whose secrets or certificates would come from its own
     /// environment or disk: a tenant must never make the service send its environment variables
     /// or read its files.
-    init(watermark: String, target: Target, triggers: Int? = nil, controls: Int? = nil, decoys: Int? = nil, seed: UInt64? = nil,
-         stopWhenDecisive: Bool? = nil) throws {
+    init(watermark: String, target: Target, triggers: Int? = nil, controls: Int? = nil, decoys: Int? = nil, fingerprints: Int? = nil,
+         fingerprintDecoys: Int? = nil, seed: UInt64? = nil, stopWhenDecisive: Bool? = nil) throws {
         self.watermark = watermark
         self.target = target
         self.triggers = triggers
         self.controls = controls
         self.decoys = decoys
+        self.fingerprints = fingerprints
+        self.fingerprintDecoys = fingerprintDecoys
         self.seed = seed
         self.stopWhenDecisive = stopWhenDecisive
         var problems: [String] = []
         if !(1...100).contains(watermark.count) { problems.append("watermark must be a watermark id") }
-        if !(1...Self.largestCount).contains(counts.triggers) { problems.append("triggers must be 1–\(Self.largestCount)") }
-        if !(0...Self.largestCount).contains(counts.controls) || !(0...Self.largestCount).contains(counts.decoys) {
-            problems.append("controls and decoys must be 0–\(Self.largestCount)")
+        if !(1...Self.largestCount).contains(triggers ?? Self.defaultCounts.triggers) { problems.append("triggers must be 1–\(Self.largestCount)") }
+        if ![controls, decoys, fingerprints, fingerprintDecoys].allSatisfy({ (0...Self.largestCount).contains($0 ?? 0) }) {
+            problems.append("controls, decoys, fingerprints and fingerprint_decoys must be 0–\(Self.largestCount)")
         }
         if let rateLimit = target.rateLimit, !(rateLimit >= 0.5) { problems.append("rate_limit must be at least 0.5 requests/s") }
         if let bytes = target.maxResponseBytes, !(1...(16 << 20)).contains(bytes) { problems.append("max_response_bytes must be 1 byte – 16 MiB") }
@@ -108,7 +132,7 @@ struct InvestigationRequest: Codable, Sendable {
         if let problem = problems.first { throw ServiceError.invalid("invalid_investigation", problem) }
     }
 
-    private enum CodingKeys: String, CodingKey { case watermark, target, triggers, controls, decoys, seed, stopWhenDecisive }
+    private enum CodingKeys: String, CodingKey { case watermark, target, triggers, controls, decoys, fingerprints, fingerprintDecoys, seed, stopWhenDecisive }
 
     init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -117,13 +141,22 @@ struct InvestigationRequest: Codable, Sendable {
                       triggers: try container.decodeIfPresent(Int.self, forKey: .triggers),
                       controls: try container.decodeIfPresent(Int.self, forKey: .controls),
                       decoys: try container.decodeIfPresent(Int.self, forKey: .decoys),
+                      fingerprints: try container.decodeIfPresent(Int.self, forKey: .fingerprints),
+                      fingerprintDecoys: try container.decodeIfPresent(Int.self, forKey: .fingerprintDecoys),
                       seed: try container.decodeIfPresent(UInt64.self, forKey: .seed),
                       stopWhenDecisive: try container.decodeIfPresent(Bool.self, forKey: .stopWhenDecisive))
     }
 
-    var counts: QueryPlan.Counts {
-        QueryPlan.Counts(triggers: triggers ?? Self.defaultCounts.triggers, controls: controls ?? Self.defaultCounts.controls,
-                         decoys: decoys ?? Self.defaultCounts.decoys)
+    /// The plan's counts for a watermark sealed with `fingerprint` (or none): all its inputs and
+    /// decoys unless the request asks for fewer; more than it has, or any without one, is refused.
+    func counts(fingerprint: Fingerprint?) throws -> QueryPlan.Counts {
+        for (asked, available, name) in [(fingerprints, fingerprint?.inputs.count ?? 0, "fingerprints"),
+                                         (fingerprintDecoys, fingerprint?.decoys.count ?? 0, "fingerprint_decoys")] where (asked ?? 0) > available {
+            throw ServiceError.invalid("invalid_investigation", "\(name) is \(asked!); the watermark's fingerprint has \(fingerprint == nil ? "none (it has no fingerprint)" : "\(available)")")
+        }
+        return QueryPlan.Counts(triggers: triggers ?? Self.defaultCounts.triggers, controls: controls ?? Self.defaultCounts.controls,
+                                decoys: decoys ?? Self.defaultCounts.decoys, fingerprints: fingerprints ?? fingerprint?.inputs.count ?? 0,
+                                fingerprintDecoys: fingerprintDecoys ?? fingerprint?.decoys.count ?? 0)
     }
 }
 

@@ -20,8 +20,9 @@ struct InvestigationRoutes {
                                                 "watermark \(watermark.id) has no calibration: PUT one to /v1/watermarks/\(watermark.id)/calibration first")
                 }
                 try state.targetPolicy.check(body.target)
+                let counts = try body.counts(fingerprint: try state.sealed(recordID: watermark.recordID).fingerprint?.fingerprint)
                 let limit = state.quotas.investigations
-                guard let row = try state.store.addInvestigation(tenant: tenant, watermark: watermark, request: body, total: body.counts.total,
+                guard let row = try state.store.addInvestigation(tenant: tenant, watermark: watermark, request: body, total: counts.total,
                                                                  limit: limit) else {
                     throw ServiceError.quotaExceeded("tenant \(tenant.name) has \(limit) investigations queued or running, its quota of concurrent investigations; wait for one to end or cancel one")
                 }

@@ -174,9 +174,11 @@ final class InvestigationRunner: @unchecked Sendable {
             try state.targetPolicy.check(row.request.target)
             try state.store.update(id, status: .running)
             let request = row.request
-            let probe = try ProbeRun(spec: sealed.spec, target: request.target, counts: request.counts, seed: request.seed ?? 1,
-                                     decoys: calibration.decoys(sha256: calibrationSha256), transcriptPath: transcriptPath, authHeader: nil,
-                                     allowsInternalAddresses: state.targetPolicy.allowsPrivateAddresses)
+            let counts = try request.counts(fingerprint: sealed.fingerprint?.fingerprint)
+            let probe = try ProbeRun(spec: sealed.spec, target: request.target, counts: counts, seed: request.seed ?? 1,
+                                     decoys: calibration.decoys(sha256: calibrationSha256), fingerprint: sealed.fingerprintQueries,
+                                     transcriptPath: transcriptPath, authHeader: nil, allowsInternalAddresses: state.targetPolicy.allowsPrivateAddresses)
+            // The fingerprint channel is recorded, not decided (`EvidencePredicate.FingerprintEvidence.decides`).
             let sequential = request.stopWhenDecisive == true ? try SequentialStop(header: probe.transcript.header, calibratedP0: calibration.p0) : nil
             state.log("investigation \(id): probing \(request.target.requestURL.host), \(probe.plan.queries.count) queries (\(probe.transcript.answered.count) already answered)")
             let saved = LastSave()
@@ -208,7 +210,7 @@ final class InvestigationRunner: @unchecked Sendable {
         guard verification.isValid else { throw ServiceError(.internalServerError, "report_unverified", verification.problems.joined(separator: "; ")) }
         try state.write(envelope, named: ServiceState.reportName, of: id)
         try state.write(Data(HTMLReport.render(statement, verification: verification).utf8), named: ServiceState.reportPageName, of: id)
-        let verdict = statement.predicate.decision.verdict.rawValue
+        let verdict = statement.predicate.combinedVerdict.rawValue
         try state.store.update(id, status: .done, verdict: verdict)
         state.log("investigation \(id): done, verdict \(verdict)")
     }

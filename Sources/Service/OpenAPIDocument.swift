@@ -20,7 +20,7 @@ enum OpenAPIDocument {
             "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
               "code": {"type": "string", "enum": ["unauthorized", "not_found", "method_not_allowed", "payload_too_large", "invalid_json",
                                                   "invalid_name", "invalid_model_digest", "invalid_spec", "model_digest_mismatch", "invalid_files",
-                                                  "invalid_calibration", "calibration_mismatch", "invalid_investigation", "target_not_allowed",
+                                                  "invalid_calibration", "calibration_mismatch", "invalid_fingerprint", "invalid_investigation", "target_not_allowed",
                                                   "watermark_not_calibrated", "report_not_ready", "file_missing", "quota_exceeded",
                                                   "invalid_idempotency_key", "idempotency_key_reused", "idempotency_key_in_use",
                                                   "investigation_finished", "internal"]},
@@ -33,6 +33,7 @@ enum OpenAPIDocument {
               "spec": {"type": "object", "description": "The watermark spec as `tracemark embed` writes it; sealed in the service's vault, never returned."},
               "model_digest": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$", "description": "SHA-256 of the protected model file."},
               "files": {"type": "object", "additionalProperties": {"type": "string", "contentEncoding": "base64"}, "description": "Autoencoder weights the spec names, by file name."},
+              "fingerprint": {"type": "string", "contentEncoding": "base64", "description": "A fingerprint of the model (tracemark fingerprint make): sealed with the spec, which then names its SHA-256; investigations query it as a second evidence channel."},
               "calibration": {"$ref": "#/components/schemas/Calibration"}
             }
           },
@@ -55,6 +56,8 @@ enum OpenAPIDocument {
               "triggers": {"type": "integer", "minimum": 1, "maximum": 20000, "default": 1000},
               "controls": {"type": "integer", "minimum": 0, "maximum": 20000, "default": 500},
               "decoys": {"type": "integer", "minimum": 0, "maximum": 20000, "default": 500},
+              "fingerprints": {"type": "integer", "minimum": 0, "maximum": 20000, "description": "Fingerprint inputs to query when the watermark has a fingerprint (default: all of them)."},
+              "fingerprint_decoys": {"type": "integer", "minimum": 0, "maximum": 20000, "description": "Fingerprint decoys to query (default: all of them)."},
               "seed": {"type": "integer", "default": 1},
               "stop_when_decisive": {"type": "boolean", "default": false}
             }

@@ -87,7 +87,7 @@ struct WatermarkRoutes {
             throw ServiceError.quotaExceeded("tenant \(tenant.name) keeps \(usage.sealedBytes) trigger-set bytes, its quota is \(quotas.triggerSetBytes)")
         }
         let secret: SealedSecret
-        do { secret = try SealedWatermark.secret(sealing: registration.spec) } catch {
+        do { secret = try SealedWatermark.secret(sealing: registration.spec, fingerprint: registration.fingerprint) } catch {
             throw ServiceError.invalid("invalid_spec", "cannot make the trigger set: \(error)")
         }
         let sealedBytes = secret.files.reduce(secret.spec.count) { $0 + $1.contents.count }
@@ -124,6 +124,10 @@ extension Calibration {
             throw ServiceError.invalid("calibration_mismatch", "the calibration is of another spec (spec_sha256 \(specSha256.prefix(12))…)")
         }
         guard !references.isEmpty else { throw ServiceError.invalid("invalid_calibration", "the calibration has no reference models") }
+        guard fingerprintSha256 == spec.fingerprintSha256 else {
+            throw ServiceError.invalid("calibration_mismatch", spec.fingerprintSha256 == nil ? "the calibration measured a fingerprint this watermark does not have"
+                                                                                            : "the calibration did not measure this watermark's fingerprint (calibrate with it)")
+        }
         let classes = 0..<spec.classNames.count
         for pair in otherPairs ?? [] {
             guard pair.sources.count == 2, pair.sources[0] != pair.sources[1], pair.sources.allSatisfy(classes.contains),

@@ -35,6 +35,9 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
     public var verificationSplit: String
     /// SHA-256 of the protected checkpoint, once there is one.
     public var modelDigest: String?
+    /// SHA-256 of the fingerprint file sealed with the spec (`tracemark register --fingerprint`):
+    /// named here so the registration's commitment covers the second evidence channel too.
+    public var fingerprintSha256: String?
 
     /// Up to 100,000 trigger samples: the binomial tails the decision rests on are accurate to a
     /// few ulps up to 10⁵ trials (see `Binomial`), and a set that size of CIFAR-10 mixes with
@@ -46,7 +49,7 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
     public init(method: Method, dataset: String, classNames: [String], sourceLabels: [Int], targetLabel: Int,
                 watermark: Combiner?, evasion: [Combiner], contentTrigger: ContentTrigger?, seed: UInt64,
                 triggerSetSize: Int, verificationSplit: String = "test", modelDigest: String? = nil,
-                format: String = WatermarkSpec.currentFormat) throws {
+                fingerprintSha256: String? = nil, format: String = WatermarkSpec.currentFormat) throws {
         self.format = format
         self.method = method
         self.dataset = dataset
@@ -60,6 +63,7 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
         self.triggerSetSize = triggerSetSize
         self.verificationSplit = verificationSplit
         self.modelDigest = modelDigest
+        self.fingerprintSha256 = fingerprintSha256
         if let problem = problems.first { throw WatermarkError.invalid(problem) }
     }
 
@@ -72,10 +76,12 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
         let contentTrigger = try c.decodeIfPresent(ContentTrigger.self, forKey: .contentTrigger), seed = try c.decode(UInt64.self, forKey: .seed)
         let triggerSetSize = try c.decode(Int.self, forKey: .triggerSetSize), verificationSplit = try c.decode(String.self, forKey: .verificationSplit)
         let modelDigest = try c.decodeIfPresent(String.self, forKey: .modelDigest)
+        let fingerprintSha256 = try c.decodeIfPresent(String.self, forKey: .fingerprintSha256)
         self = try decoder.validated {
             try WatermarkSpec(method: method, dataset: dataset, classNames: classNames, sourceLabels: sourceLabels, targetLabel: targetLabel,
                               watermark: watermark, evasion: evasion, contentTrigger: contentTrigger, seed: seed,
-                              triggerSetSize: triggerSetSize, verificationSplit: verificationSplit, modelDigest: modelDigest, format: format)
+                              triggerSetSize: triggerSetSize, verificationSplit: verificationSplit, modelDigest: modelDigest,
+                              fingerprintSha256: fingerprintSha256, format: format)
         }
     }
 
@@ -117,6 +123,7 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
             found.append("trigger_set_size must be \(Self.triggerSetSizes.lowerBound)–\(Self.triggerSetSizes.upperBound), got \(triggerSetSize)")
         }
         if let modelDigest, !isSHA256Hex(modelDigest) { found.append("model_digest must be a SHA-256 in lowercase hex (64 digits)") }
+        if let fingerprintSha256, !isSHA256Hex(fingerprintSha256) { found.append("fingerprint_sha256 must be a SHA-256 in lowercase hex (64 digits)") }
         return found
     }
 

@@ -82,7 +82,9 @@ struct DemoSummary: Encodable {
     struct Suspect: Encodable {
         var name: String
         var accuracy: Double
+        /// Over both channels.
         var verdict: String
+        var watermarkVerdict: String
         var wsr: Double
         var triggerHits: Int
         var triggers: Int
@@ -91,6 +93,12 @@ struct DemoSummary: Encodable {
         var log10CalibratedPValue: Double
         var log10DecoyPValue: Double
         var log10PValue: Double
+        var fingerprintVerdict: String
+        var fingerprintHits: Int
+        var fingerprints: Int
+        var fingerprintDecoyHits: Int
+        var fingerprintDecoys: Int
+        var fingerprintLog10PValue: Double
         var paperVerdict: String
         var verified: Bool
         var report: String
@@ -101,6 +109,7 @@ struct DemoSummary: Encodable {
     var victimAccuracy: Double
     var victimWSR: Double
     var calibratedP0: Double
+    var fingerprintP0: Double
     var suspects: [Suspect]
     /// The TEST-ONLY passphrase of the demo's keys and vault.
     var passphrase: String
@@ -117,12 +126,15 @@ struct DemoSummary: Encodable {
 
     func print() {
         Swift.print("\nTracemark demo finished in \(ProgressLine.duration(seconds)); every artefact is in \(folder)/")
-        Swift.print(String(format: "victim fmnist-cnn: accuracy %.2f %%, WSR %.2f %%; calibrated null p0 %.3f %%",
-                           100 * victimAccuracy, 100 * victimWSR, 100 * calibratedP0))
+        Swift.print(String(format: "victim fmnist-cnn: accuracy %.2f %%, WSR %.2f %%; calibrated null p0 %.3f %%, fingerprint null %.2f %%",
+                           100 * victimAccuracy, 100 * victimWSR, 100 * calibratedP0, 100 * fingerprintP0))
         for s in suspects {
-            Swift.print(String(format: "%@ model: accuracy %.2f %%, trigger hits %d/%d (WSR %.2f %%), decoy hits %d/%d; p = %@ against the calibrated null, %@ against the decoys",
+            Swift.print(String(format: "%@ model: accuracy %.2f %%, trigger hits %d/%d (WSR %.2f %%), decoy hits %d/%d; p = %@ against the calibrated null, %@ against the decoys: watermark %@",
                                s.name, 100 * s.accuracy, s.triggerHits, s.triggers, 100 * s.wsr, s.decoyHits, s.decoys,
-                               Decision.scientific(s.log10CalibratedPValue), Decision.scientific(s.log10DecoyPValue)))
+                               Decision.scientific(s.log10CalibratedPValue), Decision.scientific(s.log10DecoyPValue), s.watermarkVerdict))
+            Swift.print(String(format: "  fingerprint agreements %d/%d, twin's answers on decoys %d/%d; p = %@: fingerprint %@ (recorded, not part of the verdict)",
+                               s.fingerprintHits, s.fingerprints, s.fingerprintDecoyHits, s.fingerprintDecoys,
+                               Decision.scientific(s.fingerprintLog10PValue), s.fingerprintVerdict))
             Swift.print("  verdict: \(s.verdict.uppercased())  (the paper's 30 % rule: \(s.paperVerdict))  report \(s.verified ? "verified" : "NOT verified") → \(s.report)")
         }
         Swift.print("keys and vault are TEST-ONLY (passphrase \"\(passphrase)\")")

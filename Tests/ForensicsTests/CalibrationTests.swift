@@ -65,6 +65,21 @@ final class CalibrationTests: XCTestCase {
         XCTAssertEqual(nudged.p0, Calibration.nullRate(hits: nudged.references.map(\.triggerHits), triggers: nudged.references.map(\.triggers), confidence: 0.95))
     }
 
+    /// The fingerprint channel's null is recomputed from every reference's fingerprint counts,
+    /// as p0 is; the counts travel in the signed calibration.
+    func testTheFingerprintNullComesFromEveryReferencesCounts() throws {
+        let measured = try decode { object in
+            object["fingerprint_sha256"] = String(repeating: "a", count: 64)
+            object["fingerprint_p0"] = 0.001
+            var references = object["references"] as! [[String: Any]]
+            for n in references.indices { (references[n]["fingerprint_hits"], references[n]["fingerprint_inputs"]) = (20 + n, 500) }
+            object["references"] = references
+        }
+        XCTAssertEqual(measured.fingerprintP0, ClopperPearson(successes: 39, trials: 500, confidence: 0.95).upper, "not the stored 0.001")
+        XCTAssertEqual(try Calibration.decode(try measured.encoded()), measured)
+        XCTAssertNil(try decode { _ in }.fingerprintP0)
+    }
+
     func testMeasurementsOutOfRangeAreRefused() {
         let refused: [(String, (inout [String: Any]) -> Void)] = [
             ("format", { $0["format"] = "tracemark.calibration/v0" }),
@@ -89,6 +104,9 @@ final class CalibrationTests: XCTestCase {
             ("sources", { $0["other_pairs"] = [["sources": [3, 3], "samples": 200, "watermarked_rate": 0.02]] }),
             ("sources", { $0["other_pairs"] = [["sources": [-1, 3], "samples": 200, "watermarked_rate": 0.02]] }),
             ("watermarked_rate", { $0["other_pairs"] = [["sources": [1, 3], "samples": 200, "watermarked_rate": 1.01]] }),
+            ("fingerprint_hits", reference { $0["fingerprint_hits"] = 3 }),
+            ("fingerprint_hits", reference { ($0["fingerprint_hits"], $0["fingerprint_inputs"]) = (501, 500) }),
+            ("fingerprint_sha256", { $0["fingerprint_sha256"] = String(repeating: "a", count: 64) }),
         ]
         for (word, change) in refused {
             XCTAssertThrowsError(try decode(change), word) { XCTAssertTrue("\($0)".contains(word), "\(word): \($0)") }

@@ -12,13 +12,17 @@ final class EvidenceTests: XCTestCase {
 
     /// A transcript of `triggerHits` of 100 triggers (the last `failedTriggers` of them failed),
     /// 40 controls (30 correct) and 60 decoys (3 answering the target), one failed decoy, target
-    /// label 2 of 10.
-    func transcript(triggerHits: Int = 80, failedTriggers: Int = 0, decoysChosenBy: String? = nil) throws -> Data {
+    /// label 2 of 10. With `fingerprint`, also 200 fingerprint inputs and 200 fingerprint decoys
+    /// (labels n mod 10) of which so many are answered with their label.
+    func transcript(triggerHits: Int = 80, failedTriggers: Int = 0, decoysChosenBy: String? = nil,
+                    fingerprint: (hits: Int, decoyHits: Int)? = nil) throws -> Data {
         let header = TranscriptHeader(planDigest: String(repeating: "ab", count: 32), seed: 1,
-                                      counts: .init(triggers: 100, controls: 40, decoys: 60), targetLabel: 2,
+                                      counts: .init(triggers: 100, controls: 40, decoys: 60, fingerprints: fingerprint == nil ? 0 : 200,
+                                                    fingerprintDecoys: fingerprint == nil ? 0 : 200), targetLabel: 2,
                                       classNames: (0..<10).map { "class \($0)" }, endpoint: "http://127.0.0.1:9/v2/models/suspect",
                                       apiProtocol: "open-inference-v2", model: "suspect", specSha256: String(repeating: "cd", count: 32),
-                                      created: "2026-11-28T20:00:00Z", decoyCalibrationSha256: decoysChosenBy)
+                                      created: "2026-11-28T20:00:00Z", decoyCalibrationSha256: decoysChosenBy,
+                                      fingerprintSha256: fingerprint == nil ? nil : Self.fingerprintSha256)
         var lines = [try CanonicalJSON.encode(header)]
         func record(_ id: Int, _ kind: QueryKind, label: Int?, expected: Int) throws {
             var r = TranscriptRecord(queryId: id, kind: kind, inputSha256: String(repeating: "0", count: 64), expectedLabel: expected,
@@ -32,26 +36,36 @@ final class EvidenceTests: XCTestCase {
         for n in 0..<100 { try record(id, .trigger, label: n >= 100 - failedTriggers ? nil : n < triggerHits ? 2 : 5, expected: 2); id += 1 }
         for n in 0..<40 { try record(id, .control, label: n < 30 ? n % 10 : (n + 1) % 10, expected: n % 10); id += 1 }
         for n in 0..<60 { try record(id, .decoy, label: n == 59 ? nil : (n < 3 ? 2 : 7), expected: 2); id += 1 }
+        if let fingerprint {
+            for n in 0..<200 { try record(id, .fingerprint, label: n < fingerprint.hits ? n % 10 : (n + 3) % 10, expected: n % 10); id += 1 }
+            for n in 0..<200 { try record(id, .fingerprintDecoy, label: n < fingerprint.decoyHits ? n % 10 : (n + 3) % 10, expected: n % 10); id += 1 }
+        }
         return lines.map { $0 + Data("\n".utf8) }.reduce(Data(), +)
     }
 
-    func calibration(hits: [Int] = Array(repeating: 0, count: 20), otherPairs: [Calibration.OtherPair]? = nil) throws -> Calibration {
+    /// With `fingerprintHits`, each reference's agreements with a fingerprint of 500 inputs.
+    func calibration(hits: [Int] = Array(repeating: 0, count: 20), otherPairs: [Calibration.OtherPair]? = nil,
+                     fingerprintHits: [Int]? = nil) throws -> Calibration {
         try Calibration(specSha256: String(repeating: "cd", count: 32), created: "2026-11-28T19:00:00Z", confidence: 0.95,
                     references: hits.enumerated().map { index, hit in
                         try Calibration.Reference(architecture: index % 2 == 0 ? "fmnist-cnn" : "mlp", seed: UInt64(index), trainImages: 1000,
                                               epochs: 1, testAccuracy: 0.8, triggerHits: hit, triggers: 1000,
-                                              upperBound: ClopperPearson(successes: hit, trials: 1000).upper, seconds: 1)
-                    }, falseWatermarks: [], watermarkedWsr: nil, otherPairs: otherPairs)
+                                              upperBound: ClopperPearson(successes: hit, trials: 1000).upper, seconds: 1,
+                                              fingerprintHits: fingerprintHits?[index], fingerprintInputs: fingerprintHits == nil ? nil : 500)
+                    }, falseWatermarks: [], watermarkedWsr: nil, otherPairs: otherPairs,
+                    fingerprintSha256: fingerprintHits == nil ? nil : Self.fingerprintSha256)
     }
 
     static let calibrationSha256 = String(repeating: "2", count: 64)
+    static let fingerprintSha256 = String(repeating: "3", count: 64)
 
-    func envelope(for transcript: Data, calibration: Calibration? = nil) throws -> Data {
+    func envelope(for transcript: Data, calibration: Calibration? = nil, fingerprintDecides: Bool = false) throws -> Data {
         let statement = try EvidenceReport.statement(
             transcript: transcript, transcriptName: "transcript.jsonl", ownerKeyID: key.publicKey.keyID,
             registration: .init(recordId: "r1", commitment: String(repeating: "e", count: 64), index: 0, time: "2026-11-28T18:00:00Z",
                                 entrySha256: String(repeating: "f", count: 64), modelDigest: String(repeating: "1", count: 64)),
-            calibration: try calibration ?? self.calibration(), calibrationSha256: Self.calibrationSha256, rule: DecisionRule(), fidelity: nil,
+            calibration: try calibration ?? self.calibration(), calibrationSha256: Self.calibrationSha256, rule: DecisionRule(),
+            fingerprintDecides: fingerprintDecides, fidelity: nil,
             software: .init(name: "tracemark", version: "test"))
         return try EvidenceReport.sign(statement, with: key).encoded()
     }
@@ -76,6 +90,88 @@ final class EvidenceTests: XCTestCase {
         XCTAssertThrowsError(try envelope(for: try transcript(triggerHits: 3, failedTriggers: 97))) {
             XCTAssertTrue("\($0)".contains("3 answered triggers and 59 answered decoys cannot reach a verdict"), "\($0)")
         }
+    }
+
+    /// Issue 21: with --fingerprint-decides, a copy whose watermark the thief cleaned away is
+    /// still convicted by the fingerprint channel; each channel is decided at half of each α, and
+    /// the report verifies. By default the same figures are recorded beside the watermark's verdict.
+    func testTheFingerprintChannelConvictsWhereTheWatermarkWasErased() throws {
+        let lines = try transcript(triggerHits: 5, fingerprint: (hits: 130, decoyHits: 30))
+        let nulls = try calibration(fingerprintHits: (0..<20).map { 40 + $0 })
+        let recorded = try envelope(for: lines, calibration: nulls)
+        XCTAssertTrue(EvidenceReport.verify(recorded, publicKey: key.publicKey, transcript: lines).isValid)
+        let recordedPredicate = try EvidenceReport.Statement.decode(try XCTUnwrap(Data(base64Encoded: try DSSEEnvelope.decode(recorded).payload))).predicate
+        XCTAssertEqual(recordedPredicate.fingerprint?.decides, false)
+        XCTAssertEqual(recordedPredicate.fingerprint?.decision?.verdict, .infringement)
+        XCTAssertEqual(recordedPredicate.verdict, recordedPredicate.decision.verdict, "a recorded channel does not decide")
+        XCTAssertEqual(recordedPredicate.decision.rule, DecisionRule())
+
+        let report = try envelope(for: lines, calibration: nulls, fingerprintDecides: true)
+        let verification = EvidenceReport.verify(report, publicKey: key.publicKey, transcript: lines)
+        XCTAssertTrue(verification.isValid, verification.problems.joined(separator: "\n"))
+        XCTAssertEqual(verification.verdict, .infringement)
+        XCTAssertTrue(verification.notes.isEmpty, "the default rule shared between two channels is the default: \(verification.notes)")
+        let statement = try EvidenceReport.Statement.decode(try XCTUnwrap(Data(base64Encoded: try DSSEEnvelope.decode(report).payload)))
+        let predicate = statement.predicate
+        XCTAssertNotEqual(predicate.decision.verdict, .infringement, "the erased watermark alone convicts nothing")
+        let fingerprint = try XCTUnwrap(predicate.fingerprint)
+        XCTAssertTrue(fingerprint.decides)
+        let decision = try XCTUnwrap(fingerprint.decision)
+        XCTAssertEqual(decision.verdict, .infringement)
+        XCTAssertEqual(decision.triggerHits, 130)
+        XCTAssertEqual(decision.decoyHits, 30)
+        XCTAssertEqual(fingerprint.calibratedP0, Calibration.nullRate(hits: [59], triggers: [500], confidence: 0.95), accuracy: 1e-12)
+        XCTAssertEqual(predicate.decision.rule.alpha, DecisionRule().alpha / 2)
+        XCTAssertEqual(decision.rule, predicate.decision.rule)
+        XCTAssertEqual(predicate.verdict, .infringement)
+
+        // A report that leaves a channel out, or misstates one, does not verify.
+        func resigned(_ change: (inout EvidenceReport.Statement) -> Void) throws -> EvidenceReport.Verification {
+            var changed = statement
+            change(&changed)
+            return EvidenceReport.verify(try EvidenceReport.sign(changed, with: key).encoded(), publicKey: key.publicKey, transcript: lines)
+        }
+        let dropped = try resigned { $0.predicate.fingerprint = nil; $0.predicate.verdict = nil }
+        XCTAssertTrue(dropped.problems.contains { $0.contains("2 evidence channels") }, "\(dropped.problems)")
+        let misstated = try resigned { $0.predicate.fingerprint?.decision?.triggerHits = 150 }
+        XCTAssertTrue(misstated.problems.contains { $0.hasPrefix("predicate.fingerprint.decision.trigger_hits") }, "\(misstated.problems)")
+        let overstated = try resigned { $0.predicate.verdict = .noEvidence }
+        XCTAssertTrue(overstated.problems.contains { $0.hasPrefix("predicate.verdict") }, "\(overstated.problems)")
+        let undecided = try resigned { $0.predicate.fingerprint?.decides = false }
+        XCTAssertTrue(undecided.problems.contains { $0.hasPrefix("predicate.verdict") }, "a recorded channel cannot convict: \(undecided.problems)")
+        let nullLowered = try resigned { $0.predicate.fingerprint?.referenceHits[3] = 0; $0.predicate.fingerprint?.calibratedP0 = 0.01 }
+        XCTAssertTrue(nullLowered.problems.contains { $0.hasPrefix("predicate.fingerprint.calibrated_p0") }, "\(nullLowered.problems)")
+    }
+
+    func testAFingerprintProbeNeedsACalibrationOfThatFingerprint() throws {
+        let lines = try transcript(fingerprint: (hits: 130, decoyHits: 30))
+        XCTAssertThrowsError(try envelope(for: lines)) { XCTAssertTrue("\($0)".contains("calibrate again"), "\($0)") }
+        // Without fingerprint queries a calibration with a fingerprint null decides the watermark alone, at the full levels.
+        let report = try envelope(for: try transcript(), calibration: try calibration(fingerprintHits: Array(repeating: 50, count: 20)))
+        let statement = try EvidenceReport.Statement.decode(try XCTUnwrap(Data(base64Encoded: try DSSEEnvelope.decode(report).payload)))
+        XCTAssertNil(statement.predicate.fingerprint)
+        XCTAssertEqual(statement.predicate.decision.rule, DecisionRule())
+    }
+
+    /// An innocent suspect that gives fingerprint inputs and their decoys their labels alike is
+    /// acquitted on that channel, and the verdict over both channels is never infringement.
+    func testAnInnocentAgreeingWithFingerprintAndDecoysAlikeIsNotAccused() throws {
+        let lines = try transcript(triggerHits: 1, fingerprint: (hits: 40, decoyHits: 40))
+        let report = try envelope(for: lines, calibration: try calibration(fingerprintHits: Array(repeating: 100, count: 20)), fingerprintDecides: true)
+        let verification = EvidenceReport.verify(report, publicKey: key.publicKey, transcript: lines)
+        XCTAssertTrue(verification.isValid, verification.problems.joined(separator: "\n"))
+        let predicate = try EvidenceReport.Statement.decode(try XCTUnwrap(Data(base64Encoded: try DSSEEnvelope.decode(report).payload))).predicate
+        XCTAssertEqual(predicate.fingerprint?.decision?.verdict, .noEvidence)
+        XCTAssertEqual(predicate.verdict, .combining([predicate.decision.verdict, .noEvidence]))
+        XCTAssertNotEqual(predicate.verdict, .infringement)
+    }
+
+    func testTheCombinedVerdictConvictsOnAnyChannelAndAcquitsOnlyOnAll() {
+        XCTAssertEqual(Verdict.combining([.noEvidence, .infringement]), .infringement)
+        XCTAssertEqual(Verdict.combining([.inconclusive, .infringement]), .infringement)
+        XCTAssertEqual(Verdict.combining([.noEvidence, .noEvidence]), .noEvidence)
+        XCTAssertEqual(Verdict.combining([.noEvidence, .inconclusive]), .inconclusive)
+        XCTAssertEqual(DecisionRule().share(among: 2).decoyAlpha, DecisionRule().decoyAlpha / 2)
     }
 
     func testMerkleRootFollowsRFC6962() {
@@ -222,6 +318,29 @@ final class EvidenceTests: XCTestCase {
     /// With queries in flight at once, answers come back out of plan order; a suspect that
     /// answers its hits fastest must not get looks that see hits first. The looks count the plan's
     /// prefix, so any arrival order stops at the same look on the same counts.
+    /// Given the fingerprint's null the early stop decides both channels at half of each level: it
+    /// stops to convict on the fingerprint alone (and refuses that null for a plan without it).
+    func testTheSequentialStopConvictsOnTheFingerprintChannel() throws {
+        let lines = try transcript(triggerHits: 5, fingerprint: (hits: 130, decoyHits: 30))
+        let parsed = try Transcript.parse(lines)
+        var unfingerprinted = parsed.header
+        (unfingerprinted.counts.fingerprints, unfingerprinted.counts.fingerprintDecoys) = (0, 0)
+        XCTAssertThrowsError(try SequentialStop(header: unfingerprinted, calibratedP0: 0.01, fingerprintP0: 0.12))
+        // Fed a trigger, a fingerprint input and a fingerprint decoy in turn, as a shuffled plan
+        // would mix them, so that every look sees both channels.
+        let stop = try SequentialStop(header: parsed.header, calibratedP0: 0.01, fingerprintP0: 0.12)
+        XCTAssertEqual(stop.rule.alpha, DecisionRule().alpha / 2)
+        let of = { (kind: QueryKind) in parsed.records.filter { $0.kind == kind } }
+        let (triggers, inputs, decoys) = (of(.trigger), of(.fingerprint), of(.fingerprintDecoy))
+        let order = inputs.indices.flatMap { n in (n < triggers.count ? [triggers[n]] : []) + [inputs[n], decoys[n]] }
+        for record in order {
+            var renumbered = record
+            renumbered.queryId = stop.tally.answered
+            if stop.observe(renumbered) { break }
+        }
+        XCTAssertEqual(stop.outcome, .infringement)
+    }
+
     func testTheSequentialStopLooksAtThePlanInOrderWhateverComesBackFirst() throws {
         let header = TranscriptHeader(planDigest: "", seed: 1, counts: .init(triggers: 600, controls: 0, decoys: 300), targetLabel: 2,
                                       classNames: (0..<10).map { "class \($0)" }, endpoint: "http://suspect", apiProtocol: "open-inference-v2",

@@ -22,7 +22,7 @@ final class FingerprintTests: XCTestCase {
 
     func provenance(classes: Int = 3) throws -> Fingerprint.Provenance {
         try Fingerprint.Provenance(dataset: "tiny", split: "test", classNames: (0..<classes).map { "class \($0)" },
-                                   protectedModelSha256: String(repeating: "ab", count: 32),
+                                   protectedModelSha256: String(repeating: "ab", count: 32), twinModelSha256: String(repeating: "ac", count: 32),
                                    candidates: try .init(kind: "inverted", count: 10, seed: 5, epsilon: nil, steps: nil),
                                    filterReferences: [try .init(architecture: "mlp", augmentation: "none", seed: 9, trainImages: 30, epochs: 1)])
     }
@@ -76,7 +76,8 @@ final class FingerprintTests: XCTestCase {
     }
 
     /// The maker's promises: the fingerprint's labels are the protected model's answers, no filter
-    /// reference gives them, the decoys carry the same labels, and the same plan chooses the same.
+    /// reference gives them, the decoys carry the filter references' most common answer (never the
+    /// protected model's), and the same plan chooses the same.
     func testAFingerprintIsWhatTheProtectedModelAloneAnswers() throws {
         let train = tinyData(count: 90, seed: 1), candidates = tinyData(count: 60, seed: 2)
         let protected = try Classifier.untrained("mlp", for: train, seed: 77)
@@ -91,26 +92,33 @@ final class FingerprintTests: XCTestCase {
         let folder = temporaryFolder(self)
         let maker = try FingerprintMaker(plan: plan, datasetName: "tiny", trainSet: train, candidateSet: candidates, candidateSplit: "test",
                                          referenceFolder: folder)
-        let made = try maker.make(protected: protected, checkpointSha256: String(repeating: "0f", count: 32))
+        let twin = try Classifier.untrained("mlp", for: train, seed: 78)
+        let make = { try maker.make(protected: protected, checkpointSha256: String(repeating: "0f", count: 32), twin: twin,
+                                    twinSha256: String(repeating: "1f", count: 32)) }
+        let made = try make()
         XCTAssertEqual(made.inputs.count, 20)
         XCTAssertEqual(made.decoys.count, 20)
         XCTAssertEqual(made.inputs.labels, made.inputs.images.withUnsafeBufferPointer { protected.labels($0) })
-        XCTAssertEqual(made.decoys.labels.sorted(), made.inputs.labels.sorted(), "the decoys hold each label as often as the fingerprint")
         XCTAssertEqual(try made.agreement(of: protected).hits, 20)
+        XCTAssertEqual(try made.agreement(of: protected).decoyHits, 0, "a decoy's label is never the protected model's answer")
+        XCTAssertEqual(try made.agreement(of: twin).hits, 0, "nor a fingerprint input's the twin's")
+        XCTAssertEqual(made.decoys.labels, made.decoys.images.withUnsafeBufferPointer { twin.labels($0) }, "the decoys carry the twin's answers")
         let references = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".safetensors") }
         XCTAssertEqual(references.count, 2)
         for file in references {
             let reference = try Checkpoint.load(folder.appendingPathComponent(file).path)
             XCTAssertEqual(try made.agreement(of: reference).hits, 0, "\(file) answers a fingerprint input as the protected model does")
+            XCTAssertEqual(try made.agreement(of: reference).decoyHits, 0, "\(file) answers a decoy as the twin does")
         }
         XCTAssertEqual(made.provenance.filterReferences.map(\.seed), [plan.seed, plan.seed + 1])
         XCTAssertEqual(made.provenance.filterReferences.map(\.augmentation), ["light", "none"], "each architecture meets the presets in turn")
-        XCTAssertEqual(try maker.make(protected: protected, checkpointSha256: String(repeating: "0f", count: 32)), made,
+        XCTAssertEqual(try make(), made,
                        "the same plan (references reloaded) chooses the same fingerprint")
         plan.inputs = 400
         XCTAssertThrowsError(try FingerprintMaker(plan: plan, datasetName: "tiny", trainSet: train, candidateSet: candidates, candidateSplit: "test",
-                                                  referenceFolder: folder).make(protected: protected, checkpointSha256: String(repeating: "0f", count: 32))) {
-            XCTAssertTrue("\($0)".contains("candidates are answered by no filter reference"), "\($0)")
+                                                  referenceFolder: folder).make(protected: protected, checkpointSha256: String(repeating: "0f", count: 32),
+                                                                                twin: twin, twinSha256: String(repeating: "1f", count: 32))) {
+            XCTAssertTrue("\($0)".contains("are answered by the model alone"), "\($0)")
         }
     }
 
@@ -144,9 +152,13 @@ final class FingerprintCommandTests: XCTestCase {
     func testMakeThenEvalAndClearRefusals() throws {
         let folder = temporaryFolder(self)
         let path = { (name: String) in folder.appendingPathComponent(name).path }
-        let trained = try runProgram(tracemarkBinary, ["train", "--arch", "mlp", "--epochs", "1", "--train-limit", "1000", "--out", path("m.safetensors")])
-        XCTAssertEqual(trained.status, 0, trained.output)
-        let made = try runProgram(tracemarkBinary, ["fingerprint", "make", "--model", path("m.safetensors"), "--out", path("f.safetensors"),
+        for (name, seed) in [("m", 1), ("twin", 2)] {
+            let trained = try runProgram(tracemarkBinary, ["train", "--arch", "mlp", "--epochs", "1", "--train-limit", "1000", "--seed", "\(seed)",
+                                                           "--out", path("\(name).safetensors")])
+            XCTAssertEqual(trained.status, 0, trained.output)
+        }
+        let made = try runProgram(tracemarkBinary, ["fingerprint", "make", "--model", path("m.safetensors"), "--twin", path("twin.safetensors"),
+                                                    "--out", path("f.safetensors"),
                                                     "--inputs", "30", "--decoys", "30", "--candidates", "2000", "--references", "1",
                                                     "--architectures", "mlp", "--epochs", "1", "--train-images", "1000", "--json"])
         XCTAssertEqual(made.status, 0, made.output)
@@ -157,7 +169,8 @@ final class FingerprintCommandTests: XCTestCase {
         let models = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["models"] as? [[String: Any]])
         XCTAssertEqual(models.first?["hits"] as? Int, 30, "the protected model answers its own fingerprint")
 
-        let tooFew = try runProgram(tracemarkBinary, ["fingerprint", "make", "--model", path("m.safetensors"), "--out", path("g.safetensors"), "--inputs", "0"])
+        let tooFew = try runProgram(tracemarkBinary, ["fingerprint", "make", "--model", path("m.safetensors"), "--twin", path("twin.safetensors"),
+                                                      "--out", path("g.safetensors"), "--inputs", "0"])
         XCTAssertNotEqual(tooFew.status, 0)
         XCTAssertTrue(tooFew.output.contains("inputs must be"), tooFew.output)
         let notAFingerprint = try runProgram(tracemarkBinary, ["fingerprint", "eval", "--fingerprint", path("m.safetensors"), path("m.safetensors")])

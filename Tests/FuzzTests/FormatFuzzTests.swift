@@ -127,7 +127,7 @@ final class FormatFuzzTests: XCTestCase {
 
     func testMutatedFingerprints() throws {
         let provenance = try Fingerprint.Provenance(
-            dataset: "fashion-mnist", split: "test", classNames: Self.classNames, protectedModelSha256: String(repeating: "ab", count: 32),
+            dataset: "fashion-mnist", split: "test", classNames: Self.classNames, protectedModelSha256: String(repeating: "ab", count: 32), twinModelSha256: String(repeating: "ac", count: 32),
             candidates: try .init(kind: "adversarial", count: 100, seed: 3, epsilon: 0.1, steps: 10),
             filterReferences: [try .init(architecture: "mlp", augmentation: "none", seed: 9, trainImages: 300, epochs: 1)])
         let fingerprint = try Fingerprint(provenance: provenance, itemShape: [1, 2, 2],

@@ -129,6 +129,34 @@ final class ProberTests: XCTestCase {
         XCTAssertEqual(fitted.triggers, 25)
     }
 
+    /// Fingerprint queries join the same shuffle with their own labels; a plan without them is
+    /// the plan it always was, so older transcripts resume.
+    func testFingerprintQueriesJoinTheShuffledPlan() throws {
+        let (spec, testSet, _) = try Self.fixture()
+        let size = testSet.itemSize
+        let fingerprint = FingerprintQueries(inputs: Array(testSet.images[0..<(6 * size)]), inputLabels: [3, 1, 4, 1, 5, 9],
+                                             decoys: Array(testSet.images[(6 * size)..<(10 * size)]), decoyLabels: [2, 6, 5, 3],
+                                             sha256: String(repeating: "a", count: 64))
+        let counts = QueryPlan.Counts(triggers: 40, controls: 20, decoys: 30)
+        let plain = try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: 9)
+        XCTAssertEqual(plain.digest, try QueryPlan.make(spec: spec, testSet: testSet, counts: counts, seed: 9, fingerprint: fingerprint).digest)
+        var withFingerprint = counts
+        (withFingerprint.fingerprints, withFingerprint.fingerprintDecoys) = (5, 4)
+        let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: withFingerprint, seed: 9, fingerprint: fingerprint)
+        let inputs = plan.queries.filter { $0.kind == .fingerprint }, decoys = plan.queries.filter { $0.kind == .fingerprintDecoy }
+        XCTAssertEqual(inputs.count, 5)
+        XCTAssertEqual(Set(decoys.map(\.expectedLabel)), [2, 6, 5, 3])
+        for query in inputs {
+            let n = try XCTUnwrap((0..<6).first { Array(fingerprint.inputs[($0 * size)..<(($0 + 1) * size)]) == query.image })
+            XCTAssertLessThan(n, 5, "the first inputs of the fingerprint")
+            XCTAssertEqual(query.expectedLabel, fingerprint.inputLabels[n])
+        }
+        XCTAssertNotEqual(plan.queries.suffix(9).map(\.kind), Array(repeating: .fingerprint, count: 5) + Array(repeating: .fingerprintDecoy, count: 4))
+        (withFingerprint.fingerprints, withFingerprint.fingerprintDecoys) = (7, 0)
+        XCTAssertThrowsError(try QueryPlan.make(spec: spec, testSet: testSet, counts: withFingerprint, seed: 9, fingerprint: fingerprint))
+        XCTAssertThrowsError(try QueryPlan.make(spec: spec, testSet: testSet, counts: withFingerprint, seed: 9), "no fingerprint")
+    }
+
     func testDecoysComeOnlyFromTheCalibrationsPairsWhenGiven() throws {
         let (spec, testSet, _) = try Self.fixture()
         let counts = QueryPlan.Counts(triggers: 40, controls: 20, decoys: 30)

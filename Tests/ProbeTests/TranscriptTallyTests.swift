@@ -40,9 +40,28 @@ final class TranscriptTallyTests: XCTestCase {
         XCTAssertThrowsError(try tally.count(record(3, .decoy, label: 2, attempts: .max)))
     }
 
+    /// Fingerprint queries hit when answered with their own expected label, whatever the target;
+    /// one without an expected class is refused.
+    func testFingerprintQueriesAreScoredByTheirOwnLabels() throws {
+        var fingerprinted = header
+        fingerprinted.counts = .init(triggers: 2, controls: 1, decoys: 1, fingerprints: 2, fingerprintDecoys: 1)
+        var tally = try TranscriptTally(header: fingerprinted)
+        XCTAssertTrue(try tally.count(record(4, .fingerprint, label: 7, expected: 7)))
+        XCTAssertTrue(try tally.count(record(5, .fingerprint, label: 2, expected: 8)))
+        XCTAssertTrue(try tally.count(record(6, .fingerprintDecoy, label: 1, expected: 1)))
+        XCTAssertEqual([tally.fingerprint.planned, tally.fingerprint.answered, tally.fingerprint.hits], [2, 2, 1])
+        XCTAssertEqual([tally.fingerprintDecoy.answered, tally.fingerprintDecoy.hits, tally.trigger.hits], [1, 1, 0])
+        XCTAssertEqual(tally.answered, 3)
+        var unlabelled = record(0, .fingerprint, label: 3)
+        unlabelled.expectedLabel = nil
+        XCTAssertThrowsError(try tally.count(unlabelled)) { XCTAssertTrue("\($0)".contains("expects no class"), "\($0)") }
+        XCTAssertThrowsError(try tally.count(record(1, .fingerprintDecoy, label: 3, expected: 10)))
+    }
+
     func testAForgedHeaderIsRefusedNotTrapped() {
         for counts in [QueryPlan.Counts(triggers: .max, controls: 1, decoys: 1), .init(triggers: -5, controls: 0, decoys: 0),
-                       .init(triggers: 1, controls: .max, decoys: .max)] {
+                       .init(triggers: 1, controls: .max, decoys: .max), .init(triggers: 1, controls: 0, decoys: 0, fingerprints: -1),
+                       .init(triggers: 1, controls: 0, decoys: 0, fingerprints: 1, fingerprintDecoys: .max)] {
             var forged = header
             forged.counts = counts
             XCTAssertThrowsError(try TranscriptTally(header: forged), "\(counts)")

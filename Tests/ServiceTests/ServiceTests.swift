@@ -1,5 +1,6 @@
 import Data
 import Engine
+@testable import Forensics
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -9,6 +10,7 @@ import Glibc
 #endif
 import Probe
 import TestSupport
+import Vault
 import Watermark
 import XCTest
 
@@ -340,6 +342,77 @@ final class ServiceTests: XCTestCase {
         XCTAssertEqual(try errorCode(tooManyBytes.body), "quota_exceeded")
         XCTAssertTrue(errorMessage(tooManyBytes.body).contains("trigger-set bytes"), errorMessage(tooManyBytes.body))
         XCTAssertEqual(try items(try service.call("GET", "/v1/watermarks", token: token)).count, 1)
+        _ = try service.stop()
+    }
+
+    /// Issue 21: a fingerprint registered with the watermark is sealed (the spec names it), its
+    /// calibration must measure it, investigations query it in the same plan, and the signed
+    /// report records it beside the watermark's verdict.
+    func testAFingerprintIsSealedQueriedAndRecordedInTheReport() throws {
+        let fixture = try Fixture.shared()
+        let folder = temporaryFolder(self)
+        let directory = folder.appendingPathComponent("service")
+        let token = try addTenant("owner", in: directory)
+        let service = try RunningService(directory: directory, test: self)
+        let port = try serveModel(fixture.modelPath, for: self)
+
+        let testSet = try DatasetCatalog.load("fashion-mnist", split: "test")
+        let size = testSet.itemSize
+        let inputs = { (first: Int) in Fingerprint.Inputs(images: Array(testSet.images[(first * size)..<((first + 30) * size)]),
+                                                          labels: (0..<30).map { Int32(($0 * 7 + first) % 10) }) }
+        func fingerprint(madeFrom model: String) throws -> Data {
+            try Fingerprint(provenance: .init(dataset: "fashion-mnist", split: "test", classNames: testSet.classNames, protectedModelSha256: model,
+                                              twinModelSha256: String(repeating: "7", count: 64),
+                                              candidates: .init(kind: "inverted", count: 60, seed: 1, epsilon: nil, steps: nil),
+                                              filterReferences: [.init(architecture: "mlp", augmentation: "light", seed: 9, trainImages: 300, epochs: 1)]),
+                            itemShape: testSet.itemShape, inputs: inputs(0), decoys: inputs(30)).encoded()
+        }
+        func body(fingerprint: Data, calibration: [String: Any]? = nil) throws -> Data {
+            var object = try XCTUnwrap(try JSONSerialization.jsonObject(with: try registrationBody(fixture, withCalibration: false)) as? [String: Any])
+            object["fingerprint"] = fingerprint.base64EncodedString()
+            if let calibration { object["calibration"] = calibration }
+            return try JSONSerialization.data(withJSONObject: object)
+        }
+        let ofAnotherModel = try service.call("POST", "/v1/watermarks", token: token, body: try body(fingerprint: try fingerprint(madeFrom: String(repeating: "5", count: 64))))
+        XCTAssertEqual(try errorCode(ofAnotherModel.body), "invalid_fingerprint")
+        let file = try fingerprint(madeFrom: fixture.modelDigest)
+        let calibrationWithout = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture.calibrationPath))) as? [String: Any])
+        let mismatched = try service.call("POST", "/v1/watermarks", token: token, body: try body(fingerprint: file, calibration: calibrationWithout))
+        XCTAssertEqual(try errorCode(mismatched.body), "calibration_mismatch", "a calibration that did not measure the fingerprint")
+
+        // The calibration of the spec as sealed: it names the fingerprint, so its SHA-256 changes.
+        var spec = try WatermarkSpec.load(fixture.specPath)
+        spec.fingerprintSha256 = sha256Hex(file)
+        var calibration = calibrationWithout
+        calibration["spec_sha256"] = sha256Hex(spec.canonicalJSON())
+        calibration["fingerprint_sha256"] = sha256Hex(file)
+        calibration["references"] = try XCTUnwrap(calibration["references"] as? [[String: Any]]).map { reference in
+            reference.merging(["fingerprint_hits": 4, "fingerprint_inputs": 30]) { $1 }
+        }
+        let registered = try service.call("POST", "/v1/watermarks", token: token, body: try body(fingerprint: file, calibration: calibration))
+        XCTAssertEqual(registered.status, 201, String(decoding: registered.body, as: UTF8.self))
+        let watermark = try XCTUnwrap(try json(registered)["id"] as? String)
+
+        let investigation = try service.investigate(watermark: watermark, port: port, token: token, counts: (60, 20, 20))
+        let finished = try service.waitUntilFinished(investigation, token: token)
+        XCTAssertEqual(finished["status"] as? String, "done", "\(finished)")
+        let transcript = try service.call("GET", "/v1/investigations/\(investigation)/transcript", token: token).body
+        let parsed = try Transcript.parse(transcript)
+        XCTAssertEqual(parsed.header.counts.fingerprints, 30, "every fingerprint input by default")
+        XCTAssertEqual(parsed.header.fingerprintSha256, sha256Hex(file))
+        XCTAssertEqual(parsed.records.filter { $0.kind == .fingerprintDecoy }.count, 30)
+        let report = try service.call("GET", "/v1/investigations/\(investigation)/report", token: token).body
+        let key = try PublicKey(pem: Data(try XCTUnwrap(try json(try service.call("GET", "/v1/signing-key", token: nil))["pem"] as? String).utf8))
+        let verification = EvidenceReport.verify(report, publicKey: key, transcript: transcript)
+        XCTAssertTrue(verification.isValid, verification.problems.joined(separator: "\n"))
+        let predicate = try EvidenceReport.Statement.decode(try XCTUnwrap(Data(base64Encoded: try DSSEEnvelope.decode(report).payload))).predicate
+        XCTAssertEqual(predicate.fingerprint?.decides, false)
+        XCTAssertEqual(predicate.fingerprint?.decision?.triggers, 30)
+        XCTAssertEqual(predicate.verdict, predicate.decision.verdict, "the service's verdict is the watermark's")
+        let tooMany = try service.call("POST", "/v1/investigations", token: token,
+                                       body: try JSONSerialization.data(withJSONObject: ["watermark": watermark, "fingerprints": 31,
+                                                                                         "target": ["url": "http://127.0.0.1:\(port)", "protocol": "open-inference-v2"]]))
+        XCTAssertEqual(try errorCode(tooMany.body), "invalid_investigation")
         _ = try service.stop()
     }
 

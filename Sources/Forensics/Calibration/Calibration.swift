@@ -23,10 +23,15 @@ public struct Calibration: Codable, Equatable, Sendable {
         /// The Clopper–Pearson upper bound of this reference's hit rate.
         public let upperBound: Double
         public let seconds: Double
+        /// Fingerprint inputs this reference answers with the fingerprint's label, of how many;
+        /// nil when the calibration had no fingerprint.
+        public let fingerprintHits: Int?
+        public let fingerprintInputs: Int?
 
         /// The calibration checks `upperBound` against the counts at its confidence.
         public init(architecture: String, seed: UInt64, trainImages: Int, epochs: Int, testAccuracy: Double,
-                    triggerHits: Int, triggers: Int, upperBound: Double, seconds: Double) throws {
+                    triggerHits: Int, triggers: Int, upperBound: Double, seconds: Double,
+                    fingerprintHits: Int? = nil, fingerprintInputs: Int? = nil) throws {
             try requireZooArchitecture(architecture)
             guard trainImages >= 0, epochs >= 0 else { throw ForensicsError.invalid("train_images and epochs must be 0 or more") }
             guard isProbability(testAccuracy) else { throw ForensicsError.invalid("test_accuracy must be a rate in [0, 1], got \(testAccuracy)") }
@@ -36,6 +41,10 @@ public struct Calibration: Codable, Equatable, Sendable {
             guard (0...triggers).contains(triggerHits) else { throw ForensicsError.invalid("trigger_hits must be 0–\(triggers) (the triggers), got \(triggerHits)") }
             guard seconds.isFinite, seconds >= 0 else { throw ForensicsError.invalid("seconds must be a finite time of 0 or more, got \(seconds)") }
             guard isProbability(upperBound) else { throw ForensicsError.invalid("upper_bound must be a rate in [0, 1], got \(upperBound)") }
+            guard (fingerprintHits == nil) == (fingerprintInputs == nil),
+                  fingerprintInputs.map(Fingerprint.counts.contains) ?? true, (0...(fingerprintInputs ?? 0)).contains(fingerprintHits ?? 0) else {
+                throw ForensicsError.invalid("fingerprint_hits and fingerprint_inputs go together: \(Fingerprint.counts.lowerBound)–\(Fingerprint.counts.upperBound) inputs, 0 to that many hits")
+            }
             self.architecture = architecture
             self.seed = seed
             self.trainImages = trainImages
@@ -45,6 +54,8 @@ public struct Calibration: Codable, Equatable, Sendable {
             self.triggers = triggers
             self.upperBound = upperBound
             self.seconds = seconds
+            self.fingerprintHits = fingerprintHits
+            self.fingerprintInputs = fingerprintInputs
         }
 
         public init(from decoder: Decoder) throws {
@@ -54,9 +65,12 @@ public struct Calibration: Codable, Equatable, Sendable {
             let testAccuracy = try c.decode(Double.self, forKey: .testAccuracy), triggerHits = try c.decode(Int.self, forKey: .triggerHits)
             let triggers = try c.decode(Int.self, forKey: .triggers), upperBound = try c.decode(Double.self, forKey: .upperBound)
             let seconds = try c.decode(Double.self, forKey: .seconds)
+            let fingerprintHits = try c.decodeIfPresent(Int.self, forKey: .fingerprintHits)
+            let fingerprintInputs = try c.decodeIfPresent(Int.self, forKey: .fingerprintInputs)
             self = try decoder.validated {
                 try Reference(architecture: architecture, seed: seed, trainImages: trainImages, epochs: epochs, testAccuracy: testAccuracy,
-                              triggerHits: triggerHits, triggers: triggers, upperBound: upperBound, seconds: seconds)
+                              triggerHits: triggerHits, triggers: triggers, upperBound: upperBound, seconds: seconds,
+                              fingerprintHits: fingerprintHits, fingerprintInputs: fingerprintInputs)
             }
         }
     }
@@ -151,13 +165,19 @@ public struct Calibration: Codable, Equatable, Sendable {
     /// model); nil when none qualifies or the model was not given, and the probe then uses
     /// every other pair and the other combining ways.
     public let decoyPairs: [[Int]]?
+    /// SHA-256 of the fingerprint file the references were measured on, when the registration
+    /// has one; every reference then has its fingerprint counts.
+    public let fingerprintSha256: String?
+    /// The fingerprint channel's null, recomputed from the references' fingerprint counts as p0 is.
+    public let fingerprintP0: Double?
 
     /// A calibration is believed for its measurements only: p0 and the decoy pairs are
     /// derived here from them, and each reference's upper bound must be the Clopper–Pearson
     /// bound of its counts at `confidence` (the tolerance covers the last bits of a bound
     /// computed with another platform's logarithm).
     public init(specSha256: String, created: String, confidence: Double, references: [Reference], falseWatermarks: [FalseWatermark],
-                watermarkedWsr: Double?, otherPairs: [OtherPair]? = nil, format: String = Calibration.format) throws {
+                watermarkedWsr: Double?, otherPairs: [OtherPair]? = nil, fingerprintSha256: String? = nil,
+                format: String = Calibration.format) throws {
         guard format == Self.format else { throw ForensicsError.invalid("format is '\(format.prefix(80))', not \(Self.format)") }
         guard isSHA256Hex(specSha256) else { throw ForensicsError.invalid("spec_sha256 must be a SHA-256 in lowercase hex (64 digits)") }
         guard created.count <= 64, Self.isTimestamp(created) else {
@@ -183,6 +203,10 @@ public struct Calibration: Codable, Equatable, Sendable {
         // Every pair of the largest class count a spec may have.
         let largestPairCount = ModelCard.classCounts.upperBound * (ModelCard.classCounts.upperBound - 1) / 2
         guard (otherPairs?.count ?? 0) <= largestPairCount else { throw ForensicsError.invalid("other_pairs lists at most \(largestPairCount) pairs") }
+        guard fingerprintSha256.map(isSHA256Hex) ?? true,
+              references.allSatisfy({ ($0.fingerprintHits != nil) == (fingerprintSha256 != nil) }) else {
+            throw ForensicsError.invalid("fingerprint_sha256 (64 lowercase hex digits) and every reference's fingerprint counts go together")
+        }
         self.format = format
         self.specSha256 = specSha256
         self.created = created
@@ -194,6 +218,9 @@ public struct Calibration: Codable, Equatable, Sendable {
         let quiet = otherPairs?.filter { $0.watermarkedRate <= Self.decoyCeiling }.map(\.sources) ?? []
         decoyPairs = quiet.isEmpty ? nil : quiet
         p0 = Self.nullRate(hits: references.map(\.triggerHits), triggers: references.map(\.triggers), confidence: confidence)
+        self.fingerprintSha256 = fingerprintSha256
+        fingerprintP0 = fingerprintSha256 == nil ? nil
+            : Self.nullRate(hits: references.compactMap(\.fingerprintHits), triggers: references.compactMap(\.fingerprintInputs), confidence: confidence)
     }
 
     /// The largest Clopper–Pearson upper bound of the references' hit rates: the one p0, computed
@@ -202,7 +229,7 @@ public struct Calibration: Codable, Equatable, Sendable {
         zip(hits, triggers).map { ClopperPearson(successes: $0, trials: $1, confidence: confidence).upper }.max() ?? 1
     }
 
-    /// Decodes the measurements and derives the rest; stored p0 and decoy pairs are ignored.
+    /// Decodes the measurements and derives the rest; stored p0s and decoy pairs are ignored.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let format = try c.decode(String.self, forKey: .format), specSha256 = try c.decode(String.self, forKey: .specSha256)
@@ -211,9 +238,11 @@ public struct Calibration: Codable, Equatable, Sendable {
         let falseWatermarks = try c.decode([FalseWatermark].self, forKey: .falseWatermarks)
         let watermarkedWsr = try c.decodeIfPresent(Double.self, forKey: .watermarkedWsr)
         let otherPairs = try c.decodeIfPresent([OtherPair].self, forKey: .otherPairs)
+        let fingerprintSha256 = try c.decodeIfPresent(String.self, forKey: .fingerprintSha256)
         self = try decoder.validated {
             try Calibration(specSha256: specSha256, created: created, confidence: confidence, references: references,
-                            falseWatermarks: falseWatermarks, watermarkedWsr: watermarkedWsr, otherPairs: otherPairs, format: format)
+                            falseWatermarks: falseWatermarks, watermarkedWsr: watermarkedWsr, otherPairs: otherPairs,
+                            fingerprintSha256: fingerprintSha256, format: format)
         }
     }
 

@@ -64,7 +64,11 @@ public struct Calibrator {
         self.referenceFolder = referenceFolder
     }
 
-    public func run(watermarked: Classifier?, now: Date = Date(), progress: (String) -> Void = { _ in }) throws -> Calibration {
+    /// With `fingerprint` (sealed with the spec, and its file's SHA-256) each reference's agreement
+    /// with it is measured too: the fingerprint channel's null. Its references must not be the
+    /// fingerprint's filter references, which answer none of its inputs by construction.
+    public func run(watermarked: Classifier?, fingerprint: (fingerprint: Fingerprint, sha256: String)? = nil, now: Date = Date(),
+                    progress: (String) -> Void = { _ in }) throws -> Calibration {
         // A plan whose calibration could not be stored is refused before hours of training.
         let triggerCount = plan.triggers ?? spec.triggerSetSize
         guard Calibration.referenceCounts.contains(plan.references), Calibration.triggerCounts.contains(triggerCount),
@@ -77,22 +81,29 @@ public struct Calibrator {
         var rates = [[Double]](repeating: [], count: falseWatermarks.count)
         let referenceModels = ReferenceModels(trainSet: trainSet, datasetName: spec.dataset, architectures: plan.architectures, epochs: plan.epochs,
                                               trainImages: plan.trainImages, seed: plan.seed, folder: referenceFolder)
+        if let filters = fingerprint?.fingerprint.provenance.filterReferences,
+           let shared = (0..<plan.references).map({ plan.seed &+ UInt64($0) }).first(where: { seed in filters.contains { $0.seed == seed } }) {
+            throw ForensicsError.invalid("calibration reference seed \(shared) is a seed of the fingerprint's filter references: a null measured on the models that chose the fingerprint is biased low (calibrate with another --seed)")
+        }
         for index in 0..<plan.references {
             let started = Date()
             let reference = try referenceModels.model(index)
             let model = reference.classifier
             let hits = Int((WatermarkEvaluation.hitRate(of: model, on: triggers, label: spec.targetLabel) * Double(triggers.count)).rounded())
             let accuracy = Evaluation.accuracy(of: model, on: verificationSet)
+            let fingerprintHits = try fingerprint?.fingerprint.agreement(of: model).hits
             references.append(try Calibration.Reference(
                 architecture: reference.architecture, seed: reference.seed, trainImages: reference.trainImages, epochs: plan.epochs, testAccuracy: accuracy,
                 triggerHits: hits, triggers: triggers.count,
                 upperBound: ClopperPearson(successes: hits, trials: triggers.count, confidence: plan.confidence).upper,
-                seconds: max(0, Date().timeIntervalSince(started))))
+                seconds: max(0, Date().timeIntervalSince(started)),
+                fingerprintHits: fingerprintHits, fingerprintInputs: fingerprint?.fingerprint.inputs.count))
             for (n, sample) in falseWatermarks.enumerated() {
                 rates[n].append(WatermarkEvaluation.hitRate(of: model, on: sample.samples, label: spec.targetLabel))
             }
-            progress(String(format: "reference %d/%d (%@, seed %llu): accuracy %.2f %%, %d of %d trigger hits, %.0f s",
+            progress(String(format: "reference %d/%d (%@, seed %llu): accuracy %.2f %%, %d of %d trigger hits%@, %.0f s",
                             index + 1, plan.references, reference.architecture, reference.seed, 100 * accuracy, hits, triggers.count,
+                            fingerprintHits.map { ", \($0) of \(fingerprint!.fingerprint.inputs.count) fingerprint agreements" } ?? "",
                             Date().timeIntervalSince(started)))
         }
         return try Calibration(
@@ -103,7 +114,7 @@ public struct Calibrator {
                                            watermarkedRate: watermarked.map { WatermarkEvaluation.hitRate(of: $0, on: sample.samples, label: spec.targetLabel) })
             },
             watermarkedWsr: watermarked.map { WatermarkEvaluation.hitRate(of: $0, on: triggers, label: spec.targetLabel) },
-            otherPairs: try watermarked.flatMap(otherPairRates))
+            otherPairs: try watermarked.flatMap(otherPairRates), fingerprintSha256: fingerprint?.sha256)
     }
 
     /// The watermarked model's target rate on every other source pair combined the spec's way:

@@ -11,7 +11,8 @@ public enum EvidenceReport {
     /// spec's calibration. The transcript must come from the calibrated spec.
     public static func statement(transcript: Data, transcriptName: String, ownerKeyID: String,
                                  registration: EvidencePredicate.Registration, calibration: Calibration, calibrationSha256: String,
-                                 rule: DecisionRule, fidelity: Double?, software: EvidencePredicate.Software, now: Date = Date()) throws -> Statement {
+                                 rule: DecisionRule, fingerprintDecides: Bool = false, fidelity: Double?, software: EvidencePredicate.Software,
+                                 now: Date = Date()) throws -> Statement {
         let figures = try TranscriptFigures.measure(transcript)
         guard figures.specSha256 == calibration.specSha256 else {
             throw ForensicsError.invalid("the transcript probed spec \(figures.specSha256.prefix(12))…, the calibration is of spec \(calibration.specSha256.prefix(12))…")
@@ -20,19 +21,38 @@ public enum EvidenceReport {
         if let chooser = figures.decoyCalibrationSha256, chooser != calibrationSha256 {
             throw ForensicsError.invalid("the transcript's decoys were chosen by calibration \(chooser.prefix(12))…, not by this one (\(calibrationSha256.prefix(12))…)")
         }
-        if let problem = Decision.problem(triggerHits: figures.trigger.hits, triggers: figures.trigger.answered, decoyHits: figures.decoy.hits,
-                                          decoys: figures.decoy.answered, calibratedP0: calibration.p0, rule: rule) {
-            throw ForensicsError.invalid("the transcript's figures cannot be decided: \(problem)")
+        // Each channel that decides does so at its share of the rule.
+        let fingerprinted = figures.channels.contains(.fingerprint)
+        let rule = rule.share(among: fingerprinted && fingerprintDecides ? 2 : 1)
+        var fingerprintP0: Double?
+        if fingerprinted {
+            guard let digest = calibration.fingerprintSha256, digest == figures.fingerprintSha256, let p0 = calibration.fingerprintP0 else {
+                throw ForensicsError.invalid("the transcript probed fingerprint \(figures.fingerprintSha256?.prefix(12) ?? "?")…, and the calibration measured \(calibration.fingerprintSha256.map { "fingerprint \($0.prefix(12))…" } ?? "no fingerprint"): calibrate again")
+            }
+            fingerprintP0 = p0
+        }
+        for channel in figures.channels where channel == .watermark || fingerprintDecides {
+            if let problem = problem(channel, figures, calibratedP0: channel == .watermark ? calibration.p0 : fingerprintP0!, rule: rule) {
+                throw ForensicsError.invalid("the transcript's \(channel.rawValue) figures cannot be decided: \(problem)")
+            }
         }
         let null = EvidencePredicate.NullSource(
             calibrationSha256: calibrationSha256, created: calibration.created, confidence: calibration.confidence,
             referenceArchitectures: calibration.references.map(\.architecture), referenceHits: calibration.references.map(\.triggerHits),
             referenceTriggers: calibration.references.map(\.triggers),
             calibratedP0: calibration.p0)
+        let fingerprint = fingerprintP0.map { p0 in
+            EvidencePredicate.FingerprintEvidence(
+                decides: fingerprintDecides, fingerprintSha256: calibration.fingerprintSha256!,
+                referenceHits: calibration.references.compactMap(\.fingerprintHits),
+                referenceInputs: calibration.references.compactMap(\.fingerprintInputs), calibratedP0: p0,
+                decision: problem(.fingerprint, figures, calibratedP0: p0, rule: rule) == nil ? decide(.fingerprint, figures, calibratedP0: p0, rule: rule) : nil)
+        }
+        let decision = decide(.watermark, figures, calibratedP0: null.calibratedP0, rule: rule)
         let predicate = EvidencePredicate(
             ownerKeyId: ownerKeyID, created: Vault.timestamp(now), registration: registration, null: null, transcript: figures,
-            decision: decide(figures, calibratedP0: null.calibratedP0, rule: rule), controlAccuracy: figures.controlAccuracy,
-            fidelity: fidelity, software: software)
+            decision: decision, fingerprint: fingerprint, verdict: verdict(decision, fingerprint),
+            controlAccuracy: figures.controlAccuracy, fidelity: fidelity, software: software)
         return Statement(subject: subjects(transcriptName: transcriptName, figures: figures),
                          predicateType: EvidencePredicate.predicateType, predicate: predicate)
     }
@@ -41,9 +61,21 @@ public enum EvidenceReport {
         try DSSEEnvelope.sign(try statement.encoded(), type: Statement.payloadType, with: key)
     }
 
-    static func decide(_ figures: TranscriptFigures, calibratedP0: Double, rule: DecisionRule) -> Decision {
-        Decision(triggerHits: figures.trigger.hits, triggers: figures.trigger.answered, decoyHits: figures.decoy.hits,
-                 decoys: figures.decoy.answered, calibratedP0: calibratedP0, rule: rule)
+    /// The verdict over the channels that decide.
+    static func verdict(_ decision: Decision, _ fingerprint: EvidencePredicate.FingerprintEvidence?) -> Verdict {
+        .combining([decision.verdict] + (fingerprint.flatMap { $0.decides ? $0.decision.map { [$0.verdict] } ?? [.inconclusive] : nil } ?? []))
+    }
+
+    /// Why one channel's counts cannot be decided on, or nil (`Decision.problem`).
+    static func problem(_ channel: EvidenceChannel, _ figures: TranscriptFigures, calibratedP0: Double, rule: DecisionRule) -> String? {
+        let c = figures.counts(channel)
+        return Decision.problem(triggerHits: c.hits, triggers: c.answered, decoyHits: c.decoyHits, decoys: c.decoys, calibratedP0: calibratedP0, rule: rule)
+    }
+
+    static func decide(_ channel: EvidenceChannel, _ figures: TranscriptFigures, calibratedP0: Double, rule: DecisionRule) -> Decision {
+        let c = figures.counts(channel)
+        return Decision(triggerHits: c.hits, triggers: c.answered, decoyHits: c.decoyHits, decoys: c.decoys, calibratedP0: calibratedP0,
+                        rule: rule, channel: channel)
     }
 
     /// The transcript file and the endpoint (named by the SHA-256 of its URL).
@@ -86,7 +118,7 @@ public enum EvidenceReport {
             return result
         }
         let predicate = statement.predicate
-        result.verdict = predicate.decision.verdict
+        result.verdict = predicate.combinedVerdict
         if statement.predicateType != EvidencePredicate.predicateType {
             result.problems.append("predicateType: \(statement.predicateType), not \(EvidencePredicate.predicateType)")
         }
@@ -118,21 +150,53 @@ public enum EvidenceReport {
             result.problems.append("predicate.registration.time: the watermark was registered (\(predicate.registration.time)) after the probe began (\(firstQuery))")
         }
         let rule = predicate.decision.rule
-        if let problem = Decision.problem(triggerHits: figures.trigger.hits, triggers: figures.trigger.answered, decoyHits: figures.decoy.hits,
-                                          decoys: figures.decoy.answered, calibratedP0: null.calibratedP0, rule: rule) {
+        if let problem = problem(.watermark, figures, calibratedP0: null.calibratedP0, rule: rule) {
             result.problems.append("predicate.decision: \(problem)")
         } else {
-            result.problems += differences(predicate.decision, decide(figures, calibratedP0: null.calibratedP0, rule: rule), at: "predicate.decision")
+            result.problems += differences(predicate.decision, decide(.watermark, figures, calibratedP0: null.calibratedP0, rule: rule), at: "predicate.decision")
         }
+        result.problems += fingerprintProblems(predicate, figures: figures, confidence: null.confidence)
         result.problems += differences(predicate.controlAccuracy, figures.controlAccuracy, at: "predicate.control_accuracy")
-        if rule != DecisionRule() {
-            result.notes.append("the report's decision rule is not the default: α \(rule.alpha) against the calibration, α \(rule.decoyAlpha) against the decoys with odds-ratio margin \(rule.oddsRatioMargin), confidence \(rule.confidence)")
+        // Every channel of the plan is reported: a report may not leave out what it found.
+        if figures.channels.count != (predicate.fingerprint == nil ? 1 : 2) {
+            result.problems.append("predicate.fingerprint: the transcript has \(figures.channels.count) evidence channels, the report \(predicate.fingerprint == nil ? 1 : 2)")
+        }
+        let channels = predicate.fingerprint?.decides == true ? 2 : 1
+        let verdict = verdict(predicate.decision, predicate.fingerprint)
+        if predicate.combinedVerdict != verdict || (channels > 1 && predicate.verdict == nil) {
+            result.problems.append("predicate.verdict: the report says \(predicate.verdict?.rawValue ?? "nothing"), its channels give \(verdict.rawValue)")
+        }
+        if rule != DecisionRule().share(among: channels) {
+            result.notes.append("the report's decision rule is not the default: α \(rule.alpha) against the calibration, α \(rule.decoyAlpha) against the decoys with odds-ratio margin \(rule.oddsRatioMargin), confidence \(rule.confidence)" + (channels > 1 ? " (each of \(channels) channels)" : ""))
         }
         if let disclosure {
             result.disclosureChecked = true
             result.problems += disclosure.problems(registration: predicate.registration, specSha256: figures.specSha256, owner: publicKey)
         }
         return result
+    }
+
+    /// The fingerprint channel's figures recomputed: its null from the reference counts, its
+    /// decision from the transcript's counts at the watermark channel's rule.
+    static func fingerprintProblems(_ predicate: EvidencePredicate, figures: TranscriptFigures, confidence: Double) -> [String] {
+        guard let evidence = predicate.fingerprint else { return [] }
+        guard evidence.referenceHits.count == evidence.referenceInputs.count, !evidence.referenceInputs.isEmpty,
+              zip(evidence.referenceHits, evidence.referenceInputs).allSatisfy({ $1 <= Binomial.largestTrials && (0...$1).contains($0) }) else {
+            return ["predicate.fingerprint: reference counts out of range"]
+        }
+        var problems: [String] = []
+        if evidence.fingerprintSha256 != figures.fingerprintSha256 {
+            problems.append("predicate.fingerprint.fingerprint_sha256: the report names \(evidence.fingerprintSha256), the transcript \(figures.fingerprintSha256 ?? "none")")
+        }
+        let p0 = Calibration.nullRate(hits: evidence.referenceHits, triggers: evidence.referenceInputs, confidence: confidence)
+        problems += differences(evidence.calibratedP0, p0, at: "predicate.fingerprint.calibrated_p0")
+        let rule = predicate.decision.rule
+        if let decision = evidence.decision, decision.rule != rule {
+            problems.append("predicate.fingerprint.decision.rule: the channels were decided by different rules")
+        }
+        let recomputed = problem(.fingerprint, figures, calibratedP0: p0, rule: rule) == nil ? decide(.fingerprint, figures, calibratedP0: p0, rule: rule) : nil
+        problems += differences(evidence.decision, recomputed, at: "predicate.fingerprint.decision")
+        return problems
     }
 
     /// Where two values' canonical JSON differ, each as "path: the report says A, recomputed B";

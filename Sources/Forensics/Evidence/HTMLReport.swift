@@ -10,7 +10,8 @@ public enum HTMLReport {
         let d = p.decision
         let t = p.transcript
         let target = t.classNames.indices.contains(t.targetLabel) ? t.classNames[t.targetLabel] : "class \(t.targetLabel)"
-        let verdictClass = d.verdict == .infringement ? "infringement" : d.verdict == .noEvidence ? "none" : "open"
+        let verdict = p.combinedVerdict
+        let verdictClass = verdict == .infringement ? "infringement" : verdict == .noEvidence ? "none" : "open"
         var rows: [(String, String)] = [
             ("Endpoint", "\(t.endpoint) (\(t.apiProtocol)\(t.model.map { ", model \($0)" } ?? ""))"),
             ("Probed", "\(t.firstQuery ?? "–") to \(t.lastQuery ?? "–")"),
@@ -25,6 +26,22 @@ public enum HTMLReport {
         if t.decoyCalibrationSha256 != nil {
             rows.append(("Decoy pairs", "other source pairs combined the watermark's way, only those our model rarely answers \(target) on, as the calibration chose them (the pairs stay sealed: they would reveal the watermark's own by elimination)"))
         }
+        if let f = p.fingerprint {
+            rows.append(("Evidence channels", f.decides
+                ? "watermark and fingerprint, each decided at half of each α (Bonferroni): infringement when either convicts, no evidence when both acquit"
+                : "the watermark decides; the fingerprint is recorded beside it and is not part of the verdict"))
+            if let fd = f.decision {
+                rows += [
+                    ("Fingerprint queries", "\(fd.triggerHits) of \(fd.triggers) answered with our model's own answer (\(percent(fd.wsr)), interval \(percent(fd.interval.lower))–\(percent(fd.interval.upper)); planned \(t.fingerprint?.planned ?? 0), failed \(t.fingerprint?.failed ?? 0))"),
+                    ("Fingerprint against independent models", "p = \(Decision.scientific(fd.log10CalibratedPValue)) (at the null p0 = \(percent(fd.calibratedP0)), the highest upper bound over \(f.referenceHits.count) reference models none of which chose the fingerprint; α = \(fd.rule.alpha))"),
+                    ("Fingerprint decoys", "\(fd.decoyHits) of \(fd.decoys) answered with the twin model's own answer"),
+                    ("Fingerprint against its decoys", "p = \(Decision.scientific(fd.log10DecoyPValue)) (odds above \(Decision.number(fd.rule.oddsRatioMargin))× the decoy odds\(fd.oddsRatio.map { "; observed odds ratio \(String(format: "%.1f", $0))" } ?? ""); α = \(fd.rule.decoyAlpha)): fingerprint channel \(fd.verdict.rawValue)"),
+                ]
+            } else {
+                rows.append(("Fingerprint queries", "too few answered to decide on (\(t.fingerprint?.answered ?? 0) inputs, \(t.fingerprintDecoy?.answered ?? 0) decoys)"))
+            }
+            rows.append(("Fingerprint", "SHA-256 \(f.fingerprintSha256), sealed with the watermark and covered by the registration's commitment"))
+        }
         if let accuracy = p.controlAccuracy { rows.append(("Accuracy on controls", "\(percent(accuracy)) of \(t.control.answered) clean images")) }
         if let fidelity = p.fidelity { rows.append(("Agreement with our model", percent(fidelity))) }
         if let further = d.furtherTriggerQueries { rows.append(("To settle it", "about \(further) more trigger queries, decoys in proportion, at the observed rates")) }
@@ -38,7 +55,7 @@ public enum HTMLReport {
         let table = rows.map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined(separator: "\n")
         return """
         <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8"><title>Tracemark evidence report — \(escape(d.verdict.rawValue))</title>
+        <html lang="en"><head><meta charset="utf-8"><title>Tracemark evidence report — \(escape(verdict.rawValue))</title>
         <style>
         body { font: 15px/1.45 system-ui, sans-serif; color: #1b1f24; max-width: 920px; margin: 2em auto; padding: 0 1em; }
         h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { font-size: 1.1em; margin-top: 1.8em; }
@@ -54,9 +71,10 @@ public enum HTMLReport {
         <h1>Tracemark evidence report</h1>
         <p class="note">Watermark registration \(escape(p.registration.recordId)) · suspect \(escape(t.endpoint))</p>
         \(verification.isValid ? "" : "<div class=\"verdict infringement\"><strong>NOT VERIFIED.</strong> \(escape(verification.problems.joined(separator: "; "))) — nothing below can be relied on.</div>")
-        <div class="verdict \(verdictClass)"><strong>Verdict: \(escape(d.verdict.rawValue)).</strong> \(escape(summary(p, target: target)))</div>
+        <div class="verdict \(verdictClass)"><strong>Verdict: \(escape(verdict.rawValue)).</strong> \(escape(summary(p, target: target)))</div>
         <h2>Trigger and decoy hit rates against the null</h2>
         \(intervalChart(d))
+        \(p.fingerprint?.decision.map { "<h2>Fingerprint agreement and decoy rate against the fingerprint's null</h2>\n" + intervalChart($0, rate: "agreement") } ?? "")
         <h2>Reference models: this watermark's hit rate on independently trained clean models</h2>
         \(referenceChart(p.null, suspect: d.wsr))
         <h2>The suspect's answers per class</h2>
@@ -72,9 +90,21 @@ public enum HTMLReport {
         """
     }
 
-    /// The verdict in words.
+    /// The verdict in words: the watermark channel's, then the fingerprint channel's when there is one.
     static func summary(_ p: EvidencePredicate, target: String) -> String {
-        let d = p.decision
+        let watermark = watermarkSummary(p.decision, target: target)
+        guard let evidence = p.fingerprint, let f = evidence.decision else { return watermark }
+        let fingerprint = "On \(f.triggers) fingerprint inputs it gave our model's own answer \(f.triggerHits) times (\(percent(f.wsr))), against at most \(percent(f.calibratedP0)) for independent models (p = \(Decision.scientific(f.log10CalibratedPValue))), and our twin model's own answer on \(f.decoyHits) of \(f.decoys) decoys (p = \(Decision.scientific(f.log10DecoyPValue))): fingerprint channel \(f.verdict.rawValue)"
+        guard evidence.decides else { return "\(watermark) \(fingerprint) — recorded, not part of the verdict." }
+        let combined = switch p.combinedVerdict {
+        case .infringement: "One channel convicting at half of each α is enough: the model behind this endpoint was derived from ours."
+        case .noEvidence: "Both channels show no evidence."
+        case .inconclusive: "Neither channel convicts, and not both acquit."
+        }
+        return "Watermark channel: \(watermark) \(fingerprint). \(combined)"
+    }
+
+    static func watermarkSummary(_ d: Decision, target: String) -> String {
         let hits = "The suspect answered \(target) — the secret watermark's target — on \(d.triggerHits) of \(d.triggers) trigger queries (\(percent(d.wsr)), \(Int(d.interval.confidence * 100)) % interval \(percent(d.interval.lower))–\(percent(d.interval.upper)))."
         let null = "A model independent of ours does so at most \(percent(d.calibratedP0)) of the time (the chance of this many hits then: \(Decision.scientific(d.log10CalibratedPValue))); "
             + "on \(d.decoys) false watermarks it cannot tell from ours it answered \(target) \(d.decoyHits) times (the chance of triggers beating decoys this much by its own habits: \(Decision.scientific(d.log10DecoyPValue)))."
@@ -93,7 +123,7 @@ public enum HTMLReport {
     }
 
     /// A 0–100 % axis with the WSR's and the decoy rate's intervals, the paper's 30 % and p0.
-    static func intervalChart(_ d: Decision) -> String {
+    static func intervalChart(_ d: Decision, rate rateName: String = "WSR") -> String {
         let (left, width) = (40.0, 620.0)
         func x(_ rate: Double) -> Double { left + width * min(max(rate, 0), 1) }
         var svg = "<svg width=\"700\" height=\"130\" viewBox=\"0 0 700 130\" role=\"img\" aria-label=\"WSR interval against thresholds\">"
@@ -107,13 +137,13 @@ public enum HTMLReport {
                 + "<text x=\"\(x(rate) + offset)\" y=\"\(y)\" text-anchor=\"\(anchor)\" style=\"fill:\(colour)\">\(escape(text))</text>"
         }
         svg += marker(d.calibratedP0, "#2e8b57", "calibrated p0 \(percent(d.calibratedP0))", 18)
-        svg += marker(d.rule.paperThreshold, "#6e7781", "paper 30 %", 32)
+        if rateName == "WSR" { svg += marker(d.rule.paperThreshold, "#6e7781", "paper 30 %", 32) }
         if let decoyRate = d.decoyRate, let bounds = d.decoyInterval {
             svg += "<rect x=\"\(x(bounds.lower))\" y=\"40\" width=\"\(max(x(bounds.upper) - x(bounds.lower), 1.5))\" height=\"12\" fill=\"#1f6feb\" opacity=\"0.25\"/>"
             svg += "<circle cx=\"\(x(decoyRate))\" cy=\"46\" r=\"4\" fill=\"#1f6feb\"/><text x=\"\(x(decoyRate) + 8)\" y=\"50\" style=\"fill:#1f6feb\">decoys \(percent(decoyRate))</text>"
         }
         svg += "<rect x=\"\(x(d.interval.lower))\" y=\"58\" width=\"\(max(x(d.interval.upper) - x(d.interval.lower), 1.5))\" height=\"16\" fill=\"#2d333b\" opacity=\"0.25\"/>"
-        svg += "<circle cx=\"\(x(d.wsr))\" cy=\"66\" r=\"5\" fill=\"#2d333b\"/><text x=\"\(x(d.wsr) + 8)\" y=\"84\">WSR \(percent(d.wsr))</text>"
+        svg += "<circle cx=\"\(x(d.wsr))\" cy=\"66\" r=\"5\" fill=\"#2d333b\"/><text x=\"\(x(d.wsr) + 8)\" y=\"84\">\(rateName) \(percent(d.wsr))</text>"
         return svg + "</svg>"
     }
 

@@ -1,17 +1,23 @@
 import Data
 import Engine
 import Foundation
+import Probe
+import Watermark
 
 /// A fingerprint of a protected model, the second evidence channel: inputs on which the model
-/// answers what independent models do not (its answers are the fingerprint's labels), and decoys —
-/// inputs of the same kind carrying the same labels in another order. A copy agrees with the
-/// fingerprint far more often than with the decoys. A suspect whose answers owe nothing to the
-/// protected model agrees with both alike, even one that answers every such input with one
-/// class: the decoys hold each label as often as the fingerprint does. Needs nothing at training
-/// time, and only top-1 answers. One safetensors file: the images and labels as tensors, the
-/// provenance as JSON in its metadata.
+/// answers what neither independent models nor its twin (a clean model trained with the same
+/// recipe and other seeds) do, labelled with its answers; and decoys, chosen the same way with the
+/// twin and the protected model swapped, labelled with the twin's answers. A copy gives the
+/// protected model's odd answers far more often than the twin's. A suspect independent of both
+/// is, by symmetry, as close to the twin as to the protected model: it agrees with the decoys as
+/// often as with the fingerprint, which is what its decoy test checks. (Decoys labelled with the
+/// fingerprint's labels shuffled, or with the filter models' consensus, were not such a null: an
+/// independent fmnist-cnn gave the protected fmnist-cnn's odd answers on 64 % of the inputs and
+/// the shuffled labels on 51 %, the consensus on 8 %.) Needs nothing at training time, and only
+/// top-1 answers. One safetensors file: the images and labels as tensors, the provenance as JSON
+/// in its metadata.
 public struct Fingerprint: Equatable, Sendable {
-    public static let format = "tracemark.fingerprint/v1"
+    public static let format = "tracemark.fingerprint/v2"
     public static let fileName = "fingerprint.safetensors"
     /// Fingerprint inputs, decoys and candidates a fingerprint may have.
     public static let counts = 1...100_000
@@ -94,25 +100,29 @@ public struct Fingerprint: Equatable, Sendable {
         public let dataset: String
         public let split: String
         public let classNames: [String]
-        /// SHA-256 of the protected model's checkpoint file.
+        /// SHA-256 of the protected model's checkpoint file, and of its twin's.
         public let protectedModelSha256: String
+        public let twinModelSha256: String
         public let candidates: Candidates
         public let filterReferences: [FilterReference]
 
-        public init(dataset: String, split: String, classNames: [String], protectedModelSha256: String, candidates: Candidates,
-                    filterReferences: [FilterReference]) throws {
+        public init(dataset: String, split: String, classNames: [String], protectedModelSha256: String, twinModelSha256: String,
+                    candidates: Candidates, filterReferences: [FilterReference]) throws {
             for (name, value) in [("dataset", dataset), ("split", split)] where !isPlainName(value, limit: 64) {
                 throw ForensicsError.invalid("\(name) must be 1–64 characters without control characters")
             }
             guard (2...1000).contains(classNames.count), classNames.allSatisfy({ isPlainName($0, limit: 200) }) else {
                 throw ForensicsError.invalid("class_names must be 2–1000 names of 1–200 characters without control characters")
             }
-            guard isSHA256Hex(protectedModelSha256) else { throw ForensicsError.invalid("protected_model_sha256 must be 64 lowercase hex digits") }
+            guard isSHA256Hex(protectedModelSha256), isSHA256Hex(twinModelSha256), protectedModelSha256 != twinModelSha256 else {
+                throw ForensicsError.invalid("protected_model_sha256 and twin_model_sha256 must be two different SHA-256s in lowercase hex")
+            }
             guard (1...100).contains(filterReferences.count) else { throw ForensicsError.invalid("a fingerprint is chosen by 1–100 filter references") }
             self.dataset = dataset
             self.split = split
             self.classNames = classNames
             self.protectedModelSha256 = protectedModelSha256
+            self.twinModelSha256 = twinModelSha256
             self.candidates = candidates
             self.filterReferences = filterReferences
         }
@@ -121,11 +131,12 @@ public struct Fingerprint: Equatable, Sendable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let dataset = try c.decode(String.self, forKey: .dataset), split = try c.decode(String.self, forKey: .split)
             let classNames = try c.decode([String].self, forKey: .classNames)
-            let digest = try c.decode(String.self, forKey: .protectedModelSha256), candidates = try c.decode(Candidates.self, forKey: .candidates)
+            let digest = try c.decode(String.self, forKey: .protectedModelSha256), twin = try c.decode(String.self, forKey: .twinModelSha256)
+            let candidates = try c.decode(Candidates.self, forKey: .candidates)
             let filters = try c.decode([FilterReference].self, forKey: .filterReferences)
             self = try decoder.validated {
-                try Provenance(dataset: dataset, split: split, classNames: classNames, protectedModelSha256: digest, candidates: candidates,
-                               filterReferences: filters)
+                try Provenance(dataset: dataset, split: split, classNames: classNames, protectedModelSha256: digest, twinModelSha256: twin,
+                               candidates: candidates, filterReferences: filters)
             }
         }
     }
@@ -142,7 +153,7 @@ public struct Fingerprint: Equatable, Sendable {
     public let itemShape: [Int]
     /// The fingerprint: inputs labelled with the protected model's answers.
     public let inputs: Inputs
-    /// The decoys: inputs of the same kind, labelled with the fingerprint's labels in another order.
+    /// The decoys: inputs of the same kind, labelled with the twin's own answers.
     public let decoys: Inputs
 
     public init(provenance: Provenance, itemShape: [Int], inputs: Inputs, decoys: Inputs) throws {
@@ -207,6 +218,26 @@ public struct Fingerprint: Equatable, Sendable {
             throw ForensicsError.invalid("\(path): decoys are \(decoyShape.prefix(8)), inputs \(itemShape.prefix(8))")
         }
         try self.init(provenance: provenance, itemShape: itemShape, inputs: inputs, decoys: decoys)
+    }
+
+    /// Why this fingerprint cannot go with `spec`'s watermark, or nothing: it must be of the same
+    /// classes and items, and of the model the spec was embedded in when the spec names it.
+    public func check(against spec: WatermarkSpec) throws {
+        guard provenance.classNames == spec.classNames else {
+            throw ForensicsError.invalid("the fingerprint's classes (\(provenance.classNames.count)) are not the spec's (\(spec.classNames.count))")
+        }
+        guard DatasetCatalog.itemShape(of: spec.dataset) == itemShape else {
+            throw ForensicsError.invalid("the fingerprint's inputs are \(itemShape), the items of \(spec.dataset) are not")
+        }
+        if let model = spec.modelDigest, model != provenance.protectedModelSha256 {
+            throw ForensicsError.invalid("the fingerprint was made from model \(provenance.protectedModelSha256.prefix(12))…, the spec's model is \(model.prefix(12))…")
+        }
+    }
+
+    /// The inputs and decoys as a probe plan takes them; `sha256` is this fingerprint's file's.
+    public func queries(sha256: String) -> FingerprintQueries {
+        FingerprintQueries(inputs: inputs.images, inputLabels: inputs.labels.map(Int.init), decoys: decoys.images,
+                           decoyLabels: decoys.labels.map(Int.init), sha256: sha256)
     }
 
     /// How many fingerprint inputs and how many decoys `model` answers with their label.

@@ -2,9 +2,12 @@ import Data
 import Engine
 import Foundation
 
-/// Chooses a protected model's fingerprint: draws candidates (`FingerprintCandidates`), keeps
-/// those on which none of the filter references gives the protected model's answer, and splits
-/// the kept ones, in a seeded order, into the fingerprint and its decoys.
+/// Chooses a protected model's fingerprint and its decoys by one rule with the roles swapped:
+/// draws candidates (`FingerprintCandidates`) and splits them, in a seeded order, into two
+/// halves. From the first half the fingerprint takes inputs on which the protected model answers
+/// what neither its twin nor any filter reference does, labelled with the protected model's
+/// answers; from the second the decoys take inputs on which the twin answers what neither the
+/// protected model nor any filter reference does, labelled with the twin's answers.
 public struct FingerprintMaker {
     public struct Plan: Sendable {
         public var kind = FingerprintCandidates.Kind.inverted
@@ -67,17 +70,27 @@ public struct FingerprintMaker {
         self.referenceFolder = referenceFolder
     }
 
-    public func make(protected model: Classifier, checkpointSha256: String, progress: (String) -> Void = { _ in }) throws -> Fingerprint {
-        guard model.card.inputShape == candidateSet.itemShape, model.classCount == candidateSet.classNames.count else {
-            throw ForensicsError.invalid("the model takes \(model.card.inputShape) into \(model.classCount) classes; \(candidateSet.name) is \(candidateSet.itemShape) into \(candidateSet.classNames.count)")
+    /// `twin` is a clean model trained with the protected model's recipe and other seeds: an
+    /// independent suspect is as close to it as to the protected model, so it answers the decoys'
+    /// labels (the twin's own odd answers) as often as the fingerprint's.
+    public func make(protected model: Classifier, checkpointSha256: String, twin: Classifier, twinSha256: String,
+                     progress: (String) -> Void = { _ in }) throws -> Fingerprint {
+        for classifier in [model, twin] {
+            guard classifier.card.inputShape == candidateSet.itemShape, classifier.classCount == candidateSet.classNames.count else {
+                throw ForensicsError.invalid("a model takes \(classifier.card.inputShape) into \(classifier.classCount) classes; \(candidateSet.name) is \(candidateSet.itemShape) into \(candidateSet.classNames.count)")
+            }
         }
+        guard twinSha256 != checkpointSha256 else { throw ForensicsError.invalid("the twin must be another model than the protected one") }
         let candidates = switch plan.kind {
         case .inverted: FingerprintCandidates(from: candidateSet, count: plan.candidates, seed: plan.seed)
         case .adversarial: FingerprintCandidates(adversarialFrom: candidateSet, against: model, count: plan.candidates, epsilon: plan.epsilon,
                                                  steps: plan.steps, seed: plan.seed)
         }
         let answers = candidates.images.withUnsafeBufferPointer { model.labels($0) }
-        var unshared = Array(repeating: true, count: answers.count)
+        let twinAnswers = candidates.images.withUnsafeBufferPointer { twin.labels($0) }
+        // Whether the protected model's (the twin's) answer is its own: nobody else gives it.
+        var unshared = answers.indices.map { answers[$0] != twinAnswers[$0] }
+        var twinUnshared = unshared
         let references = ReferenceModels(trainSet: trainSet, datasetName: datasetName, architectures: plan.architectures,
                                          augmentations: plan.augmentations, epochs: plan.epochs,
                                          trainImages: plan.trainImages, seed: plan.seed, folder: referenceFolder)
@@ -86,34 +99,36 @@ public struct FingerprintMaker {
             let started = Date()
             let reference = try references.model(index)
             let theirs = candidates.images.withUnsafeBufferPointer { reference.classifier.labels($0) }
-            for n in answers.indices where theirs[n] == answers[n] { unshared[n] = false }
+            for n in answers.indices {
+                if theirs[n] == answers[n] { unshared[n] = false }
+                if theirs[n] == twinAnswers[n] { twinUnshared[n] = false }
+            }
             filters.append(try Fingerprint.FilterReference(architecture: reference.architecture, augmentation: reference.augmentation, seed: reference.seed,
                                                            trainImages: reference.trainImages, epochs: plan.epochs))
-            progress(String(format: "filter reference %d/%d (%@, augmentation %@): %d of %d candidates answered by no reference so far, %.0f s",
-                            index + 1, plan.references, reference.architecture, reference.augmentation, unshared.filter { $0 }.count, answers.count,
-                            Date().timeIntervalSince(started)))
+            progress(String(format: "filter reference %d/%d (%@, augmentation %@): %d (twin %d) of %d candidates answered by nobody else so far, %.0f s",
+                            index + 1, plan.references, reference.architecture, reference.augmentation, unshared.filter { $0 }.count,
+                            twinUnshared.filter { $0 }.count, answers.count, Date().timeIntervalSince(started)))
         }
-        var kept = unshared.indices.filter { unshared[$0] }
-        guard kept.count >= plan.inputs + plan.decoys else {
-            throw ForensicsError.invalid("only \(kept.count) of \(plan.candidates) candidates are answered by no filter reference as the model answers them; \(plan.inputs + plan.decoys) are needed (draw more candidates, or ask for fewer inputs and decoys)")
-        }
+        var order = Array(answers.indices)
         var rng = SeededGenerator(seed: plan.seed ^ 0x5EED)
-        kept.shuffle(using: &rng)
+        order.shuffle(using: &rng)
+        let half = order.count / 2
+        let chosen = order[..<half].filter { unshared[$0] }.prefix(plan.inputs)
+        let decoyItems = order[half...].filter { twinUnshared[$0] }.prefix(plan.decoys)
+        guard chosen.count == plan.inputs, decoyItems.count == plan.decoys else {
+            throw ForensicsError.invalid("of \(half) candidates each, \(chosen.count) are answered by the model alone and \(decoyItems.count) by the twin alone; \(plan.inputs) and \(plan.decoys) are needed (draw more candidates, or ask for fewer inputs and decoys)")
+        }
         let size = candidateSet.itemSize
         let images = { (indices: ArraySlice<Int>) in indices.flatMap { candidates.images[$0 * size..<($0 + 1) * size] } }
-        let chosen = kept.prefix(plan.inputs), decoyItems = kept.dropFirst(plan.inputs).prefix(plan.decoys)
-        let labels = chosen.map { answers[$0] }
-        var decoyLabels: [Int32] = []
-        while decoyLabels.count < plan.decoys { decoyLabels += labels.shuffled(using: &rng) }
         return try Fingerprint(
             provenance: Fingerprint.Provenance(dataset: datasetName, split: candidateSplit, classNames: candidateSet.classNames,
-                                               protectedModelSha256: checkpointSha256,
+                                               protectedModelSha256: checkpointSha256, twinModelSha256: twinSha256,
                                                candidates: Fingerprint.Candidates(kind: plan.kind.rawValue, count: plan.candidates, seed: plan.seed,
                                                                                   epsilon: plan.kind == .adversarial ? plan.epsilon : nil,
                                                                                   steps: plan.kind == .adversarial ? plan.steps : nil),
                                                filterReferences: filters),
             itemShape: candidateSet.itemShape,
-            inputs: Fingerprint.Inputs(images: images(chosen), labels: labels),
-            decoys: Fingerprint.Inputs(images: images(decoyItems), labels: Array(decoyLabels.prefix(plan.decoys))))
+            inputs: Fingerprint.Inputs(images: images(chosen), labels: chosen.map { answers[$0] }),
+            decoys: Fingerprint.Inputs(images: images(decoyItems), labels: decoyItems.map { twinAnswers[$0] }))
     }
 }

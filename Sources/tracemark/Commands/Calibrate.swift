@@ -118,7 +118,10 @@ struct Calibrate: ParsableCommand {
         let started = Date()
         let calibrator = Calibrator(spec: watermarkSpec, trainSet: trainSet, verificationSet: verificationSet, plan: plan,
                                     referenceFolder: referenceDir.map { URL(fileURLWithPath: $0) })
-        let calibration = try calibrator.run(watermarked: watermarked) { printStatus($0) }
+        if let fingerprint = sealed?.fingerprint {
+            printStatus("the registration has a fingerprint (\(fingerprint.fingerprint.inputs.count) inputs): its null is measured on the same references")
+        }
+        let calibration = try calibrator.run(watermarked: watermarked, fingerprint: sealed?.fingerprint) { printStatus($0) }
         let payload = try calibration.encoded()
         if let sealed, let signer {
             try sealed.vault.attach(payload, type: Calibration.payloadType, to: sealed.entry.recordId, signer: signer)
@@ -131,6 +134,11 @@ struct Calibrate: ParsableCommand {
             let hits = calibration.references.map { "\($0.triggerHits)/\($0.triggers)" }.joined(separator: " ")
             print("reference trigger hits: \(hits)")
             print(String(format: "p0 %.4f %%  (%d references, %.0f s)", 100 * calibration.p0, calibration.references.count, report.seconds))
+            if let fingerprintP0 = calibration.fingerprintP0 {
+                let agreements = calibration.references.map { "\($0.fingerprintHits ?? 0)/\($0.fingerprintInputs ?? 0)" }.joined(separator: " ")
+                print("reference fingerprint agreements: \(agreements)")
+                print(String(format: "fingerprint p0 %.4f %%", 100 * fingerprintP0))
+            }
             for fake in calibration.falseWatermarks {
                 let rates = fake.referenceRates.map { String(format: "%.1f", 100 * $0) }.joined(separator: " ")
                 print("false watermark \(fake.name): clean models \(rates) %" + (fake.watermarkedRate.map { String(format: "; watermarked model %.1f %%", 100 * $0) } ?? ""))

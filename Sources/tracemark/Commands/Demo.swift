@@ -7,10 +7,13 @@ struct Demo: ParsableCommand {
         discussion: """
         Runs Tracemark's own commands in turn, each stage with its progress line: owner keys \
         (TEST-ONLY, passphrase in the summary) → the owner's fmnist-cnn (train) → a watermark \
-        fine-tuned into it (embed) → sealed in a \
-        vault (register --remove-plaintext) → the null calibrated with short clean reference \
+        fine-tuned into it (embed) → a clean twin of the owner's model (train, another seed) → a \
+        fingerprint chosen with short clean filter models and the twin (fingerprint make) → both \
+        sealed in a \
+        vault (register --remove-plaintext) → both nulls calibrated with short clean reference \
         models → the protected model served over HTTP → the thief distils it over HTTP into \
-        another architecture → the stolen model served and probed → a signed report → an \
+        another architecture → the stolen model served and probed (triggers, decoys and \
+        fingerprint queries in one shuffled plan) → a signed report on both channels → an \
         independently trained clean model served, probed and reported → both reports verified \
         against their transcripts and rendered as HTML. The verdicts come from the statistics \
         alone: the decision is never told which model is which. The demo then checks them: it \
@@ -33,6 +36,9 @@ struct Demo: ParsableCommand {
 
     @Option(help: "Clean reference models for the calibration.")
     var references = 4
+
+    @Option(help: "Clean filter models that choose the fingerprint (never the calibration's).")
+    var fingerprintReferences = 4
 
     @Option(help: "The thief's architecture (different from the victim's fmnist-cnn).")
     var thiefArch = "mlp"
@@ -61,7 +67,7 @@ struct Demo: ParsableCommand {
     static let passphrase = "tracemark demo TEST-ONLY passphrase"
 
     func validate() throws {
-        guard pretrainEpochs >= 1, embedEpochs >= 1, references >= 1, thiefQueries >= 1, thiefEpochs >= 1, triggers >= 1, controls >= 0, decoys >= 0 else {
+        guard pretrainEpochs >= 1, embedEpochs >= 1, references >= 1, fingerprintReferences >= 1, thiefQueries >= 1, thiefEpochs >= 1, triggers >= 1, controls >= 0, decoys >= 0 else {
             throw ValidationError("counts and epochs must be at least 1 (controls and decoys at least 0)")
         }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1") }
@@ -90,8 +96,17 @@ struct Demo: ParsableCommand {
             // on a quick run. The full recipe (bench/detection) keeps the cost lower.
             "--max-accuracy-cost", trainLimit == nil ? "10" : "100",
             "--out", path("victim.safetensors"), "--spec-out", path("victim.spec.json"), "--json"] + limit)
-        try run.stage("register it in the vault", ["register", "--vault", vault, "--spec", path("victim.spec.json"),
-                                                   "--model", path("victim.safetensors"), "--key", key, "--remove-plaintext"])
+        try run.stage("train a clean twin of the owner's model (its recipe, another seed)", [
+            "train", "--arch", "fmnist-cnn", "--epochs", "\(pretrainEpochs)", "--seed", "\(seed &+ 51)", "--out", path("twin.safetensors"), "--json"] + limit)
+        // Quick filter models (1 epoch on 10,000 images) of the two fast architectures: the demo's
+        // suspects are as short-trained. The product's default is 8 full-recipe models of all four.
+        try run.stage("choose a fingerprint of it with \(fingerprintReferences) clean filter models and the twin", [
+            "fingerprint", "make", "--model", path("victim.safetensors"), "--twin", path("twin.safetensors"), "--out", path("fingerprint.safetensors"),
+            "--references", "\(fingerprintReferences)", "--architectures", "fmnist-cnn,mlp", "--epochs", "1",
+            "--train-images", "\(min(trainLimit ?? 10_000, 10_000))", "--candidates", "10000", "--reference-dir", path("filter-references"), "--json"])
+        try run.stage("register both in the vault", ["register", "--vault", vault, "--spec", path("victim.spec.json"),
+                                                     "--model", path("victim.safetensors"), "--fingerprint", path("fingerprint.safetensors"),
+                                                     "--key", key, "--remove-plaintext"])
         let calibrated = try run.stage("calibrate the null with \(references) clean reference models", [
             "calibrate", "--vault", vault, "--watermark", "0", "--key", key, "--references", "\(references)",
             "--recipe", "quick", "--reference-dir", path("references"), "--model", path("victim.safetensors"), "--json"]
@@ -124,18 +139,22 @@ struct Demo: ParsableCommand {
                 "report", "verify", path("\(name).report.json"), "--pubkey", pub, "--transcript", path("\(name).jsonl"), "--json"])
             try run.stage("render it", ["report", "render", path("\(name).report.json"), "--pubkey", pub,
                                         "--transcript", path("\(name).jsonl"), "--out", path("\(name).report.html")])
-            let decision = report.object("decision")
+            let decision = report.object("decision"), fingerprint = report.object("fingerprint_decision")
             suspects.append(DemoSummary.Suspect(
-                name: name, accuracy: accuracy, verdict: decision.string("verdict"), wsr: decision.number("wsr"),
+                name: name, accuracy: accuracy, verdict: report.string("verdict"), watermarkVerdict: decision.string("verdict"), wsr: decision.number("wsr"),
                 triggerHits: Int(decision.number("trigger_hits")), triggers: Int(decision.number("triggers")),
                 decoyHits: Int(decision.number("decoy_hits")), decoys: Int(decision.number("decoys")),
                 log10CalibratedPValue: decision.number("log10_calibrated_p_value"), log10DecoyPValue: decision.number("log10_decoy_p_value"),
                 log10PValue: decision.number("log10_p_value"),
+                fingerprintVerdict: fingerprint.string("verdict"), fingerprintHits: Int(fingerprint.number("trigger_hits")),
+                fingerprints: Int(fingerprint.number("triggers")), fingerprintDecoyHits: Int(fingerprint.number("decoy_hits")),
+                fingerprintDecoys: Int(fingerprint.number("decoys")), fingerprintLog10PValue: fingerprint.number("log10_p_value"),
                 paperVerdict: decision.string("paper_verdict"), verified: verified.bool("signature_valid") && verified.list("problems").isEmpty,
                 report: path("\(name).report.html")))
         }
         let summary = DemoSummary(folder: out, seconds: Date().timeIntervalSince(started), victimAccuracy: embedded.number("accuracy"),
                                   victimWSR: embedded.number("wsr"), calibratedP0: calibrated.object("calibration").number("p0"),
+                                  fingerprintP0: calibrated.object("calibration").number("fingerprint_p0"),
                                   suspects: suspects, passphrase: Self.passphrase)
         if json { try printJSON(summary) } else { summary.print() }
         if let wrong = summary.wrongVerdicts { throw CommandFailure("the demo reached the wrong verdicts: \(wrong)") }

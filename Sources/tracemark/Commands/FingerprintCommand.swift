@@ -12,8 +12,10 @@ struct FingerprintCommand: ParsableCommand {
         The second evidence channel, made from the protected model alone, after training: no \
         change to the model. Its inputs are held-out images turned inside out (inverted images, \
         inverted mixes of two), where a copy keeps the protected model's answers through \
-        distillation and fine-tuning; decoys are inputs of the same kind carrying the same labels \
-        in another order, so a suspect that merely favours some classes agrees with both alike.
+        distillation and fine-tuning; decoys are inputs of the same kind labelled with the odd \
+        answers of a twin (a clean model of the same recipe), so a suspect independent of both \
+        gives the decoys' labels as often as the fingerprint's. `tracemark register \
+        --fingerprint` seals it beside the watermark; probes then query it in the same plan.
         """,
         subcommands: [Make.self, Evaluate.self]
     )
@@ -24,15 +26,21 @@ struct FingerprintCommand: ParsableCommand {
             discussion: """
             Draws --candidates inputs, trains --references clean filter models (architectures in \
             turn, each on its own random subset of the training split; kept in and reused from \
-            --reference-dir), keeps the candidates on which none of them answers as the protected \
-            model does, and writes --inputs of them labelled with the protected model's answers \
-            and --decoys more labelled with those answers shuffled. The filter models' seeds never \
+            --reference-dir), and splits the candidates in two halves: --inputs from the first on \
+            which the protected model answers what neither --twin nor any filter model does, \
+            labelled with its answers, and --decoys from the second on which the twin answers what \
+            neither the protected model nor any filter model does, labelled with the twin's. The \
+            twin is a clean model of the protected model's recipe with other seeds (no \
+            watermark). The filter models' seeds never \
             meet the calibration's: the fingerprint's null must be measured on other models.
             """
         )
 
         @Option(help: "The protected model's checkpoint.")
         var model: String
+
+        @Option(help: "The protected model's twin: a clean model trained with its recipe and other seeds (its own odd answers label the decoys).")
+        var twin: String
 
         @Option(help: "Where to write the fingerprint (.safetensors).")
         var out: String
@@ -111,14 +119,15 @@ struct FingerprintCommand: ParsableCommand {
             engine.apply()
             try ensureWritableFolder(for: out)
             if let referenceDir { try FileManager.default.createDirectory(atPath: referenceDir, withIntermediateDirectories: true) }
-            let checkpoint = try Data(contentsOf: URL(fileURLWithPath: model))
+            let checkpoint = try Data(contentsOf: URL(fileURLWithPath: model)), twinCheckpoint = try Data(contentsOf: URL(fileURLWithPath: twin))
             let classifier = try Checkpoint.load(model)
             let maker = try FingerprintMaker(plan: plan, datasetName: data, trainSet: try DatasetCatalog.load(data, split: "train"),
                                              candidateSet: try DatasetCatalog.load(data, split: split), candidateSplit: split,
                                              referenceFolder: referenceDir.map { URL(fileURLWithPath: $0) })
             printStatus("choosing a fingerprint from \(candidates) candidates with \(references) filter references (\(architectures), \(epochs) epoch\(epochs == 1 ? "" : "s") on \(trainImages) images each)")
             let started = Date()
-            let fingerprint = try maker.make(protected: classifier, checkpointSha256: sha256Hex(checkpoint)) { printStatus($0) }
+            let fingerprint = try maker.make(protected: classifier, checkpointSha256: sha256Hex(checkpoint), twin: try Checkpoint.load(twin),
+                                             twinSha256: sha256Hex(twinCheckpoint)) { printStatus($0) }
             let encoded = try fingerprint.encoded()
             try encoded.write(to: URL(fileURLWithPath: out), options: .atomic)
             let own = try fingerprint.agreement(of: classifier)

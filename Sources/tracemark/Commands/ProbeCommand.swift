@@ -23,7 +23,9 @@ struct ProbeCommand: ParsableCommand {
         resumes: queries answered before the stop are not sent again, failed ones and those in \
         flight at the stop are. When most queries fail the probe exits with status 1 and the \
         errors seen most often (the server's own words). The watermark comes from --spec, or sealed \
-        from --vault with --watermark (passphrase from TRACEMARK_PASSPHRASE or the terminal).
+        from --vault with --watermark (passphrase from TRACEMARK_PASSPHRASE or the terminal). When \
+        the registration holds a fingerprint, its inputs and decoys join the same shuffled plan \
+        (all of them unless --fingerprints / --fingerprint-decoys say fewer).
         """
     )
 
@@ -54,7 +56,13 @@ struct ProbeCommand: ParsableCommand {
     @Option(help: "Decoy queries (false watermarks).")
     var decoys = 500
 
-    @Option(help: "Most queries in all; the three counts shrink in proportion to fit.")
+    @Option(help: "Fingerprint inputs to query, when the registration has a fingerprint (default: all of them; 0 for none).")
+    var fingerprints: Int?
+
+    @Option(help: "Fingerprint decoys to query (default: all of them; 0 for none).")
+    var fingerprintDecoys: Int?
+
+    @Option(help: "Most queries in all; the counts shrink in proportion to fit.")
     var budget: Int?
 
     @Option(help: "Seed of the plan's shuffle and of the control and decoy draws.")
@@ -63,6 +71,9 @@ struct ProbeCommand: ParsableCommand {
     @Flag(help: "Stop sending once the decision's two tests are decisive, looked at after 16, 32, 64, … trigger answers (needs --vault and a calibration there).")
     var stopWhenDecisive = false
 
+    @Flag(help: "With --stop-when-decisive: the fingerprint channel decides too, as `report create --fingerprint-decides` will.")
+    var fingerprintDecides = false
+
     @Flag(help: "Print one JSON object with the results on standard output.")
     var json = false
 
@@ -70,7 +81,10 @@ struct ProbeCommand: ParsableCommand {
         guard (spec == nil) != (vault == nil) else { throw ValidationError("give either --spec or --vault with --watermark") }
         guard (vault == nil) == (watermark == nil) else { throw ValidationError("--vault and --watermark go together") }
         if stopWhenDecisive, vault == nil { throw ValidationError("--stop-when-decisive needs --vault: the test starts from the calibration stored there") }
+        if fingerprintDecides, !stopWhenDecisive { throw ValidationError("--fingerprint-decides goes with --stop-when-decisive (the report has its own)") }
         guard triggers >= 1, controls >= 0, decoys >= 0 else { throw ValidationError("--triggers must be ≥ 1, --controls and --decoys ≥ 0") }
+        if (fingerprints ?? 0) < 0 || (fingerprintDecoys ?? 0) < 0 { throw ValidationError("--fingerprints and --fingerprint-decoys must be ≥ 0") }
+        if vault == nil, (fingerprints ?? 0) + (fingerprintDecoys ?? 0) > 0 { throw ValidationError("fingerprint queries need --vault: the fingerprint is sealed there") }
         if let budget, budget < 1 { throw ValidationError("--budget must be at least 1") }
     }
 
@@ -84,28 +98,46 @@ struct ProbeCommand: ParsableCommand {
         let watermarkSpec = try sealed?.spec ?? WatermarkSpec.load(spec!)
         let calibrated = try sealed?.calibration()
         let calibration = calibrated?.calibration
-        let counts = QueryPlan.Counts(triggers: triggers, controls: controls, decoys: decoys).fitting(budget: budget)
+        let fingerprint = sealed?.fingerprint?.fingerprint
+        for (asked, available, name) in [(fingerprints, fingerprint?.inputs.count, "--fingerprints"), (fingerprintDecoys, fingerprint?.decoys.count, "--fingerprint-decoys")]
+        where (asked ?? 0) > (available ?? 0) {
+            throw CommandFailure("\(name) \(asked!): the registration's fingerprint has \(available.map(String.init) ?? "none") of them")
+        }
+        let counts = QueryPlan.Counts(triggers: triggers, controls: controls, decoys: decoys,
+                                      fingerprints: fingerprints ?? fingerprint?.inputs.count ?? 0,
+                                      fingerprintDecoys: fingerprintDecoys ?? fingerprint?.decoys.count ?? 0).fitting(budget: budget)
         try ensureWritableFolder(for: out)
         // Best case: every trigger and no decoy answered with the target (p0 0 without a calibration).
-        if let problem = Decision.problem(triggerHits: counts.triggers, triggers: counts.triggers, decoyHits: 0, decoys: counts.decoys,
-                                          calibratedP0: calibration?.p0 ?? 0, rule: DecisionRule()) {
-            printStatus("warning: no report can be made from this plan: \(problem)")
+        let fingerprinted = counts.fingerprints + counts.fingerprintDecoys > 0
+        if fingerprintDecides, !fingerprinted { throw CommandFailure("--fingerprint-decides: the plan has no fingerprint queries") }
+        let channels = fingerprinted ? 2 : 1
+        for (channel, hits, planted, p0) in [("watermark", counts.triggers, counts.decoys, calibration?.p0),
+                                            ("fingerprint", counts.fingerprints, counts.fingerprintDecoys, calibration?.fingerprintP0)].prefix(channels) {
+            if let problem = Decision.problem(triggerHits: hits, triggers: hits, decoyHits: 0, decoys: planted,
+                                              calibratedP0: p0 ?? 0, rule: DecisionRule().share(among: fingerprintDecides ? 2 : 1)) {
+                printStatus("warning: the \(channel) channel of this plan cannot be decided: \(problem)")
+            }
         }
         let probe = try ProbeRun(spec: watermarkSpec, target: target, counts: counts, seed: seed,
-                                 decoys: calibrated.flatMap { $0.calibration.decoys(sha256: $0.sha256) },
+                                 decoys: calibrated.flatMap { $0.calibration.decoys(sha256: $0.sha256) }, fingerprint: sealed?.fingerprintQueries,
                                  transcriptPath: out, authHeader: try target.authHeader())
         let (plan, transcript) = (probe.plan, probe.transcript)
         if !transcript.resumed.isEmpty {
             printStatus("resuming \(out): \(transcript.answered.count) of \(plan.queries.count) queries already answered; failed and unsent ones are sent now")
         }
         let line = ProgressLine()
-        printStatus("probing \(target.url) (\(target.protocol.rawValue)): \(counts.triggers) triggers, \(counts.controls) controls, \(counts.decoys) decoys")
+        printStatus("probing \(target.url) (\(target.protocol.rawValue)): \(counts.triggers) triggers, \(counts.controls) controls, \(counts.decoys) decoys"
+                    + (channels > 1 ? ", \(counts.fingerprints) fingerprint inputs, \(counts.fingerprintDecoys) fingerprint decoys" : ""))
         let sequential = try sealed.flatMap { sealed -> SequentialStop? in
             guard stopWhenDecisive else { return nil }
             guard let calibration else {
                 throw CommandFailure("--stop-when-decisive: registration \(sealed.entry.index) has no calibration yet (run `tracemark calibrate`)")
             }
-            return try SequentialStop(header: transcript.header, calibratedP0: calibration.p0)
+            guard !fingerprintDecides || calibration.fingerprintP0 != nil else {
+                throw CommandFailure("--fingerprint-decides: the calibration has no fingerprint null (run `tracemark calibrate` again)")
+            }
+            return try SequentialStop(header: transcript.header, calibratedP0: calibration.p0,
+                                      fingerprintP0: fingerprintDecides ? calibration.fingerprintP0 : nil)
         }
         let started = Date()
         let every = max(plan.queries.count / 100, 1)
@@ -132,11 +164,15 @@ struct ProbeCommand: ParsableCommand {
             try printJSON(ProbeReport(transcript: out, endpoint: target.url, sentThisRun: sent, seconds: seconds,
                                       queriesPerSecond: Double(sent) / max(seconds, 1e-9), earlyStop: sequential?.outcome, summary: summary))
         } else {
-            for (kind, c) in [(QueryKind.trigger, tally.trigger), (.control, tally.control), (.decoy, tally.decoy)] {
-                print("\(kind.rawValue): \(c.answered)/\(c.planned) answered, \(c.failed) failed, \(c.hits) \(kind == .control ? "correct" : "said the target")")
+            for kind in QueryKind.allCases where tally[kind].planned > 0 {
+                let c = tally[kind]
+                let hit = kind == .control ? "correct" : kind.expectsTarget ? "said the target" : "gave the fingerprint's label"
+                print("\(kind.rawValue): \(c.answered)/\(c.planned) answered, \(c.failed) failed, \(c.hits) \(hit)")
             }
             func percent(_ value: Double?) -> String { value.map { String(format: "%.2f%%", 100 * $0) } ?? "n/a" }
-            print("WSR \(percent(summary.wsr))  decoy hit rate \(percent(summary.decoyHitRate))  control accuracy \(percent(summary.controlAccuracy))  → \(out)")
+            print("WSR \(percent(summary.wsr))  decoy hit rate \(percent(summary.decoyHitRate))  control accuracy \(percent(summary.controlAccuracy))"
+                  + (channels > 1 ? "  fingerprint agreement \(percent(tally.fingerprint.hitRate)) vs decoys \(percent(tally.fingerprintDecoy.hitRate))" : "")
+                  + "  → \(out)")
         }
         if let problem = tally.failureProblem {
             throw CommandFailure("the probe failed: \(problem) (running the same command again retries the failed queries)")
@@ -149,6 +185,9 @@ struct ProbeSummary: Encodable {
     var trigger: TranscriptTally.Kind
     var control: TranscriptTally.Kind
     var decoy: TranscriptTally.Kind
+    /// Absent when the plan had no fingerprint queries.
+    var fingerprint: TranscriptTally.Kind?
+    var fingerprintDecoy: TranscriptTally.Kind?
     var attempts: Int
     /// Trigger hits over answered triggers.
     var wsr: Double?
@@ -157,6 +196,8 @@ struct ProbeSummary: Encodable {
 
     init(_ tally: TranscriptTally) {
         (trigger, control, decoy, attempts) = (tally.trigger, tally.control, tally.decoy, tally.attempts)
+        let fingerprinted = tally.fingerprint.planned + tally.fingerprintDecoy.planned > 0
+        (fingerprint, fingerprintDecoy) = fingerprinted ? (tally.fingerprint, tally.fingerprintDecoy) : (nil, nil)
         (wsr, decoyHitRate, controlAccuracy) = (tally.trigger.hitRate, tally.decoy.hitRate, tally.control.hitRate)
     }
 }

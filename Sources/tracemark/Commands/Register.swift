@@ -14,7 +14,9 @@ struct Register: ParsableCommand {
         key derived from the passphrase (scrypt) or under --key-file. The log entry commits to the \
         spec — SHA-256(canonical spec ‖ 32-byte random salt) — names the model's SHA-256, the \
         owner's key id and the previous entry's hash, and is signed with --key. Record and entry \
-        land in one transaction. A new vault is created for --key's owner. The passphrase comes \
+        land in one transaction. With --fingerprint (from `tracemark fingerprint make` on the same \
+        model) the fingerprint is sealed too and the spec names its SHA-256, so the commitment \
+        covers the second evidence channel. A new vault is created for --key's owner. The passphrase comes \
         from TRACEMARK_PASSPHRASE or the terminal and unlocks both the key and the vault. \
         Tracemark deletes nothing unless asked: the plaintext spec stays where it is unless \
         --remove-plaintext is given.
@@ -33,6 +35,9 @@ struct Register: ParsableCommand {
     @Option(help: "The owner's private key (PEM).")
     var key: String
 
+    @Option(help: "A fingerprint of --model (`tracemark fingerprint make`) to seal beside the watermark.")
+    var fingerprint: String?
+
     @Option(help: "Wrap the data key under this key file (≥ 32 random bytes) instead of the passphrase.")
     var keyFile: String?
 
@@ -49,13 +54,19 @@ struct Register: ParsableCommand {
         if let named = watermark.modelDigest, named != modelDigest {
             throw CommandFailure("\(spec) was made for the model with SHA-256 \(named), but \(model) has \(modelDigest)")
         }
+        let fingerprintFile = try fingerprint.map { path in
+            guard let bytes = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read fingerprint \(path)") }
+            let made = try Fingerprint(decoding: bytes, path: path).provenance.protectedModelSha256
+            guard made == modelDigest else { throw CommandFailure("\(path) was made from the model with SHA-256 \(made), but \(model) has \(modelDigest)") }
+            return bytes
+        }
         guard let keyPEM = FileManager.default.contents(atPath: key) else { throw CommandFailure("cannot read private key \(key)") }
         let passphrase = try Passphrase.read(prompt: "Passphrase: ")
         let signer = try SigningKey(pem: keyPEM, passphrase: passphrase)
         let unlocking: Unlocking = try keyFile == nil ? .passphrase(passphrase) : Passphrase.unlocking(keyFile: keyFile)
 
         printStatus("making the trigger set (\(watermark.triggerSetSize) samples from \(watermark.dataset) \(watermark.verificationSplit))")
-        let secret = try SealedWatermark.secret(sealing: watermark)
+        let secret = try SealedWatermark.secret(sealing: watermark, fingerprint: fingerprintFile)
         let autoencoders = watermark.autoencoderFiles
 
         let opened = try Vault.open(directory: URL(fileURLWithPath: vault), creatingFor: signer.publicKey)
@@ -68,10 +79,12 @@ struct Register: ParsableCommand {
         }
         let report = RegistrationReport(vault: vault, index: entry.index, recordId: record.id, commitment: entry.commitment,
                                         modelDigest: modelDigest, ownerKeyId: entry.ownerKeyId, time: entry.time,
-                                        plaintextRemoved: removePlaintext, plaintextFiles: plaintext)
+                                        plaintextRemoved: removePlaintext, plaintextFiles: plaintext,
+                                        fingerprintSha256: fingerprintFile.map(sha256Hex))
         if json { try printJSON(report) } else {
             print("registered entry \(entry.index) in \(vault): record \(record.id)")
             print("commitment \(entry.commitment)  model \(modelDigest)  owner key \(entry.ownerKeyId)")
+            if let digest = report.fingerprintSha256 { print("sealed fingerprint \(fingerprint!) (SHA-256 \(digest)); the commitment covers it") }
             print(removePlaintext ? "removed the plaintext: \(plaintext.joined(separator: ", "))"
                                   : "the plaintext spec is still at \(plaintext.joined(separator: ", ")) — Tracemark deleted nothing; remove it when you no longer need it")
         }
@@ -88,4 +101,5 @@ struct RegistrationReport: Encodable {
     var time: String
     var plaintextRemoved: Bool
     var plaintextFiles: [String]
+    var fingerprintSha256: String?
 }

@@ -28,7 +28,11 @@ struct Report: ParsableCommand {
             whose answers could not convict even if every trigger and no decoy had hit is refused. \
             The paper's 30 % rule is reported beside it. The transcript must come from the \
             registered spec. --model (the protected checkpoint) adds the suspect's agreement with \
-            it on the control queries.
+            it on the control queries. When the probe queried the registration's fingerprint, the \
+            same two tests run on its inputs (hits: the protected model's answers) against its \
+            decoys (the twin's answers) and the calibration's fingerprint null; the result is \
+            recorded beside the verdict, and decides it only with --fingerprint-decides (each \
+            channel then at half of each α, infringement when either convicts).
             """
         )
 
@@ -62,6 +66,9 @@ struct Report: ParsableCommand {
         @Option(help: "Confidence level of the Clopper–Pearson intervals shown.")
         var confidence = DecisionRule().confidence
 
+        @Flag(help: "Let the fingerprint channel decide the verdict with the watermark's (Bonferroni). Off by default: independent models of the protected model's own recipe can share its fingerprint (README, Fingerprint).")
+        var fingerprintDecides = false
+
         @Option(help: "Where to write the report (a DSSE envelope, JSON).")
         var out: String
 
@@ -94,9 +101,10 @@ struct Report: ParsableCommand {
             let statement = try EvidenceReport.statement(
                 transcript: transcriptBytes, transcriptName: URL(fileURLWithPath: transcript).lastPathComponent, ownerKeyID: signer.publicKey.keyID,
                 registration: sealed.registration, calibration: calibration, calibrationSha256: calibrationSha256,
-                rule: rule, fidelity: try model.flatMap {
+                rule: rule, fingerprintDecides: fingerprintDecides, fidelity: try model.flatMap {
                     try fidelity(of: $0, spec: sealed.spec, header: header, records: records,
-                                 decoyPairs: header.decoyCalibrationSha256 == calibrationSha256 ? calibration.decoyPairs : nil)
+                                 decoyPairs: header.decoyCalibrationSha256 == calibrationSha256 ? calibration.decoyPairs : nil,
+                                 fingerprint: sealed.fingerprintQueries)
                 },
                 software: .init(name: "tracemark", version: TracemarkVersion.current))
             try ensureWritableFolder(for: out)
@@ -107,9 +115,10 @@ struct Report: ParsableCommand {
         /// Agreement of the suspect's answers with the protected model's on the answered controls:
         /// the plan is rebuilt from the spec (and checked against the transcript's plan digest).
         private func fidelity(of modelPath: String, spec: WatermarkSpec, header: TranscriptHeader, records: [TranscriptRecord],
-                              decoyPairs: [[Int]]?) throws -> Double? {
+                              decoyPairs: [[Int]]?, fingerprint: FingerprintQueries?) throws -> Double? {
             let testSet = try DatasetCatalog.load(spec.dataset, split: spec.verificationSplit)
-            let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: header.counts, seed: header.seed, decoyPairs: decoyPairs)
+            let plan = try QueryPlan.make(spec: spec, testSet: testSet, counts: header.counts, seed: header.seed, decoyPairs: decoyPairs,
+                                          fingerprint: fingerprint)
             guard plan.digest == header.planDigest else { throw CommandFailure("the transcript's plan is not the one this spec, counts and seed make") }
             let ours = try Checkpoint.load(modelPath)
             let answered = records.filter {
@@ -195,7 +204,7 @@ struct Report: ParsableCommand {
             if let pubkey { verification = try verifyReport(report, pubkey: pubkey, transcript: transcript, disclosure: nil) }
             try ensureWritableFolder(for: out)
             try Data(HTMLReport.render(statement, verification: verification).utf8).write(to: URL(fileURLWithPath: out))
-            print("verdict \(statement.predicate.decision.verdict.rawValue) → \(out)" + (verification.isValid ? " (verified)" : " (NOT verified: the page says so at the top)"))
+            print("verdict \(statement.predicate.combinedVerdict.rawValue) → \(out)" + (verification.isValid ? " (verified)" : " (NOT verified: the page says so at the top)"))
             if pubkey != nil, !verification.isValid { throw ExitCode(1) }
         }
     }
@@ -243,20 +252,40 @@ private func verifyReport(_ report: String, pubkey: String, transcript: String?,
 
 private func printDecision(_ predicate: EvidencePredicate, out: String, json: Bool) throws {
     let d = predicate.decision
-    if json { try printJSON(CreatedReport(report: out, decision: d, controlAccuracy: predicate.controlAccuracy, fidelity: predicate.fidelity)); return }
-    print("verdict: \(d.verdict.rawValue)")
-    print(String(format: "WSR %.2f %% (%d of %d; %.0f %% interval %.2f–%.2f %%)  decoys %d of %d  calibrated p0 %.4f %%  p = %@",
-                 100 * d.wsr, d.triggerHits, d.triggers, 100 * d.interval.confidence, 100 * d.interval.lower, 100 * d.interval.upper,
-                 d.decoyHits, d.decoys, 100 * d.calibratedP0, Decision.scientific(d.log10PValue)))
-    for reason in d.reasons { print("  \(reason)") }
-    if let further = d.furtherTriggerQueries { print("  about \(further) more trigger queries (decoys in proportion) would most likely settle it") }
-    print("the paper's rule (WSR > \(Int(d.rule.paperThreshold * 100)) %): \(d.paperVerdict.rawValue)" + (d.agreesWithPaper ? "" : " — it disagrees"))
+    if json {
+        try printJSON(CreatedReport(report: out, verdict: predicate.combinedVerdict, decision: d, fingerprintDecision: predicate.fingerprint?.decision,
+                                    fingerprintDecides: predicate.fingerprint?.decides, controlAccuracy: predicate.controlAccuracy, fidelity: predicate.fidelity))
+        return
+    }
+    print("verdict: \(predicate.combinedVerdict.rawValue)")
+    let fingerprint = predicate.fingerprint
+    if let fingerprint, fingerprint.decision == nil { print("fingerprint channel: too few answers to decide on; recorded only") }
+    let channels = [("watermark", d, "WSR")] + (fingerprint?.decision.map { [("fingerprint", $0, "agreement")] } ?? [])
+    for (channel, d, rate) in channels {
+        if channels.count > 1 {
+            print("\(channel) channel: \(d.verdict.rawValue)" + (fingerprint?.decides == true ? " (α \(d.rule.alpha), decoy α \(d.rule.decoyAlpha): half of each)"
+                                                                 : channel == "fingerprint" ? " — recorded, not part of the verdict" : ""))
+        }
+        print(String(format: "%@ %.2f %% (%d of %d; %.0f %% interval %.2f–%.2f %%)  decoys %d of %d  calibrated p0 %.4f %%  p = %@",
+                     rate, 100 * d.wsr, d.triggerHits, d.triggers, 100 * d.interval.confidence, 100 * d.interval.lower, 100 * d.interval.upper,
+                     d.decoyHits, d.decoys, 100 * d.calibratedP0, Decision.scientific(d.log10PValue)))
+        for reason in d.reasons { print("  \(reason)") }
+        if let further = d.furtherTriggerQueries { print("  about \(further) more queries of this channel (decoys in proportion) would most likely settle it") }
+    }
+    print("the paper's rule (WSR > \(Int(d.rule.paperThreshold * 100)) %): \(d.paperVerdict.rawValue)" + (d.paperVerdict == predicate.combinedVerdict ? "" : " — it disagrees"))
     print("signed report → \(out)")
 }
 
 struct CreatedReport: Encodable {
     var report: String
+    /// Over every evidence channel.
+    var verdict: Verdict
+    /// The watermark channel's.
     var decision: Decision
+    /// The fingerprint channel's, when the probe had enough fingerprint answers.
+    var fingerprintDecision: Decision?
+    /// Whether that decision is part of the verdict; absent without fingerprint queries.
+    var fingerprintDecides: Bool?
     var controlAccuracy: Double?
     var fidelity: Double?
 }
