@@ -103,7 +103,7 @@ struct Demo: ParsableCommand {
         try run.stage("choose a fingerprint of it with \(fingerprintReferences) clean filter models and the twin", [
             "fingerprint", "make", "--model", path("victim.safetensors"), "--twin", path("twin.safetensors"), "--out", path("fingerprint.safetensors"),
             "--references", "\(fingerprintReferences)", "--architectures", "fmnist-cnn,mlp", "--epochs", "1",
-            "--train-images", "\(min(trainLimit ?? 10_000, 10_000))", "--candidates", "10000", "--reference-dir", path("filter-references"), "--json"])
+            "--train-images", "\(min(trainLimit ?? 10_000, 10_000))", "--reference-dir", path("filter-references"), "--json"])
         try run.stage("register both in the vault", ["register", "--vault", vault, "--spec", path("victim.spec.json"),
                                                      "--model", path("victim.safetensors"), "--fingerprint", path("fingerprint.safetensors"),
                                                      "--key", key, "--remove-plaintext"])
