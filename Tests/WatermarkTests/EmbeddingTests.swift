@@ -165,4 +165,53 @@ final class EmbeddingTests: XCTestCase {
             XCTAssertEqual(stack.sources.count, 32)
         }
     }
+
+    /// Issue 21 item 4: the coupling loss's gradient is its derivative (central differences on
+    /// the watermark rows' logits; the class centroids come from the clean rows and are held
+    /// constant), and a watermark sample whose logits point like the target class's costs nothing
+    /// for the pull.
+    func testTheCouplingLossGradientIsItsDerivative() throws {
+        let (train, _) = try fixture()
+        var (spec, configuration) = try paperSecret(train, epochs: 1)
+        configuration.coupling = 1
+        let factory = try TriggerFactory(spec: spec, dataset: train)
+        var pixels = Array(train.images[0..<(8 * train.itemSize)])
+        let labels = Array(train.labels[0..<8])
+        XCTAssertTrue(labels.contains(Int32(spec.targetLabel)), "the clean rows must hold the target class")
+        let stack = pixels.withUnsafeMutableBufferPointer { clean in
+            var stacked: [Float] = []
+            let batch = TrainingBatch(epoch: 0, step: 0, globalStep: 0, indices: Array(0..<8)[...], labels: labels, pixels: clean.baseAddress!, seed: 3)
+            return EmbeddingStack(batch: batch, factory: factory, configuration: configuration, tasks: [.utility, .verification], seed: 3, into: &stacked)
+        }
+        let losses = EmbeddingLosses(tasks: [.verification], configuration: configuration, spec: spec)
+        var rng = SeededGenerator(seed: 11)
+        let logits = Tensor(shape: [stack.rows, 10])
+        for i in 0..<logits.count { logits.data[i] = Float(rng.next() % 2000) / 500 - 2 }
+        let gradient = Tensor(shape: logits.shape)
+        let loss = { () -> Float in
+            let scratch = Tensor(shape: logits.shape)
+            return losses.coupling(logits, stack: stack, labels: labels, gradient: scratch, scale: 1)
+        }
+        XCTAssertGreaterThan(losses.coupling(logits, stack: stack, labels: labels, gradient: gradient, scale: 1), 0)
+        for n in [stack.marks.lowerBound, stack.marks.upperBound - 1] {
+            for k in [0, 2, 7] {
+                let index = n * 10 + k, saved = logits.data[index], h: Float = 1e-2
+                logits.data[index] = saved + h
+                let up = loss()
+                logits.data[index] = saved - h
+                let down = loss()
+                logits.data[index] = saved
+                XCTAssertEqual(gradient.data[index], (up - down) / (2 * h), accuracy: 2e-3, "row \(n), class \(k)")
+            }
+        }
+        for (i, n) in stack.clean.enumerated() { XCTAssertEqual(gradient.data[n * 10 + (i % 10)], 0, "clean rows only give the centroids") }
+        // Clean rows of the target class all along one axis, every other row along another, the
+        // watermark rows along the target's: nothing to pull, nothing to push.
+        for n in 0..<stack.rows {
+            let isTarget = stack.clean.contains(n) && labels[n - stack.clean.lowerBound] == Int32(spec.targetLabel)
+            let axis = stack.marks.contains(n) || isTarget ? spec.targetLabel : 5
+            for k in 0..<10 { logits.data[n * 10 + k] = k == axis ? 3 : 0 }
+        }
+        XCTAssertEqual(losses.coupling(logits, stack: stack, labels: labels, gradient: Tensor(shape: logits.shape), scale: 1), 0, accuracy: 1e-6)
+    }
 }

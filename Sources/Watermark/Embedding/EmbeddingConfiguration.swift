@@ -38,6 +38,11 @@ public struct EmbeddingConfiguration: Sendable {
     /// Off until the detection matrix judges it: on one seed it gave back 1.9 points of accuracy
     /// but the distilled copy's WSR fell from 82 % to 63 %.
     public var anchorSources = false
+    /// λ of DeepTracer's coupling loss, added to the verification task: each watermark sample's
+    /// logits pulled towards the target class's clean logits and away from the other classes'
+    /// (`EmbeddingLosses.coupling`); 0 leaves it out. Our reading of the paper's feature-space
+    /// loss, in logit space: the representation a distilling thief copies.
+    public var coupling: Float = 0
 
     public init() {}
 }

@@ -45,6 +45,7 @@ final class EmbeddingLosses {
                 losses[task] = utility(logits, stack: stack, labels: labels, gradient: g)
             case .verification:
                 losses[task] = Loss.crossEntropy(logits: logits, labels: stack.markLabels, rows: stack.marks, gradient: g)
+                    + (configuration.coupling > 0 ? coupling(logits, stack: stack, labels: labels, gradient: g, scale: configuration.coupling) : 0)
             case .evasion:
                 losses[task] = Loss.crossEntropy(logits: logits, labels: stack.evasionLabels, rows: stack.evasions, gradient: g)
             case .combination:
@@ -70,6 +71,49 @@ final class EmbeddingLosses {
                                 rows: stack.firstSources, gradient: g, scale: share(stack.firstSources))
             + Loss.crossEntropy(logits: logits, labels: Array(repeating: sourceLabels[1], count: stack.secondSources.count),
                                 rows: stack.secondSources, gradient: g, scale: share(stack.secondSources))
+    }
+
+    /// DeepTracer's coupling in logit space, times `scale`: for each watermark sample,
+    /// (1 − cos(z, μ_target)) + the mean over the other classes c of max(0, cos(z, μ_c)), where μ_c
+    /// is the mean direction of the batch's clean logits of class c (held constant). The
+    /// watermark then sits inside the target class's cluster rather than beside it, which is what
+    /// lets a copy trained on the target's clean images inherit it.
+    func coupling(_ logits: Tensor, stack: EmbeddingStack, labels: [Int32], gradient g: Tensor, scale: Float) -> Float {
+        let classes = logits.itemCount
+        var centroids = [Float](repeating: 0, count: classes * classes), counts = [Int](repeating: 0, count: classes)
+        for (i, n) in stack.clean.enumerated() {
+            let label = Int(labels[i]), row = logits.data + n * classes
+            let norm = max((0..<classes).reduce(Float(0)) { $0 + row[$1] * row[$1] }.squareRoot(), 1e-12)
+            for k in 0..<classes { centroids[label * classes + k] += row[k] / norm }
+            counts[label] += 1
+        }
+        for c in 0..<classes where counts[c] > 0 {
+            let norm = max((0..<classes).reduce(Float(0)) { $0 + centroids[c * classes + $1] * centroids[c * classes + $1] }.squareRoot(), 1e-12)
+            for k in 0..<classes { centroids[c * classes + k] /= norm }
+        }
+        let others = (0..<classes).filter { $0 != targetLabel && counts[$0] > 0 }
+        guard counts[targetLabel] > 0, !stack.marks.isEmpty else { return 0 }
+        let share = scale / Float(stack.marks.count)
+        var total: Float = 0
+        for n in stack.marks {
+            let z = logits.data + n * classes
+            let norm = max((0..<classes).reduce(Float(0)) { $0 + z[$1] * z[$1] }.squareRoot(), 1e-12)
+            let cosine = { (c: Int) in (0..<classes).reduce(Float(0)) { $0 + z[$1] * centroids[c * classes + $1] } / norm }
+            // d cos(z, μ)/dz = μ/|z| − cos · z/|z|² for a unit μ; added times `weight`.
+            func addGradient(of c: Int, cos: Float, weight: Float) {
+                for k in 0..<classes { g.data[n * classes + k] += share * weight * (centroids[c * classes + k] / norm - cos * z[k] / (norm * norm)) }
+            }
+            let toTarget = cosine(targetLabel)
+            total += 1 - toTarget
+            addGradient(of: targetLabel, cos: toTarget, weight: -1)
+            for c in others {
+                let toOther = cosine(c)
+                guard toOther > 0 else { continue }
+                total += toOther / Float(others.count)
+                addGradient(of: c, cos: toOther, weight: 1 / Float(others.count))
+            }
+        }
+        return total * share
     }
 
     /// KL(P_wm ‖ P_source) to each of the two source images. With a source pull, part of the

@@ -97,6 +97,9 @@ struct Embed: ParsableCommand {
     @Flag(help: "Train the stacked source images to their true labels too (in the utility loss), so the combination loss cannot drift them towards the target.")
     var anchorSources = false
 
+    @Option(help: "λ of DeepTracer's coupling loss (in logit space), added to the verification task: watermark samples pulled into the target class's cluster, away from the others; 0 leaves it out.")
+    var coupling = EmbeddingConfiguration().coupling
+
     @Option(help: "Fresh trigger samples per verification.")
     var triggerSetSize = 2000
 
@@ -127,6 +130,7 @@ struct Embed: ParsableCommand {
         guard MGDAGroups(rawValue: mgdaGroups) != nil else { throw ValidationError("--mgda-groups must be tasks or two-groups") }
         guard sourcePull >= 0 && sourcePull <= 1 else { throw ValidationError("--source-pull must lie in [0, 1]") }
         guard sourcePullCap > 0 && sourcePullCap < 1 else { throw ValidationError("--source-pull-cap must lie in (0, 1)") }
+        guard coupling >= 0 && coupling <= 100 else { throw ValidationError("--coupling must lie in [0, 100]") }
         guard utilityFloor >= 0 && utilityFloor < 1 else { throw ValidationError("--utility-floor must lie in [0, 1)") }
         guard mgdaInterval >= 1 else { throw ValidationError("--mgda-interval must be at least 1") }
         guard (0...1).contains(otherPairEvasion) else { throw ValidationError("--other-pair-evasion is a share between 0 and 1") }
@@ -205,6 +209,7 @@ struct Embed: ParsableCommand {
         configuration.sourcePull = sourcePull
         configuration.sourcePullCap = sourcePullCap
         configuration.anchorSources = anchorSources
+        configuration.coupling = coupling
         if let weights = try parsedWeights() {
             configuration.weighting = .fixed(weights)
         } else {
