@@ -81,11 +81,7 @@ final class ServiceTests: XCTestCase {
 
     func testInvestigationEndsInAReportThatVerifiesOffline() throws {
         let fixture = try Fixture.shared()
-        let folder = temporaryFolder(self)
-        let directory = folder.appendingPathComponent("service")
-        let token = try addTenant("owner", in: directory)
-        let service = try RunningService(directory: directory, test: self)
-        let port = try serveModel(fixture.modelPath, for: self)
+        let (folder, directory, token, service, port) = try serviceWithServedModel(fixture)
 
         let watermark = try service.registerWatermark(fixture, token: token, withCalibration: false)
         let uncalibrated = try service.call("POST", "/v1/investigations", token: token, body: investigationBody(watermark: watermark, port: port, counts: (5, 0, 0)))
@@ -135,11 +131,8 @@ final class ServiceTests: XCTestCase {
 
     func testAKilledServiceResumesTheInvestigationOnRestart() throws {
         let fixture = try Fixture.shared()
-        let folder = temporaryFolder(self)
-        let directory = folder.appendingPathComponent("service")
-        let token = try addTenant("owner", in: directory)
-        var service = try RunningService(directory: directory, test: self)
-        let port = try serveModel(fixture.modelPath, for: self)
+        let (_, directory, token, started, port) = try serviceWithServedModel(fixture)
+        var service = started
         let watermark = try service.registerWatermark(fixture, token: token)
         // 40 queries a second: the 240 take six seconds, time to kill the service in the middle.
         let investigation = try service.investigate(watermark: watermark, port: port, token: token, counts: (160, 40, 40), rateLimit: 40)
@@ -350,11 +343,7 @@ final class ServiceTests: XCTestCase {
     /// report records it beside the watermark's verdict.
     func testAFingerprintIsSealedQueriedAndRecordedInTheReport() throws {
         let fixture = try Fixture.shared()
-        let folder = temporaryFolder(self)
-        let directory = folder.appendingPathComponent("service")
-        let token = try addTenant("owner", in: directory)
-        let service = try RunningService(directory: directory, test: self)
-        let port = try serveModel(fixture.modelPath, for: self)
+        let (_, _, token, service, port) = try serviceWithServedModel(fixture)
 
         let testSet = try DatasetCatalog.load("fashion-mnist", split: "test")
         let size = testSet.itemSize
@@ -414,6 +403,14 @@ final class ServiceTests: XCTestCase {
                                                                                          "target": ["url": "http://127.0.0.1:\(port)", "protocol": "open-inference-v2"]]))
         XCTAssertEqual(try errorCode(tooMany.body), "invalid_investigation")
         _ = try service.stop()
+    }
+
+    /// A service in a fresh folder with one tenant, "owner", and the fixture's suspect model served.
+    private func serviceWithServedModel(_ fixture: Fixture) throws -> (folder: URL, directory: URL, token: String, service: RunningService, port: Int) {
+        let folder = temporaryFolder(self)
+        let directory = folder.appendingPathComponent("service")
+        let token = try addTenant("owner", in: directory)
+        return (folder, directory, token, try RunningService(directory: directory, test: self), try serveModel(fixture.modelPath, for: self))
     }
 
     func testRegistrationsAreValidatedCompletely() throws {
