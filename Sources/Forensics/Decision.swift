@@ -81,8 +81,8 @@ public enum EvidenceChannel: String, Codable, CaseIterable, Sendable {
     /// The protected model's fingerprint inputs against fingerprint decoys (`Fingerprint`).
     case fingerprint
 
-    /// The query kind whose hits are the evidence; its `decoyKind` is the per-suspect null.
-    public var queryKind: QueryKind { self == .watermark ? .trigger : .fingerprint }
+    /// The query kinds whose hits are the evidence and the per-suspect null.
+    public var kinds: (hits: QueryKind, decoys: QueryKind) { self == .watermark ? (.trigger, .decoy) : (.fingerprint, .fingerprintDecoy) }
 
     /// What a hit and a decoy are called in the decision's reasons.
     var words: (hits: String, decoys: String, answer: String) {

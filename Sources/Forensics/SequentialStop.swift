@@ -66,12 +66,11 @@ public final class SequentialStop {
     private func count(_ record: TranscriptRecord) -> Bool {
         let isNewAnswer = (try? tally.count(record)) ?? false
         guard isNewAnswer, record.kind == .trigger, tally.trigger.answered == Self.triggersAtLook(looks) else { return false }
-        var verdicts = [Self.verdict(atLook: looks, triggerHits: tally.trigger.hits, triggers: tally.trigger.answered,
-                                     decoyHits: tally.decoy.hits, decoys: tally.decoy.answered, calibratedP0: calibratedP0, rule: rule)]
-        if let fingerprintP0 {
-            verdicts.append(Self.verdict(atLook: looks, triggerHits: tally.fingerprint.hits, triggers: tally.fingerprint.answered,
-                                         decoyHits: tally.fingerprintDecoy.hits, decoys: tally.fingerprintDecoy.answered,
-                                         calibratedP0: fingerprintP0, rule: rule))
+        let channels = [(EvidenceChannel.watermark, calibratedP0)] + (fingerprintP0.map { [(.fingerprint, $0)] } ?? [])
+        let verdicts = channels.map { channel, p0 in
+            let (hits, decoys) = (tally[channel.kinds.hits], tally[channel.kinds.decoys])
+            return Self.verdict(atLook: looks, triggerHits: hits.hits, triggers: hits.answered, decoyHits: decoys.hits, decoys: decoys.answered,
+                                calibratedP0: p0, rule: rule)
         }
         looks += 1
         // A channel that cannot be looked at yet (nil) can neither acquit nor stop the others convicting.

@@ -17,15 +17,6 @@ public enum QueryKind: String, Codable, Sendable, CaseIterable {
     /// fingerprint channel's per-suspect null.
     case fingerprintDecoy = "fingerprint-decoy"
 
-    /// The kind whose hits are this kind's per-suspect null, for the kinds evidence is counted on.
-    public var decoyKind: QueryKind? {
-        switch self {
-        case .trigger: .decoy
-        case .fingerprint: .fingerprintDecoy
-        case .control, .decoy, .fingerprintDecoy: nil
-        }
-    }
-
     /// Whether a hit is the watermark's target label (triggers and their decoys).
     public var expectsTarget: Bool { self == .trigger || self == .decoy }
 }
@@ -112,6 +103,24 @@ public struct QueryPlan: Sendable {
             case .fingerprint: fingerprints
             case .fingerprintDecoy: fingerprintDecoys
             }
+        }
+
+        /// Why `inputs` fingerprint inputs and `decoys` fingerprint decoys (nil: all of them) cannot
+        /// be planned from a fingerprint of `available` ones (nil: no fingerprint), or nil.
+        public static func fingerprintProblem(inputs: Int?, decoys: Int?, available: (inputs: Int, decoys: Int)?) -> String? {
+            for (asked, has, name) in [(inputs, available?.inputs ?? 0, "fingerprint inputs"), (decoys, available?.decoys ?? 0, "fingerprint decoys")]
+            where (asked ?? 0) > has {
+                return "\(asked!) \(name) asked for; " + (available == nil ? "the registration has no fingerprint" : "its fingerprint has \(has)")
+            }
+            return nil
+        }
+
+        /// These counts with a fingerprint's queries: all `available` inputs and decoys unless
+        /// fewer are asked for (check `fingerprintProblem` first).
+        public func withFingerprint(inputs: Int?, decoys: Int?, available: (inputs: Int, decoys: Int)?) -> Counts {
+            var counts = self
+            (counts.fingerprints, counts.fingerprintDecoys) = (inputs ?? available?.inputs ?? 0, decoys ?? available?.decoys ?? 0)
+            return counts
         }
 
         /// Scaled down in proportion (keeping at least one trigger) to fit `budget` queries.

@@ -150,13 +150,13 @@ struct InvestigationRequest: Codable, Sendable {
     /// The plan's counts for a watermark sealed with `fingerprint` (or none): all its inputs and
     /// decoys unless the request asks for fewer; more than it has, or any without one, is refused.
     func counts(fingerprint: Fingerprint?) throws -> QueryPlan.Counts {
-        for (asked, available, name) in [(fingerprints, fingerprint?.inputs.count ?? 0, "fingerprints"),
-                                         (fingerprintDecoys, fingerprint?.decoys.count ?? 0, "fingerprint_decoys")] where (asked ?? 0) > available {
-            throw ServiceError.invalid("invalid_investigation", "\(name) is \(asked!); the watermark's fingerprint has \(fingerprint == nil ? "none (it has no fingerprint)" : "\(available)")")
+        let available = fingerprint.map { ($0.inputs.count, $0.decoys.count) }
+        if let problem = QueryPlan.Counts.fingerprintProblem(inputs: fingerprints, decoys: fingerprintDecoys, available: available) {
+            throw ServiceError.invalid("invalid_investigation", "fingerprints / fingerprint_decoys: \(problem)")
         }
         return QueryPlan.Counts(triggers: triggers ?? Self.defaultCounts.triggers, controls: controls ?? Self.defaultCounts.controls,
-                                decoys: decoys ?? Self.defaultCounts.decoys, fingerprints: fingerprints ?? fingerprint?.inputs.count ?? 0,
-                                fingerprintDecoys: fingerprintDecoys ?? fingerprint?.decoys.count ?? 0)
+                                decoys: decoys ?? Self.defaultCounts.decoys)
+            .withFingerprint(inputs: fingerprints, decoys: fingerprintDecoys, available: available)
     }
 }
 

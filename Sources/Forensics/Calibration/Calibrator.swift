@@ -82,7 +82,7 @@ public struct Calibrator {
         let referenceModels = ReferenceModels(trainSet: trainSet, datasetName: spec.dataset, architectures: plan.architectures, epochs: plan.epochs,
                                               trainImages: plan.trainImages, seed: plan.seed, folder: referenceFolder)
         if let filters = fingerprint?.fingerprint.provenance.filterReferences,
-           let shared = (0..<plan.references).map({ plan.seed &+ UInt64($0) }).first(where: { seed in filters.contains { $0.seed == seed } }) {
+           let shared = (0..<plan.references).map(referenceModels.seed).first(where: { seed in filters.contains { $0.seed == seed } }) {
             throw ForensicsError.invalid("calibration reference seed \(shared) is a seed of the fingerprint's filter references: a null measured on the models that chose the fingerprint is biased low (calibrate with another --seed)")
         }
         for index in 0..<plan.references {

@@ -46,11 +46,13 @@ public struct ReferenceModels {
         public let trainImages: Int
     }
 
+    public func seed(of index: Int) -> UInt64 { seed &+ UInt64(index) }
+
     /// Reference `index`: loaded when its checkpoint is in the folder, else trained and saved there.
     public func model(_ index: Int) throws -> Reference {
         let architecture = architectures[index % architectures.count]
         let augmentation = augmentations[(index / architectures.count) % augmentations.count]
-        let seed = self.seed &+ UInt64(index)
+        let seed = seed(of: index)
         // Everything that shapes the model is in the name, so a rerun with other settings trains anew
         // (the default augmentation is left out, as in the names calibrations have always used).
         let file = folder?.appendingPathComponent(

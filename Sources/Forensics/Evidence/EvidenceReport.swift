@@ -46,7 +46,7 @@ public enum EvidenceReport {
                 decides: fingerprintDecides, fingerprintSha256: calibration.fingerprintSha256!,
                 referenceHits: calibration.references.compactMap(\.fingerprintHits),
                 referenceInputs: calibration.references.compactMap(\.fingerprintInputs), calibratedP0: p0,
-                decision: problem(.fingerprint, figures, calibratedP0: p0, rule: rule) == nil ? decide(.fingerprint, figures, calibratedP0: p0, rule: rule) : nil)
+                decision: decisionIfDecidable(.fingerprint, figures, calibratedP0: p0, rule: rule))
         }
         let decision = decide(.watermark, figures, calibratedP0: null.calibratedP0, rule: rule)
         let predicate = EvidencePredicate(
@@ -70,6 +70,11 @@ public enum EvidenceReport {
     static func problem(_ channel: EvidenceChannel, _ figures: TranscriptFigures, calibratedP0: Double, rule: DecisionRule) -> String? {
         let c = figures.counts(channel)
         return Decision.problem(triggerHits: c.hits, triggers: c.answered, decoyHits: c.decoyHits, decoys: c.decoys, calibratedP0: calibratedP0, rule: rule)
+    }
+
+    /// The channel's decision, or nil when its counts cannot be decided on.
+    static func decisionIfDecidable(_ channel: EvidenceChannel, _ figures: TranscriptFigures, calibratedP0: Double, rule: DecisionRule) -> Decision? {
+        problem(channel, figures, calibratedP0: calibratedP0, rule: rule) == nil ? decide(channel, figures, calibratedP0: calibratedP0, rule: rule) : nil
     }
 
     static func decide(_ channel: EvidenceChannel, _ figures: TranscriptFigures, calibratedP0: Double, rule: DecisionRule) -> Decision {
@@ -194,8 +199,8 @@ public enum EvidenceReport {
         if let decision = evidence.decision, decision.rule != rule {
             problems.append("predicate.fingerprint.decision.rule: the channels were decided by different rules")
         }
-        let recomputed = problem(.fingerprint, figures, calibratedP0: p0, rule: rule) == nil ? decide(.fingerprint, figures, calibratedP0: p0, rule: rule) : nil
-        problems += differences(evidence.decision, recomputed, at: "predicate.fingerprint.decision")
+        problems += differences(evidence.decision, decisionIfDecidable(.fingerprint, figures, calibratedP0: p0, rule: rule),
+                                at: "predicate.fingerprint.decision")
         return problems
     }
 

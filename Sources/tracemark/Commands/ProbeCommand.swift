@@ -98,14 +98,12 @@ struct ProbeCommand: ParsableCommand {
         let watermarkSpec = try sealed?.spec ?? WatermarkSpec.load(spec!)
         let calibrated = try sealed?.calibration()
         let calibration = calibrated?.calibration
-        let fingerprint = sealed?.fingerprint?.fingerprint
-        for (asked, available, name) in [(fingerprints, fingerprint?.inputs.count, "--fingerprints"), (fingerprintDecoys, fingerprint?.decoys.count, "--fingerprint-decoys")]
-        where (asked ?? 0) > (available ?? 0) {
-            throw CommandFailure("\(name) \(asked!): the registration's fingerprint has \(available.map(String.init) ?? "none") of them")
+        let available = sealed?.fingerprint.map { ($0.fingerprint.inputs.count, $0.fingerprint.decoys.count) }
+        if let problem = QueryPlan.Counts.fingerprintProblem(inputs: fingerprints, decoys: fingerprintDecoys, available: available) {
+            throw CommandFailure("--fingerprints / --fingerprint-decoys: \(problem)")
         }
-        let counts = QueryPlan.Counts(triggers: triggers, controls: controls, decoys: decoys,
-                                      fingerprints: fingerprints ?? fingerprint?.inputs.count ?? 0,
-                                      fingerprintDecoys: fingerprintDecoys ?? fingerprint?.decoys.count ?? 0).fitting(budget: budget)
+        let counts = QueryPlan.Counts(triggers: triggers, controls: controls, decoys: decoys)
+            .withFingerprint(inputs: fingerprints, decoys: fingerprintDecoys, available: available).fitting(budget: budget)
         try ensureWritableFolder(for: out)
         // Best case: every trigger and no decoy answered with the target (p0 0 without a calibration).
         let fingerprinted = counts.fingerprints + counts.fingerprintDecoys > 0
