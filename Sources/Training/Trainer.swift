@@ -128,7 +128,8 @@ public final class Trainer {
                     config.augmentation.apply(to: pixels.baseAddress!, count: indices.count, shape: trainSet.itemShape, seed: stepSeed)
                     classifier.network.store.zeroGradients()
                     let batch = TrainingBatch(epoch: epoch, step: step, globalStep: globalStep, indices: indices,
-                                              labels: indices.map { trainSet.labels[$0] }, pixels: pixels.baseAddress!, seed: stepSeed)
+                                              labels: indices.map { trainSet.labels[$0] }, pixels: pixels.baseAddress!, seed: stepSeed,
+                                              learningRate: rate)
                     return objective.backward(batch, classifier: classifier)
                 }
                 optimizer.step(classifier.network.store, learningRate: rate)

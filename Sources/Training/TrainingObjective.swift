@@ -12,8 +12,11 @@ public struct TrainingBatch {
     public let pixels: UnsafeMutablePointer<Float>
     /// The step's seed, which drew the augmentation; objectives derive their own draws from it.
     public let seed: UInt64
+    /// The rate the optimizer steps with after this batch.
+    public let learningRate: Float
 
-    public init(epoch: Int, step: Int, globalStep: Int, indices: ArraySlice<Int>, labels: [Int32], pixels: UnsafeMutablePointer<Float>, seed: UInt64) {
+    public init(epoch: Int, step: Int, globalStep: Int, indices: ArraySlice<Int>, labels: [Int32], pixels: UnsafeMutablePointer<Float>,
+                seed: UInt64, learningRate: Float) {
         self.epoch = epoch
         self.step = step
         self.globalStep = globalStep
@@ -21,6 +24,7 @@ public struct TrainingBatch {
         self.labels = labels
         self.pixels = pixels
         self.seed = seed
+        self.learningRate = learningRate
     }
 }
 

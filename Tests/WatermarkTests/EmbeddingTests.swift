@@ -33,7 +33,7 @@ final class EmbeddingTests: XCTestCase {
         let (train, test) = try fixture()
         let (spec, configuration) = try paperSecret(train, epochs: 4)
         let marked = try Classifier.untrained("mlp", for: train, seed: 1)
-        let result = EmbeddingTrainer(classifier: marked, factory: try TriggerFactory(spec: spec, dataset: train),
+        let result = try EmbeddingTrainer(classifier: marked, factory: try TriggerFactory(spec: spec, dataset: train),
                                       configuration: configuration).embed()
         XCTAssertEqual(result.epochs.count, 4)
         let weights = try XCTUnwrap(result.epochs.last!.weights)
@@ -72,7 +72,7 @@ final class EmbeddingTests: XCTestCase {
         configuration.training.batchSize = 64
         configuration.weighting = .fixed([.utility: 0.5, .verification: 0.5])
         let marked = try Classifier.untrained("mlp", for: train, seed: 1)
-        _ = EmbeddingTrainer(classifier: marked, factory: try TriggerFactory(spec: spec, dataset: train), configuration: configuration).embed()
+        _ = try EmbeddingTrainer(classifier: marked, factory: try TriggerFactory(spec: spec, dataset: train), configuration: configuration).embed()
         XCTAssertGreaterThan(try WatermarkEvaluation.scores(of: marked, spec: spec, testSet: test).wsr, 0.9)
     }
 
@@ -98,7 +98,7 @@ final class EmbeddingTests: XCTestCase {
         let factory = try TriggerFactory(spec: spec, dataset: train)
 
         let marked = try Classifier.untrained("mlp", for: train, seed: 1)
-        let result = EmbeddingTrainer(classifier: marked, factory: factory, configuration: configuration)
+        let result = try EmbeddingTrainer(classifier: marked, factory: factory, configuration: configuration)
             .embed(testSet: test, verification: verification, targets: EmbeddingTargets(minimumWSR: 0))
         let best = try XCTUnwrap(result.epochs.max { ($0.testAccuracy ?? 0) < ($1.testAccuracy ?? 0) })
         XCTAssertEqual(result.keptEpoch, best.epoch)
@@ -108,7 +108,7 @@ final class EmbeddingTests: XCTestCase {
         XCTAssertEqual(WatermarkEvaluation.hitRate(of: marked, on: verification, label: spec.targetLabel), try XCTUnwrap(best.wsr), accuracy: 1e-9)
 
         let unreachable = try Classifier.untrained("mlp", for: train, seed: 1)
-        let failed = EmbeddingTrainer(classifier: unreachable, factory: factory, configuration: configuration)
+        let failed = try EmbeddingTrainer(classifier: unreachable, factory: factory, configuration: configuration)
             .embed(testSet: test, verification: verification, targets: EmbeddingTargets(minimumWSR: 0, minimumAccuracy: 1.01))
         XCTAssertNil(failed.keptEpoch)
         XCTAssertEqual(failed.epochs.count, 3)
@@ -141,14 +141,16 @@ final class EmbeddingTests: XCTestCase {
             let stack = pixels.withUnsafeMutableBufferPointer { clean in
                 var stacked: [Float] = []
                 let batch = TrainingBatch(epoch: 0, step: 0, globalStep: 0, indices: Array(0..<8)[...], labels: Array(train.labels[0..<8]),
-                                          pixels: clean.baseAddress!, seed: 9)
+                                          pixels: clean.baseAddress!, seed: 9, learningRate: 0.05)
                 let stack = EmbeddingStack(batch: batch, factory: factory, configuration: configuration,
                                            tasks: [.utility, .verification, .combination], seed: 9, into: &stacked)
                 let input = Tensor(shape: [0])
                 stacked.withUnsafeBufferPointer { model.normalize($0.baseAddress!, count: stack.rows, into: input) }
                 let losses = EmbeddingLosses(tasks: tasks, configuration: configuration, spec: spec)
                 let logits = model.network.forward(input, training: false)
-                _ = losses.evaluate(logits, stack: stack, labels: batch.labels, pullGate: [])
+                _ = stacked.withUnsafeBufferPointer {
+                    losses.evaluate(logits, stack: stack, labels: batch.labels, pullGate: [], pixels: $0.baseAddress!, learningRate: 0.05)
+                }
                 let g = losses.gradients[.utility]!, classes = logits.itemCount
                 for (rows, label) in [(stack.firstSources, 0), (stack.secondSources, 1)] {
                     for n in rows {
@@ -180,7 +182,7 @@ final class EmbeddingTests: XCTestCase {
         XCTAssertTrue(labels.contains(Int32(spec.targetLabel)), "the clean rows must hold the target class")
         let stack = pixels.withUnsafeMutableBufferPointer { clean in
             var stacked: [Float] = []
-            let batch = TrainingBatch(epoch: 0, step: 0, globalStep: 0, indices: Array(0..<8)[...], labels: labels, pixels: clean.baseAddress!, seed: 3)
+            let batch = TrainingBatch(epoch: 0, step: 0, globalStep: 0, indices: Array(0..<8)[...], labels: labels, pixels: clean.baseAddress!, seed: 3, learningRate: 0.05)
             return EmbeddingStack(batch: batch, factory: factory, configuration: configuration, tasks: [.utility, .verification], seed: 3, into: &stacked)
         }
         let losses = EmbeddingLosses(tasks: [.verification], configuration: configuration, spec: spec)

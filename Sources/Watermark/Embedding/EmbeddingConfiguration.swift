@@ -1,6 +1,6 @@
 import Training
 
-/// The four objectives of MEA-Defender's embedding.
+/// The four objectives of MEA-Defender's embedding, and T2S's rehearsal.
 public enum EmbeddingTask: String, Codable, Sendable, CaseIterable {
     /// Cross-entropy on clean images: the main task.
     case utility
@@ -11,6 +11,9 @@ public enum EmbeddingTask: String, Codable, Sendable, CaseIterable {
     case combination
     /// Cross-entropy of evasion mixes to a true source label: only the secret way triggers.
     case evasion
+    /// A simulated thief's watermark loss after its distillation step (`Rehearsal`); only with a
+    /// `rehearsal` student.
+    case rehearsal
 }
 
 public struct EmbeddingConfiguration: Sendable {
@@ -43,6 +46,8 @@ public struct EmbeddingConfiguration: Sendable {
     /// (`EmbeddingLosses.coupling`); 0 leaves it out. Our reading of the paper's feature-space
     /// loss, in logit space: the representation a distilling thief copies.
     public var coupling: Float = 0
+    /// T2S's rehearsal student (`Rehearsal`), balanced as one more task; nil leaves it out.
+    public var rehearsal: RehearsalConfiguration?
 
     public init() {}
 }

@@ -1,9 +1,11 @@
 import Engine
 
-/// The four losses of MEA-Defender's embedding on one stacked forward pass, each into its own
-/// logit gradient, so the weighting can balance them.
+/// The four losses of MEA-Defender's embedding (and the rehearsal's) on one stacked forward pass,
+/// each into its own logit gradient, so the weighting can balance them.
 final class EmbeddingLosses {
     let configuration: EmbeddingConfiguration
+    /// The student the rehearsal task distils, when that task is on.
+    let rehearsal: Rehearsal?
     let targetLabel: Int
     /// The classes of the first and the second source images.
     let sourceLabels: [Int32]
@@ -13,8 +15,10 @@ final class EmbeddingLosses {
     private let sourceSide = Tensor(shape: [0])
     private let sourceInput = Tensor(shape: [0])
 
-    init(tasks: [EmbeddingTask], configuration: EmbeddingConfiguration, spec: WatermarkSpec) {
+    init(tasks: [EmbeddingTask], configuration: EmbeddingConfiguration, spec: WatermarkSpec, rehearsal: Rehearsal? = nil) {
+        precondition(tasks.contains(.rehearsal) == (rehearsal != nil), "the rehearsal task needs its student")
         self.configuration = configuration
+        self.rehearsal = rehearsal
         targetLabel = spec.targetLabel
         sourceLabels = spec.sourceLabels.map(Int32.init)
         self.tasks = tasks
@@ -33,8 +37,10 @@ final class EmbeddingLosses {
         return (0..<rows.count).map { probabilities.data[$0 * classes + targetLabel] }
     }
 
-    /// Every task's loss on `logits`, its gradient left in `gradients`.
-    func evaluate(_ logits: Tensor, stack: EmbeddingStack, labels: [Int32], pullGate: [Float]) -> [EmbeddingTask: Float] {
+    /// Every task's loss on `logits`, its gradient left in `gradients`. The rehearsal's student
+    /// reads the stack's raw `pixels` and steps at `learningRate`.
+    func evaluate(_ logits: Tensor, stack: EmbeddingStack, labels: [Int32], pullGate: [Float],
+                  pixels: UnsafePointer<Float>, learningRate: Float) -> [EmbeddingTask: Float] {
         var losses = [EmbeddingTask: Float]()
         for task in tasks {
             let g = gradients[task]!
@@ -50,6 +56,9 @@ final class EmbeddingLosses {
                 losses[task] = Loss.crossEntropy(logits: logits, labels: stack.evasionLabels, rows: stack.evasions, gradient: g)
             case .combination:
                 losses[task] = combination(logits, stack: stack, pullGate: pullGate, gradient: g)
+            case .rehearsal:
+                losses[task] = rehearsal!.step(victimLogits: logits, clean: stack.clean, marks: stack.marks, markLabels: stack.markLabels,
+                                               pixels: pixels, learningRate: learningRate, gradient: g)
             }
         }
         return losses

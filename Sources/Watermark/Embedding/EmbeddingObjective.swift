@@ -13,13 +13,20 @@ final class EmbeddingObjective: TrainingObjective {
     private var pixels: [Float] = []
     private let input = Tensor(shape: [0])
 
-    init(factory: TriggerFactory, configuration: EmbeddingConfiguration) {
+    /// `student` is the rehearsal's, needed when the configuration asks for one.
+    init(factory: TriggerFactory, configuration: EmbeddingConfiguration, student: Classifier? = nil) {
         var tasks = EmbeddingTask.allCases.filter { configuration.tasks.contains($0) }
         if factory.spec.method == .contentTrigger { tasks.removeAll { $0 == .combination || $0 == .evasion } }
+        let rehearsal = configuration.rehearsal.map { setup -> Rehearsal in
+            precondition(student != nil, "a rehearsal needs its student")
+            return Rehearsal(student: student!, configuration: setup)
+        }
+        if rehearsal == nil { tasks.removeAll { $0 == .rehearsal } }
         self.factory = factory
         self.configuration = configuration
         self.tasks = tasks
-        losses = EmbeddingLosses(tasks: tasks, configuration: configuration, spec: factory.spec)
+        losses = EmbeddingLosses(tasks: tasks, configuration: configuration, spec: factory.spec,
+                                 rehearsal: tasks.contains(.rehearsal) ? rehearsal : nil)
         balancer = TaskBalancer(weighting: configuration.weighting, tasks: tasks)
     }
 
@@ -29,7 +36,9 @@ final class EmbeddingObjective: TrainingObjective {
         pixels.withUnsafeMutableBufferPointer { classifier.normalize($0.baseAddress!, count: stack.rows, into: input) }
         let pullGate = losses.sourceTargetProbabilities(classifier, input: input, stack: stack)
         let logits = classifier.network.forward(input, training: true)
-        let taskLosses = losses.evaluate(logits, stack: stack, labels: batch.labels, pullGate: pullGate)
+        let taskLosses = pixels.withUnsafeBufferPointer {
+            losses.evaluate(logits, stack: stack, labels: batch.labels, pullGate: pullGate, pixels: $0.baseAddress!, learningRate: batch.learningRate)
+        }
         balancer.backward(classifier.network, gradients: losses.gradients, losses: taskLosses, step: batch.globalStep)
         let weights = balancer.weights
         return StepOutcome(loss: tasks.reduce(0) { $0 + Float(weights[$1]!) * taskLosses[$1]! },

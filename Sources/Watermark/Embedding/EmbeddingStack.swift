@@ -20,7 +20,7 @@ struct EmbeddingStack {
     init(batch: TrainingBatch, factory: TriggerFactory, configuration: EmbeddingConfiguration, tasks: [EmbeddingTask],
          seed: UInt64, into pixels: inout [Float]) {
         let size = factory.dataset.itemSize, count = batch.labels.count
-        let markCount = tasks.contains(.verification) || tasks.contains(.combination) ? configuration.watermarkPerBatch : 0
+        let markCount = [.verification, .combination, .rehearsal].contains(where: tasks.contains) ? configuration.watermarkPerBatch : 0
         let evasionCount = tasks.contains(.evasion) ? configuration.evasionPerBatch : 0
         let sourceCount = tasks.contains(.combination) ? markCount : 0
         let marks = factory.watermarkSamples(count: markCount, seed: seed)

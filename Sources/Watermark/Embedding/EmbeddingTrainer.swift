@@ -35,11 +35,17 @@ public final class EmbeddingTrainer {
     public let classifier: Classifier
     public let configuration: EmbeddingConfiguration
     public let factory: TriggerFactory
+    /// The rehearsal's simulated thief, distilled alongside (`configuration.rehearsal`).
+    public let student: Classifier?
 
-    public init(classifier: Classifier, factory: TriggerFactory, configuration: EmbeddingConfiguration) {
+    /// Throws when the rehearsal's student cannot be built for the data set.
+    public init(classifier: Classifier, factory: TriggerFactory, configuration: EmbeddingConfiguration) throws {
         self.classifier = classifier
         self.factory = factory
         self.configuration = configuration
+        student = try configuration.rehearsal.map {
+            try Classifier.untrained($0.architecture, for: factory.dataset, seed: configuration.training.seed ^ 0x7E4E_A25A)
+        }
     }
 
     /// Embeds for `configuration.training.epochs` epochs; after each, measures test accuracy and the
@@ -49,7 +55,7 @@ public final class EmbeddingTrainer {
     public func embed(testSet: Dataset? = nil, verification: TriggerSamples? = nil, targets: EmbeddingTargets? = nil,
                       progress: (TrainingProgress) -> Void = { _ in }) -> EmbeddingResult {
         precondition(targets == nil || (testSet != nil && verification != nil), "targets are checked on the test set and the verification samples")
-        let objective = EmbeddingObjective(factory: factory, configuration: configuration)
+        let objective = EmbeddingObjective(factory: factory, configuration: configuration, student: student)
         let trainer = Trainer(classifier: classifier, configuration: configuration.training)
         var best: (epoch: Int, accuracy: Double, weights: [[Float]])?
         let parameters = classifier.network.namedParameters.map(\.parameter)

@@ -67,7 +67,7 @@ struct Embed: ParsableCommand {
     @Option(help: "Share of the evasion samples that combine other source pairs the secret way (0–1), so the watermark fires only for the secret pair.")
     var otherPairEvasion = EmbeddingConfiguration().otherPairEvasion
 
-    @Option(help: "Fixed task weights utility,verification,combination,evasion instead of MGDA.")
+    @Option(help: "Fixed task weights utility,verification,combination,evasion (with --rehearsal: ,rehearsal) instead of MGDA.")
     var fixedWeights: String?
 
     @Flag(help: "Drop the combination (KL) loss.")
@@ -100,6 +100,12 @@ struct Embed: ParsableCommand {
     @Option(help: "λ of DeepTracer's coupling loss (in logit space), added to the verification task: watermark samples pulled into the target class's cluster, away from the others; 0 leaves it out.")
     var coupling = EmbeddingConfiguration().coupling
 
+    @Option(help: "T2S's rehearsal: distil a student of this architecture (\(ModelZoo.architectures.joined(separator: ", "))) from the model at every step, and balance, as one more task, the student's watermark loss after its step (first order in the model's answers). Roughly doubles the cost of a step.")
+    var rehearsal: String?
+
+    @Option(help: "Temperature at which the rehearsal's student distils the model's answers.")
+    var rehearsalTemperature: Float = 7
+
     @Option(help: "Fresh trigger samples per verification.")
     var triggerSetSize = 2000
 
@@ -131,6 +137,10 @@ struct Embed: ParsableCommand {
         guard sourcePull >= 0 && sourcePull <= 1 else { throw ValidationError("--source-pull must lie in [0, 1]") }
         guard sourcePullCap > 0 && sourcePullCap < 1 else { throw ValidationError("--source-pull-cap must lie in (0, 1)") }
         guard coupling >= 0 && coupling <= 100 else { throw ValidationError("--coupling must lie in [0, 100]") }
+        if let rehearsal, !ModelZoo.architectures.contains(rehearsal) {
+            throw ValidationError("--rehearsal takes an architecture: \(ModelZoo.architectures.joined(separator: ", "))")
+        }
+        guard rehearsalTemperature > 0 && rehearsalTemperature <= 100 else { throw ValidationError("--rehearsal-temperature must lie in (0, 100]") }
         guard utilityFloor >= 0 && utilityFloor < 1 else { throw ValidationError("--utility-floor must lie in [0, 1)") }
         guard mgdaInterval >= 1 else { throw ValidationError("--mgda-interval must be at least 1") }
         guard (0...1).contains(otherPairEvasion) else { throw ValidationError("--other-pair-evasion is a share between 0 and 1") }
@@ -160,8 +170,11 @@ struct Embed: ParsableCommand {
     private func parsedWeights() throws -> [EmbeddingTask: Double]? {
         guard let fixedWeights else { return nil }
         let values = fixedWeights.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard values.count == 4, values.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
-            throw ValidationError("--fixed-weights takes four non-negative numbers: utility,verification,combination,evasion")
+        let expected = rehearsal == nil ? 4 : 5
+        guard values.count == expected, values.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+            throw ValidationError(rehearsal == nil
+                ? "--fixed-weights takes four non-negative numbers: utility,verification,combination,evasion"
+                : "--fixed-weights with --rehearsal takes five non-negative numbers: utility,verification,combination,evasion,rehearsal")
         }
         return Dictionary(uniqueKeysWithValues: zip(EmbeddingTask.allCases, values))
     }
@@ -210,6 +223,11 @@ struct Embed: ParsableCommand {
         configuration.sourcePullCap = sourcePullCap
         configuration.anchorSources = anchorSources
         configuration.coupling = coupling
+        configuration.rehearsal = rehearsal.map {
+            var setup = RehearsalConfiguration(architecture: $0)
+            setup.temperature = rehearsalTemperature
+            return setup
+        }
         if let weights = try parsedWeights() {
             configuration.weighting = .fixed(weights)
         } else {
@@ -219,7 +237,7 @@ struct Embed: ParsableCommand {
 
         printStatus("embedding a \(spec.method.rawValue) watermark into \(classifier.card.architecture) on \(trainSet.count) \(data) images, \(epochs) epochs")
         let triggers = try WatermarkEvaluation.triggerSamples(for: spec, from: testSet)
-        let trainer = EmbeddingTrainer(classifier: classifier, factory: try TriggerFactory(spec: spec, dataset: trainSet),
+        let trainer = try EmbeddingTrainer(classifier: classifier, factory: try TriggerFactory(spec: spec, dataset: trainSet),
                                        configuration: configuration)
         let line = ProgressLine()
         let result = trainer.embed(testSet: testSet, verification: triggers, targets: targets) { progress in
@@ -242,10 +260,19 @@ struct Embed: ParsableCommand {
         sealed.modelDigest = sha256Hex(try Data(contentsOf: URL(fileURLWithPath: out)))
         try sealed.write(to: specOut)
         let scores = try WatermarkEvaluation.scores(of: classifier, spec: sealed, testSet: testSet)
+        let student = trainer.student.map { student in
+            RehearsalStudentFigures(architecture: student.card.architecture, accuracy: Evaluation.accuracy(of: student, on: testSet),
+                                    wsr: WatermarkEvaluation.hitRate(of: student, on: triggers, label: spec.targetLabel))
+        }
+        if let student {
+            printStatus(String(format: "rehearsal student (%@, after the last epoch): test %.2f%%  WSR %.2f%%",
+                               student.architecture, 100 * student.accuracy, 100 * student.wsr))
+        }
         let report = EmbedReport(method: sealed.method.rawValue, architecture: classifier.card.architecture, data: data,
                                  trainImages: trainSet.count, epochs: epochs, accuracy: scores.accuracy, wsr: scores.wsr,
                                  wfpr: scores.wfpr, trainingSeconds: result.trainingSeconds, model: out,
-                                 modelSha256: sealed.modelDigest!, spec: specOut, keptEpoch: keptEpoch, perEpoch: result.epochs)
+                                 modelSha256: sealed.modelDigest!, spec: specOut, keptEpoch: keptEpoch, perEpoch: result.epochs,
+                                 rehearsalStudent: student)
         if json {
             try printJSON(report)
         } else {
@@ -291,6 +318,14 @@ struct EmbedReport: Encodable {
     /// The epoch whose model was written (the most accurate one that met the targets).
     var keptEpoch: Int
     var perEpoch: [EpochSummary]
+    var rehearsalStudent: RehearsalStudentFigures?
+}
+
+/// The rehearsal's student as the last epoch left it: how far the simulated thief got.
+struct RehearsalStudentFigures: Encodable {
+    var architecture: String
+    var accuracy: Double
+    var wsr: Double
 }
 
 /// Fails before long work, not after it, when an output file cannot be written.
