@@ -90,7 +90,7 @@ final class RehearsalTests: XCTestCase {
         XCTAssertEqual(Set(weights.keys), Set(EmbeddingTask.allCases.map(\.rawValue)))
         XCTAssertEqual(weights.values.reduce(0, +), 1, accuracy: 1e-6, "MGDA weights are a convex combination")
         XCTAssertGreaterThan(try XCTUnwrap(weights["rehearsal"]), 0)
-        XCTAssertGreaterThan(agreement(), before + 0.3, "the student learnt the victim's answers")
+        XCTAssertGreaterThan(agreement(), before + 0.2, "the student learnt the victim's answers (two epochs of 16 steps)")
 
         configuration.rehearsal = nil
         let plain = try EmbeddingTrainer(classifier: try Classifier.untrained("mlp", for: train, seed: 1),

@@ -23,9 +23,11 @@ public struct RehearsalConfiguration: Sendable, Equatable {
 /// respect to the victim's logits is how the answers a thief copies should change so that the copy
 /// carries the watermark.
 ///
-/// Our reading, first order: the student's step θ' = θ + (ηT²/B) Σ_x Σ_k t_k(x) ∇θ log q_k(x)
-/// (soft cross-entropy against the victim's soft labels t at temperature T, scaled by T² as our
-/// thieves' is) gives ∂L_wm(θ')/∂t_k(x) ≈ (ηT²/B) ⟨∇θ L_wm(θ), ∇θ log q_k(x)⟩, with ∇L_wm taken at
+/// Our reading, first order: the student's step θ' = θ + (ηT/B) Σ_x Σ_k t_k(x) ∇θ log q_k(x)
+/// (soft cross-entropy against the victim's soft labels t at temperature T, scaled by T so its
+/// logit gradient (q − t)/B has a cross-entropy's size; our thieves' T² made the online student
+/// diverge on a confident victim's answers) gives
+/// ∂L_wm(θ')/∂t_k(x) ≈ (ηT/B) ⟨∇θ L_wm(θ), ∇θ log q_k(x)⟩, with ∇L_wm taken at
 /// θ rather than θ'. Those inner products, for every image and class, are one directional
 /// derivative of the student's log probabilities along ∇L_wm, taken by a central difference (two
 /// forward passes): the term costs one student step and three forward passes, not a backward pass
@@ -67,18 +69,21 @@ final class Rehearsal {
 
         student.normalize(pixels, count: marks.upperBound, into: input)
         let logits = network.forward(input, training: true)
-        let watermarkLoss = backward(of: logits, into: watermarkLogitGradient, keeping: &watermarkGradient) { g in
-            Loss.crossEntropy(logits: logits, labels: markLabels, rows: marks, gradient: g)
+        // Both logit gradients before either backward pass: a backward pass may reuse the logits' memory.
+        for g in [watermarkLogitGradient, distillationLogitGradient] {
+            g.reshape(logits.shape)
+            g.fill(0)
         }
-        _ = backward(of: logits, into: distillationLogitGradient, keeping: &distillationGradient) { g in
-            Loss.softCrossEntropy(logits: logits, targets: targets, temperature: temperature, rows: clean, gradient: g,
-                                  scale: temperature * temperature)
-        }
+        let watermarkLoss = Loss.crossEntropy(logits: logits, labels: markLabels, rows: marks, gradient: watermarkLogitGradient)
+        _ = Loss.softCrossEntropy(logits: logits, targets: targets, temperature: temperature, rows: clean,
+                                  gradient: distillationLogitGradient, scale: temperature)
+        backward(watermarkLogitGradient, keeping: &watermarkGradient)
+        backward(distillationLogitGradient, keeping: &distillationGradient)
 
         let norm = Float(dot(watermarkGradient, watermarkGradient).squareRoot())
         if norm > 0, !clean.isEmpty {
             let alignment = logProbabilityDerivative(along: watermarkGradient, norm: norm, cleanRows: clean.count)
-            let scale = learningRate * temperature * temperature / Float(clean.count) * norm
+            let scale = learningRate * temperature / Float(clean.count) * norm
             for (i, n) in clean.enumerated() {
                 let t = targets.data + i * classes, r = i * classes
                 var mean: Float = 0
@@ -93,15 +98,10 @@ final class Rehearsal {
 
     /// One loss's logit gradient back-propagated through the student's last forward pass alone;
     /// its parameter gradient is left in `parameterGradient`.
-    private func backward(of logits: Tensor, into logitGradient: Tensor, keeping parameterGradient: inout [Float],
-                          loss: (Tensor) -> Float) -> Float {
-        logitGradient.reshape(logits.shape)
-        logitGradient.fill(0)
-        let value = loss(logitGradient)
+    private func backward(_ logitGradient: Tensor, keeping parameterGradient: inout [Float]) {
         student.network.store.zeroGradients()
         student.network.backward(logitGradient)
         student.network.store.copyGradients(into: &parameterGradient)
-        return value
     }
 
     /// d log q_k(x) / dε along the unit `direction`, for each of the first `cleanRows` items of the
