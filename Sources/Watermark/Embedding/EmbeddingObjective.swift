@@ -17,7 +17,7 @@ final class EmbeddingObjective: TrainingObjective {
     init(factory: TriggerFactory, configuration: EmbeddingConfiguration, student: Classifier? = nil) {
         var tasks = EmbeddingTask.allCases.filter { configuration.tasks.contains($0) }
         if factory.spec.method == .contentTrigger { tasks.removeAll { $0 == .combination || $0 == .evasion } }
-        let rehearsal = configuration.rehearsal.map { setup -> Rehearsal in
+        let rehearsal = !tasks.contains(.rehearsal) ? nil : configuration.rehearsal.map { setup -> Rehearsal in
             precondition(student != nil, "a rehearsal needs its student")
             return Rehearsal(student: student!, configuration: setup)
         }
@@ -25,8 +25,7 @@ final class EmbeddingObjective: TrainingObjective {
         self.factory = factory
         self.configuration = configuration
         self.tasks = tasks
-        losses = EmbeddingLosses(tasks: tasks, configuration: configuration, spec: factory.spec,
-                                 rehearsal: tasks.contains(.rehearsal) ? rehearsal : nil)
+        losses = EmbeddingLosses(tasks: tasks, configuration: configuration, spec: factory.spec, rehearsal: rehearsal)
         balancer = TaskBalancer(weighting: configuration.weighting, tasks: tasks)
     }
 

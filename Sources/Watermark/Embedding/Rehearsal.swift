@@ -64,12 +64,11 @@ final class Rehearsal {
         let network = student.network, store = network.store, temperature = configuration.temperature
         let classes = victimLogits.itemCount
         let softLabels = Tensor(shape: [clean.count, classes])
-        (softLabels.data).update(from: victimLogits.data + clean.lowerBound * classes, count: clean.count * classes)
+        softLabels.data.update(from: victimLogits.data + clean.lowerBound * classes, count: clean.count * classes)
         let targets = Loss.probabilities(softLabels, temperature: temperature)
 
         student.normalize(pixels, count: marks.upperBound, into: input)
         let logits = network.forward(input, training: true)
-        // Both logit gradients before either backward pass: a backward pass may reuse the logits' memory.
         for g in [watermarkLogitGradient, distillationLogitGradient] {
             g.reshape(logits.shape)
             g.fill(0)
