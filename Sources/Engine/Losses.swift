@@ -31,6 +31,22 @@ public enum Loss {
         return result
     }
 
+    /// Row-wise log softmax(logits / temperature), shape (B, K): finite where `probabilities`
+    /// underflows to 0, so differences of it stay defined.
+    public static func logProbabilities(_ logits: Tensor, temperature: Float = 1) -> Tensor {
+        let result = Tensor(shape: logits.shape)
+        let classes = logits.itemCount
+        var scratch = [Float](repeating: 0, count: classes)
+        scratch.withUnsafeMutableBufferPointer { p in
+            for n in 0..<logits.batch {
+                let z = logits.data + n * classes, out = result.data + n * classes
+                let logSum = softmax(z, p.baseAddress!, classes: classes, temperature: temperature)
+                for k in 0..<classes { out[k] = z[k] / temperature - logSum }
+            }
+        }
+        return result
+    }
+
     /// Cross-entropy with hard labels: mean of −log softmax(z)[y] over `rows`.
     public static func crossEntropy(logits: Tensor, labels: [Int32], rows: Range<Int>? = nil,
                                     gradient: Tensor? = nil, scale: Float = 1) -> Float {

@@ -1,4 +1,3 @@
-import Foundation
 import Engine
 import Training
 
@@ -82,12 +81,13 @@ final class Rehearsal {
         let norm = Float(dot(watermarkGradient, watermarkGradient).squareRoot())
         if norm > 0, !clean.isEmpty {
             let alignment = logProbabilityDerivative(along: watermarkGradient, norm: norm, cleanRows: clean.count)
-            let scale = learningRate * temperature / Float(clean.count) * norm
+            // (ηT/B)·|∇L_wm| per unit of the directional derivative, then 1/T through the softmax: T cancels.
+            let scale = learningRate / Float(clean.count) * norm
             for (i, n) in clean.enumerated() {
                 let t = targets.data + i * classes, r = i * classes
                 var mean: Float = 0
                 for k in 0..<classes { mean += t[k] * alignment[r + k] }
-                for j in 0..<classes { gradient.data[n * classes + j] += scale * t[j] * (alignment[r + j] - mean) / temperature }
+                for j in 0..<classes { gradient.data[n * classes + j] += scale * t[j] * (alignment[r + j] - mean) }
             }
         }
         store.setGradients(distillationGradient)
@@ -121,24 +121,11 @@ final class Rehearsal {
                     for i in 0..<count { store.values[i] = v[i] + sign * step * d[i] / norm }
                 }
             }
-            let logits = student.network.forward(cleanInput, training: false)
-            for n in 0..<cleanRows {
-                let logSoftmax = logProbabilities(logits.data + n * classes, classes: classes)
-                for k in 0..<classes { result[n * classes + k] += sign * logSoftmax[k] / (2 * step) }
-            }
+            let logProbabilities = Loss.logProbabilities(student.network.forward(cleanInput, training: false),
+                                                         temperature: configuration.temperature)
+            for i in 0..<result.count { result[i] += sign * logProbabilities.data[i] / (2 * step) }
         }
         savedValues.withUnsafeBufferPointer { store.values.update(from: $0.baseAddress!, count: count) }
         return result
-    }
-
-    /// log softmax(z / T) of one row.
-    private func logProbabilities(_ z: UnsafePointer<Float>, classes: Int) -> [Float] {
-        let temperature = configuration.temperature
-        var maximum = -Float.infinity
-        for k in 0..<classes { maximum = max(maximum, z[k] / temperature) }
-        var total: Float = 0
-        for k in 0..<classes { total += exp(z[k] / temperature - maximum) }
-        let logSum = maximum + log(total)
-        return (0..<classes).map { z[$0] / temperature - logSum }
     }
 }
