@@ -68,14 +68,16 @@ public struct TriggerFactory {
         otherPairs = candidates.flatMap { a in candidates.filter { $0 > a }.map { (a, $0) } }.filter { Set([$0.0, $0.1]) != Set(spec.sourceLabels) }
     }
 
-    /// `count` trigger samples labelled with the target.
-    public func watermarkSamples(count: Int, seed: UInt64) -> TriggerSamples {
+    /// `count` trigger samples labelled with the target; with `keeping` (strictly ascending indices
+    /// below `count`), only those of the `count` drawn, the same images as unfiltered.
+    public func watermarkSamples(count: Int, seed: UInt64, keeping: ArraySlice<Int>? = nil) -> TriggerSamples {
         var rng = SeededGenerator(seed: seed)
+        let kept = keeping ?? ArraySlice(0..<count)
         switch spec.method {
         case .meaDefender:
-            return combined(count: count, combiners: [spec.watermark!], rng: &rng) { _ in Int32(spec.targetLabel) }
+            return combined(count: count, keeping: kept, combiners: [spec.watermark!], rng: &rng) { _ in Int32(spec.targetLabel) }
         case .contentTrigger:
-            return stamped(count: count, rng: &rng)
+            return stamped(count: count, keeping: kept, rng: &rng)
         }
     }
 
@@ -85,7 +87,7 @@ public struct TriggerFactory {
         var rng = SeededGenerator(seed: seed)
         guard spec.method == .meaDefender, !spec.evasion.isEmpty else { return empty }
         var labelRNG = rng.fork()
-        return combined(count: count, combiners: spec.evasion, rng: &rng) { _ in
+        return combined(count: count, keeping: ArraySlice(0..<count), combiners: spec.evasion, rng: &rng) { _ in
             Int32(spec.sourceLabels[Int(labelRNG.next() & 1)])
         }
     }
@@ -120,26 +122,36 @@ public struct TriggerFactory {
         TriggerSamples(itemShape: dataset.itemShape, images: [], labels: [], firstSources: [], secondSources: [])
     }
 
-    private func combined(count: Int, combiners: [Combiner], rng: inout SeededGenerator,
+    /// Draws `count` mixes and keeps those at `kept`: every draw takes the same random numbers,
+    /// so a kept mix is the image an unfiltered draw makes at its index.
+    private func combined(count: Int, keeping kept: ArraySlice<Int>, combiners: [Combiner], rng: inout SeededGenerator,
                           label: (Int) -> Int32) -> TriggerSamples {
         let size = dataset.itemSize
         var samples = empty
-        samples.images = [Float](repeating: 0, count: count * size)
-        samples.firstSources = [Float](repeating: 0, count: count * size)
-        samples.secondSources = [Float](repeating: 0, count: count * size)
-        samples.labels.reserveCapacity(count)
+        samples.images = [Float](repeating: 0, count: kept.count * size)
+        samples.firstSources = [Float](repeating: 0, count: kept.count * size)
+        samples.secondSources = [Float](repeating: 0, count: kept.count * size)
+        samples.labels.reserveCapacity(kept.count)
+        var discarded = [Float](repeating: 0, count: size)
+        var next = kept.startIndex
         dataset.images.withUnsafeBufferPointer { images in
             samples.images.withUnsafeMutableBufferPointer { out in
                 samples.firstSources.withUnsafeMutableBufferPointer { first in
                     samples.secondSources.withUnsafeMutableBufferPointer { second in
-                        for n in 0..<count {
+                        for n in 0..<count where next < kept.endIndex {
                             let a = images.baseAddress! + pools[0][Int(rng.next() % UInt64(pools[0].count))] * size
                             let b = images.baseAddress! + pools[1][Int(rng.next() % UInt64(pools[1].count))] * size
                             let combiner = combiners[n % combiners.count]
-                            combiner.combine(a, b, into: out.baseAddress! + n * size, geometry, rng: &rng)
-                            (first.baseAddress! + n * size).update(from: a, count: size)
-                            (second.baseAddress! + n * size).update(from: b, count: size)
+                            guard kept[next] == n else {
+                                discarded.withUnsafeMutableBufferPointer { combiner.combine(a, b, into: $0.baseAddress!, geometry, rng: &rng) }
+                                continue
+                            }
+                            let slot = (next - kept.startIndex) * size
+                            combiner.combine(a, b, into: out.baseAddress! + slot, geometry, rng: &rng)
+                            (first.baseAddress! + slot).update(from: a, count: size)
+                            (second.baseAddress! + slot).update(from: b, count: size)
                             samples.labels.append(label(n))
+                            next += 1
                         }
                     }
                 }
@@ -148,16 +160,19 @@ public struct TriggerFactory {
         return samples
     }
 
-    private func stamped(count: Int, rng: inout SeededGenerator) -> TriggerSamples {
+    private func stamped(count: Int, keeping kept: ArraySlice<Int>, rng: inout SeededGenerator) -> TriggerSamples {
         let size = dataset.itemSize, trigger = spec.contentTrigger!
         var samples = empty
-        samples.images = [Float](repeating: 0, count: count * size)
-        samples.labels = [Int32](repeating: Int32(spec.targetLabel), count: count)
+        samples.images = [Float](repeating: 0, count: kept.count * size)
+        samples.labels = [Int32](repeating: Int32(spec.targetLabel), count: kept.count)
+        var next = kept.startIndex
         dataset.images.withUnsafeBufferPointer { images in
             samples.images.withUnsafeMutableBufferPointer { out in
-                for n in 0..<count {
+                for n in 0..<count where next < kept.endIndex {
                     let source = images.baseAddress! + otherThanTarget[Int(rng.next() % UInt64(otherThanTarget.count))] * size
-                    trigger.stamp(source, into: out.baseAddress! + n * size, geometry)
+                    guard kept[next] == n else { continue }
+                    trigger.stamp(source, into: out.baseAddress! + (next - kept.startIndex) * size, geometry)
+                    next += 1
                 }
             }
         }

@@ -26,15 +26,27 @@ public enum WatermarkEvaluation {
     /// derived from the spec's, so every evaluation of one spec sees the same images.
     public static func verificationSamples(for spec: WatermarkSpec, from verificationSet: Dataset) throws
         -> (watermark: TriggerSamples, evasion: TriggerSamples) {
-        let factory = try TriggerFactory(spec: spec, dataset: verificationSet)
-        return (factory.watermarkSamples(count: spec.triggerSetSize, seed: spec.seed ^ triggerSeed),
-                factory.evasionSamples(count: spec.triggerSetSize, seed: spec.seed ^ evasionSeed))
+        (try triggerSamples(for: spec, from: verificationSet),
+         try TriggerFactory(spec: spec, dataset: verificationSet).evasionSamples(count: spec.triggerSetSize, seed: spec.seed ^ evasionSeed))
     }
 
     /// The verification trigger samples alone: the first `count` (default `spec.triggerSetSize`)
-    /// of them — a shorter set is a prefix of a longer one.
+    /// of them — a shorter set is a prefix of a longer one. With a trigger selection, the first
+    /// `count` it kept of its pool; it has no more than it kept.
     public static func triggerSamples(for spec: WatermarkSpec, from verificationSet: Dataset, count: Int? = nil) throws -> TriggerSamples {
-        try TriggerFactory(spec: spec, dataset: verificationSet).watermarkSamples(count: count ?? spec.triggerSetSize, seed: spec.seed ^ triggerSeed)
+        let factory = try TriggerFactory(spec: spec, dataset: verificationSet), count = count ?? spec.triggerSetSize
+        guard let selection = spec.triggerSelection else { return factory.watermarkSamples(count: count, seed: spec.seed ^ triggerSeed) }
+        guard count <= selection.kept.count else {
+            throw WatermarkError.mismatch("\(count) trigger samples were asked for; the spec's trigger selection kept \(selection.kept.count)")
+        }
+        return factory.watermarkSamples(count: selection.poolSize, seed: spec.seed ^ triggerSeed, keeping: selection.kept.prefix(count))
+    }
+
+    /// The pool a trigger selection is chosen from: the first `poolSize` samples an unfiltered spec draws.
+    public static func triggerPool(for spec: WatermarkSpec, from verificationSet: Dataset, poolSize: Int) throws -> TriggerSamples {
+        var unfiltered = spec
+        unfiltered.triggerSelection = nil
+        return try triggerSamples(for: unfiltered, from: verificationSet, count: poolSize)
     }
 
     private static let triggerSeed: UInt64 = 0x7E57, evasionSeed: UInt64 = 0xE7A5_7E57

@@ -38,6 +38,9 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
     /// SHA-256 of the fingerprint file sealed with the spec (`tracemark register --fingerprint`):
     /// named here so the registration's commitment covers the second evidence channel too.
     public var fingerprintSha256: String?
+    /// The filtered trigger samples verification uses (`tracemark filter-triggers`); nil: the
+    /// first `triggerSetSize` drawn.
+    public var triggerSelection: TriggerSelection?
 
     /// Up to 100,000 trigger samples: the binomial tails the decision rests on are accurate to a
     /// few ulps up to 10⁵ trials (see `Binomial`), and a set that size of CIFAR-10 mixes with
@@ -49,7 +52,8 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
     public init(method: Method, dataset: String, classNames: [String], sourceLabels: [Int], targetLabel: Int,
                 watermark: Combiner?, evasion: [Combiner], contentTrigger: ContentTrigger?, seed: UInt64,
                 triggerSetSize: Int, verificationSplit: String = "test", modelDigest: String? = nil,
-                fingerprintSha256: String? = nil, format: String = WatermarkSpec.currentFormat) throws {
+                fingerprintSha256: String? = nil, triggerSelection: TriggerSelection? = nil,
+                format: String = WatermarkSpec.currentFormat) throws {
         self.format = format
         self.method = method
         self.dataset = dataset
@@ -64,6 +68,7 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
         self.verificationSplit = verificationSplit
         self.modelDigest = modelDigest
         self.fingerprintSha256 = fingerprintSha256
+        self.triggerSelection = triggerSelection
         if let problem = problems.first { throw WatermarkError.invalid(problem) }
     }
 
@@ -77,11 +82,12 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
         let triggerSetSize = try c.decode(Int.self, forKey: .triggerSetSize), verificationSplit = try c.decode(String.self, forKey: .verificationSplit)
         let modelDigest = try c.decodeIfPresent(String.self, forKey: .modelDigest)
         let fingerprintSha256 = try c.decodeIfPresent(String.self, forKey: .fingerprintSha256)
+        let triggerSelection = try c.decodeIfPresent(TriggerSelection.self, forKey: .triggerSelection)
         self = try decoder.validated {
             try WatermarkSpec(method: method, dataset: dataset, classNames: classNames, sourceLabels: sourceLabels, targetLabel: targetLabel,
                               watermark: watermark, evasion: evasion, contentTrigger: contentTrigger, seed: seed,
                               triggerSetSize: triggerSetSize, verificationSplit: verificationSplit, modelDigest: modelDigest,
-                              fingerprintSha256: fingerprintSha256, format: format)
+                              fingerprintSha256: fingerprintSha256, triggerSelection: triggerSelection, format: format)
         }
     }
 
@@ -121,6 +127,9 @@ public struct WatermarkSpec: Codable, Equatable, Sendable {
         }
         if !Self.triggerSetSizes.contains(triggerSetSize) {
             found.append("trigger_set_size must be \(Self.triggerSetSizes.lowerBound)–\(Self.triggerSetSizes.upperBound), got \(triggerSetSize)")
+        }
+        if let triggerSelection, triggerSelection.kept.count < triggerSetSize {
+            found.append("trigger_set_size is \(triggerSetSize) but the trigger selection keeps \(triggerSelection.kept.count)")
         }
         if let modelDigest, !isSHA256Hex(modelDigest) { found.append("model_digest must be a SHA-256 in lowercase hex (64 digits)") }
         if let fingerprintSha256, !isSHA256Hex(fingerprintSha256) { found.append("fingerprint_sha256 must be a SHA-256 in lowercase hex (64 digits)") }

@@ -10,7 +10,7 @@ struct Tracemark: ParsableCommand {
         (binary batches, TRACEMARK_CIFAR10_DIR).
         """,
         version: TracemarkVersion.current,
-        subcommands: [Demo.self, Train.self, Eval.self, Embed.self, WatermarkEval.self, Attack.self, Keys.self, Register.self, VaultCommand.self, Calibrate.self, FingerprintCommand.self, Serve.self, ProbeCommand.self, Report.self, ServiceCommand.self, EngineInfo.self]
+        subcommands: [Demo.self, Train.self, Eval.self, Embed.self, FilterTriggers.self, WatermarkEval.self, Attack.self, Keys.self, Register.self, VaultCommand.self, Calibrate.self, FingerprintCommand.self, Serve.self, ProbeCommand.self, Report.self, ServiceCommand.self, EngineInfo.self]
     )
 }
 

@@ -1,3 +1,7 @@
+import Data
+import Engine
+import Training
+import Watermark
 import XCTest
 @testable import Forensics
 
@@ -17,6 +21,23 @@ final class CalibrationTests: XCTestCase {
         XCTAssertNil(try calibration(otherPairs: [.init(sources: [0, 3], samples: 200, watermarkedRate: 0.5)]).decoyPairs,
                      "no quiet pair: the probe falls back to every other pair and the other ways")
         XCTAssertNil(try calibration(otherPairs: nil).decoyPairs, "no watermarked model measured")
+    }
+
+    /// The models that chose the trigger set answer none of it with the target: a null measured on them is biased low.
+    func testACalibrationRefusesTheTriggerFiltersReferences() throws {
+        let classNames = (0..<10).map { "class \($0)" }, labels: [Int32] = (0..<40).map { Int32($0 % 10) }
+        let data = Dataset(name: "fashion-mnist/test", itemShape: [1, 28, 28], images: labels.flatMap { [Float](repeating: Float($0) / 10, count: 784) },
+                           labels: labels, classNames: classNames)
+        var spec = try WatermarkSpec.drawMEADefender(dataset: "fashion-mnist", classNames: classNames,
+                                                     choices: SecretChoices(sourceLabels: [0, 1], targetLabel: 2), seed: 5)
+        var plan = CalibrationPlan()
+        (plan.references, plan.triggers, plan.falseWatermarkSamples) = (3, 20, 20)
+        spec.triggerSelection = try TriggerSelection(poolSize: 100, kept: Array(0..<50), simulatedCopies: [], filterReferences: [
+            try ReferenceRecipe(architecture: "mlp", augmentation: "light", seed: plan.seed + 2, trainImages: 30, epochs: 1)])
+        spec.triggerSetSize = 50
+        XCTAssertThrowsError(try Calibrator(spec: spec, trainSet: data, verificationSet: data, plan: plan, referenceFolder: nil).run(watermarked: nil)) {
+            XCTAssertTrue("\($0)".contains("seed \(plan.seed + 2) is a seed of the trigger set's filter references"), "\($0)")
+        }
     }
 
     /// A calibration as `tracemark calibrate` writes it: 20 references of 1,000 triggers.

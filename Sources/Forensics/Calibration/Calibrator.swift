@@ -81,9 +81,10 @@ public struct Calibrator {
         var rates = [[Double]](repeating: [], count: falseWatermarks.count)
         let referenceModels = ReferenceModels(trainSet: trainSet, datasetName: spec.dataset, architectures: plan.architectures, epochs: plan.epochs,
                                               trainImages: plan.trainImages, seed: plan.seed, folder: referenceFolder)
-        if let filters = fingerprint?.fingerprint.provenance.filterReferences,
-           let shared = (0..<plan.references).map(referenceModels.seed).first(where: { seed in filters.contains { $0.seed == seed } }) {
-            throw ForensicsError.invalid("calibration reference seed \(shared) is a seed of the fingerprint's filter references: a null measured on the models that chose the fingerprint is biased low (calibrate with another --seed)")
+        for (what, filters) in [("the fingerprint", fingerprint?.fingerprint.provenance.filterReferences), ("the trigger set", spec.triggerSelection?.filterReferences)] {
+            if let filters, let shared = (0..<plan.references).map(referenceModels.seed).first(where: { seed in filters.contains { $0.seed == seed } }) {
+                throw ForensicsError.invalid("calibration reference seed \(shared) is a seed of \(what)'s filter references: a null measured on the models that chose \(what) is biased low (calibrate with another --seed)")
+            }
         }
         for index in 0..<plan.references {
             let started = Date()

@@ -2,6 +2,7 @@ import Data
 import Engine
 import Foundation
 import Probe
+import Training
 import Watermark
 
 /// A fingerprint of a protected model, the second evidence channel: inputs on which the model
@@ -21,40 +22,6 @@ public struct Fingerprint: Equatable, Sendable {
     public static let fileName = "fingerprint.safetensors"
     /// Fingerprint inputs, decoys and candidates a fingerprint may have.
     public static let counts = 1...100_000
-
-    /// An independent model that chose the fingerprint: none of them gives the protected model's
-    /// answer on any fingerprint input. The null must come from other references.
-    public struct FilterReference: Codable, Equatable, Sendable {
-        public let architecture: String
-        /// An `Augmentation.presets` name.
-        public let augmentation: String
-        public let seed: UInt64
-        public let trainImages: Int
-        public let epochs: Int
-
-        public init(architecture: String, augmentation: String, seed: UInt64, trainImages: Int, epochs: Int) throws {
-            try requireZooArchitecture(architecture)
-            guard ReferenceModels.isAugmentation(augmentation) else {
-                throw ForensicsError.invalid("augmentation '\(augmentation.prefix(40))' is not one of \(Augmentation.presets.map(\.name).joined(separator: ", "))")
-            }
-            guard trainImages >= 0, epochs >= 0 else { throw ForensicsError.invalid("train_images and epochs must be 0 or more") }
-            self.architecture = architecture
-            self.augmentation = augmentation
-            self.seed = seed
-            self.trainImages = trainImages
-            self.epochs = epochs
-        }
-
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let architecture = try c.decode(String.self, forKey: .architecture), augmentation = try c.decode(String.self, forKey: .augmentation)
-            let seed = try c.decode(UInt64.self, forKey: .seed)
-            let trainImages = try c.decode(Int.self, forKey: .trainImages), epochs = try c.decode(Int.self, forKey: .epochs)
-            self = try decoder.validated {
-                try FilterReference(architecture: architecture, augmentation: augmentation, seed: seed, trainImages: trainImages, epochs: epochs)
-            }
-        }
-    }
 
     /// How the candidates were made (`FingerprintCandidates`).
     public struct Candidates: Codable, Equatable, Sendable {
@@ -104,10 +71,12 @@ public struct Fingerprint: Equatable, Sendable {
         public let protectedModelSha256: String
         public let twinModelSha256: String
         public let candidates: Candidates
-        public let filterReferences: [FilterReference]
+        /// The independent models that chose the fingerprint: none of them gives the protected model's
+        /// answer on any fingerprint input. The null must come from other references.
+        public let filterReferences: [ReferenceRecipe]
 
         public init(dataset: String, split: String, classNames: [String], protectedModelSha256: String, twinModelSha256: String,
-                    candidates: Candidates, filterReferences: [FilterReference]) throws {
+                    candidates: Candidates, filterReferences: [ReferenceRecipe]) throws {
             for (name, value) in [("dataset", dataset), ("split", split)] where !isPlainName(value, limit: 64) {
                 throw ForensicsError.invalid("\(name) must be 1–64 characters without control characters")
             }
@@ -133,7 +102,7 @@ public struct Fingerprint: Equatable, Sendable {
             let classNames = try c.decode([String].self, forKey: .classNames)
             let digest = try c.decode(String.self, forKey: .protectedModelSha256), twin = try c.decode(String.self, forKey: .twinModelSha256)
             let candidates = try c.decode(Candidates.self, forKey: .candidates)
-            let filters = try c.decode([FilterReference].self, forKey: .filterReferences)
+            let filters = try c.decode([ReferenceRecipe].self, forKey: .filterReferences)
             self = try decoder.validated {
                 try Provenance(dataset: dataset, split: split, classNames: classNames, protectedModelSha256: digest, twinModelSha256: twin,
                                candidates: candidates, filterReferences: filters)

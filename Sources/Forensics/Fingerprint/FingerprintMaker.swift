@@ -1,6 +1,7 @@
 import Data
 import Engine
 import Foundation
+import Training
 
 /// Chooses a protected model's fingerprint and its decoys by one rule with the roles swapped:
 /// draws candidates (`FingerprintCandidates`) and splits them, in a seeded order, into two
@@ -94,7 +95,7 @@ public struct FingerprintMaker {
         let references = ReferenceModels(trainSet: trainSet, datasetName: datasetName, architectures: plan.architectures,
                                          augmentations: plan.augmentations, epochs: plan.epochs,
                                          trainImages: plan.trainImages, seed: plan.seed, folder: referenceFolder)
-        var filters: [Fingerprint.FilterReference] = []
+        var filters: [ReferenceRecipe] = []
         for index in 0..<plan.references {
             let started = Date()
             let reference = try references.model(index)
@@ -103,8 +104,7 @@ public struct FingerprintMaker {
                 if theirs[n] == answers[n] { unshared[n] = false }
                 if theirs[n] == twinAnswers[n] { twinUnshared[n] = false }
             }
-            filters.append(try Fingerprint.FilterReference(architecture: reference.architecture, augmentation: reference.augmentation, seed: reference.seed,
-                                                           trainImages: reference.trainImages, epochs: plan.epochs))
+            filters.append(references.recipe(of: reference))
             progress(String(format: "filter reference %d/%d (%@, augmentation %@): %d (twin %d) of %d candidates answered by nobody else so far, %.0f s",
                             index + 1, plan.references, reference.architecture, reference.augmentation, unshared.filter { $0 }.count,
                             twinUnshared.filter { $0 }.count, answers.count, Date().timeIntervalSince(started)))

@@ -1,7 +1,6 @@
 import Data
 import Engine
 import Foundation
-import Training
 
 /// Independently trained clean models of one data set: architectures in turn (and within each
 /// architecture, augmentation presets in turn), each with its own seed and its own random subset
@@ -46,6 +45,13 @@ public struct ReferenceModels {
         public let trainImages: Int
     }
 
+    /// How reference `reference` was trained, as a file records it.
+    public func recipe(of reference: Reference) -> ReferenceRecipe {
+        // Every field comes from this plan, whose architectures and presets its makers checked.
+        try! ReferenceRecipe(architecture: reference.architecture, augmentation: reference.augmentation, seed: reference.seed,
+                             trainImages: reference.trainImages, epochs: epochs)
+    }
+
     public func seed(of index: Int) -> UInt64 { seed &+ UInt64(index) }
 
     /// Reference `index`: loaded when its checkpoint is in the folder, else trained and saved there.
@@ -74,5 +80,53 @@ public struct ReferenceModels {
         _ = Trainer(classifier: model, configuration: configuration).train(on: subset)
         if let file { try Checkpoint.save(model, to: file.path) }
         return Reference(classifier: model, architecture: architecture, augmentation: augmentation, seed: seed, trainImages: subset.count)
+    }
+}
+
+/// How one independent reference model was trained, as the files it chose something for record
+/// it (a fingerprint's and a trigger filter's references): a calibration refuses to measure its
+/// null on these seeds, since the models that chose the evidence answer none of it by construction.
+public struct ReferenceRecipe: Codable, Equatable, Sendable {
+    public let architecture: String
+    /// An `Augmentation.presets` name.
+    public let augmentation: String
+    public let seed: UInt64
+    public let trainImages: Int
+    public let epochs: Int
+
+    public init(architecture: String, augmentation: String, seed: UInt64, trainImages: Int, epochs: Int) throws {
+        guard ModelZoo.architectures.contains(architecture) else {
+            throw TrainingError.invalid("architecture '\(architecture.prefix(80))' is not one of \(ModelZoo.architectures.joined(separator: ", "))")
+        }
+        guard ReferenceModels.isAugmentation(augmentation) else {
+            throw TrainingError.invalid("augmentation '\(augmentation.prefix(40))' is not one of \(Augmentation.presets.map(\.name).joined(separator: ", "))")
+        }
+        guard trainImages >= 0, epochs >= 0 else { throw TrainingError.invalid("train_images and epochs must be 0 or more") }
+        self.architecture = architecture
+        self.augmentation = augmentation
+        self.seed = seed
+        self.trainImages = trainImages
+        self.epochs = epochs
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let architecture = try c.decode(String.self, forKey: .architecture), augmentation = try c.decode(String.self, forKey: .augmentation)
+        let seed = try c.decode(UInt64.self, forKey: .seed)
+        let trainImages = try c.decode(Int.self, forKey: .trainImages), epochs = try c.decode(Int.self, forKey: .epochs)
+        self = try decoder.validated {
+            try ReferenceRecipe(architecture: architecture, augmentation: augmentation, seed: seed, trainImages: trainImages, epochs: epochs)
+        }
+    }
+}
+
+/// A value a training description cannot take, in words.
+public enum TrainingError: Error, CustomStringConvertible {
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let reason): return reason
+        }
     }
 }
