@@ -74,8 +74,9 @@ public struct TriggerFilter {
     }
 
     /// `spec` with the chosen trigger samples as its trigger selection and `plan.keep` as its trigger set size.
+    /// `training` follows each simulated copy's distillation and fine-tuning.
     public func filter(_ spec: WatermarkSpec, protected model: Classifier, verificationSet: Dataset,
-                       progress: (String) -> Void = { _ in }) throws -> WatermarkSpec {
+                       progress: (String) -> Void = { _ in }, training: (TrainingProgress) -> Void = { _ in }) throws -> WatermarkSpec {
         guard model.card.inputShape == verificationSet.itemShape, model.classCount == spec.classNames.count,
               trainSet.itemShape == verificationSet.itemShape else {
             throw WatermarkError.mismatch("the model takes \(model.card.inputShape) into \(model.classCount) classes; the spec's \(spec.dataset) is \(verificationSet.itemShape) into \(spec.classNames.count)")
@@ -92,14 +93,14 @@ public struct TriggerFilter {
             var configuration = TrainingConfiguration()
             (configuration.epochs, configuration.seed) = (plan.copyEpochs, seed)
             let copy = try ExtractionAttack(surrogateArchitecture: architecture, labels: .soft(temperature: 7), training: configuration)
-                .run(victim: model, queries: drawn(plan.copyQueries, seed: seed))
+                .run(victim: model, queries: drawn(plan.copyQueries, seed: seed), progress: training)
             thieves.append(SimulatedThief(architecture: architecture, seed: seed, fineTuneImages: 0, fineTuneRate: 0, hits: hits(copy)))
             progress(String(format: "simulated copy %d/%d (%@): answers %d of the pool with the target, %.0f s", index + 1, plan.copies.count,
                             architecture, thieves.last!.hits.filter { $0 }.count, Date().timeIntervalSince(started)))
             guard plan.fineTuneImages > 0 else { continue }
             var fineTuning = TrainingConfiguration()
             (fineTuning.epochs, fineTuning.seed, fineTuning.learningRate) = (plan.fineTuneEpochs, seed, plan.fineTuneLearningRate)
-            _ = Trainer(classifier: copy, configuration: fineTuning).train(on: drawn(plan.fineTuneImages, seed: seed ^ 0xF17E))
+            _ = Trainer(classifier: copy, configuration: fineTuning).train(on: drawn(plan.fineTuneImages, seed: seed ^ 0xF17E), progress: training)
             thieves.append(SimulatedThief(architecture: architecture, seed: seed, fineTuneImages: plan.fineTuneImages,
                                           fineTuneRate: plan.fineTuneLearningRate, hits: hits(copy)))
             progress(String(format: "  fine-tuned on %d clean images: answers %d of the pool with the target, %.0f s", plan.fineTuneImages,

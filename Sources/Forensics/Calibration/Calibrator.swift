@@ -83,7 +83,7 @@ public struct Calibrator {
                                               trainImages: plan.trainImages, seed: plan.seed, folder: referenceFolder)
         for (what, filters) in [("the fingerprint", fingerprint?.fingerprint.provenance.filterReferences), ("the trigger set", spec.triggerSelection?.filterReferences)] {
             if let filters, let shared = (0..<plan.references).map(referenceModels.seed).first(where: { seed in filters.contains { $0.seed == seed } }) {
-                throw ForensicsError.invalid("calibration reference seed \(shared) is a seed of \(what)'s filter references: a null measured on the models that chose \(what) is biased low (calibrate with another --seed)")
+                throw ForensicsError.invalid("calibration reference seed \(shared) is a seed of \(what)'s filter references: a null measured on the models that chose \(what) is biased low (choose \(what)'s filter references with other seeds)")
             }
         }
         for index in 0..<plan.references {

@@ -114,7 +114,8 @@ struct FilterTriggers: ParsableCommand {
         printStatus("filtering \(pool) trigger samples with \(plan.copies.count) simulated cop\(plan.copies.count == 1 ? "y" : "ies")"
                     + (fineTuneImages > 0 ? " (each also fine-tuned)" : "") + " and \(references) filter references")
         let started = Date()
-        let filtered = try filter.filter(watermark, protected: classifier, verificationSet: verificationSet) { printStatus($0) }
+        let filtered = try filter.filter(watermark, protected: classifier, verificationSet: verificationSet,
+                                         progress: { printStatus($0) }, training: ProgressLine().show)
         try filtered.write(to: out)
         let selection = filtered.triggerSelection!
         let report = FilterTriggersReport(out: out, poolSize: selection.poolSize, kept: selection.kept.count,
