@@ -111,8 +111,9 @@ struct FilterTriggers: ParsableCommand {
         let verificationSet = try DatasetCatalog.load(watermark.dataset, split: watermark.verificationSplit)
         let filter = try TriggerFilter(plan: plan, datasetName: watermark.dataset, trainSet: try DatasetCatalog.load(watermark.dataset, split: "train"),
                                        referenceFolder: referenceDir.map { URL(fileURLWithPath: $0) })
-        printStatus("filtering \(pool) trigger samples with \(plan.copies.count) simulated cop\(plan.copies.count == 1 ? "y" : "ies")"
-                    + (fineTuneImages > 0 ? " (each also fine-tuned)" : "") + " and \(references) filter references")
+        let copyCount = plan.copies.count == 1 ? "1 simulated copy" : "\(plan.copies.count) simulated copies"
+        printStatus("filtering \(pool) trigger samples with \(copyCount)" + (fineTuneImages > 0 ? " (fine-tuned too)" : "")
+                    + " and \(references) filter references")
         let started = Date()
         let filtered = try filter.filter(watermark, protected: classifier, verificationSet: verificationSet,
                                          progress: { printStatus($0) }, training: ProgressLine().show)
