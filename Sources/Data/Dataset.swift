@@ -1,3 +1,5 @@
+import Engine
+
 /// Labelled images in memory: raw pixels in [0, 1], items of `itemShape` (C, H, W) end to end.
 public struct Dataset: Sendable {
     public var name: String
@@ -30,6 +32,14 @@ public struct Dataset: Sendable {
         }
         return Dataset(name: name ?? self.name, itemShape: itemShape, images: pixels,
                        labels: indices.map { labels[$0] }, classNames: classNames)
+    }
+
+    /// `count` items drawn at random with `seed` (all of them when there are fewer), in their order here.
+    public func randomSubset(_ count: Int, seed: UInt64) -> Dataset {
+        var order = Array(labels.indices)
+        var rng = SeededGenerator(seed: seed)
+        order.shuffle(using: &rng)
+        return subset(Array(order.prefix(count)).sorted())
     }
 
     /// The first `limit` items (all of them when `limit` is nil or larger).

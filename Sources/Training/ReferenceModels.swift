@@ -39,17 +39,8 @@ public struct ReferenceModels {
 
     public struct Reference {
         public let classifier: Classifier
-        public let architecture: String
-        public let augmentation: String
-        public let seed: UInt64
-        public let trainImages: Int
-    }
-
-    /// How reference `reference` was trained, as a file records it.
-    public func recipe(of reference: Reference) -> ReferenceRecipe {
-        // Every field comes from this plan, whose architectures and presets its makers checked.
-        try! ReferenceRecipe(architecture: reference.architecture, augmentation: reference.augmentation, seed: reference.seed,
-                             trainImages: reference.trainImages, epochs: epochs)
+        /// How it was trained, as a file records it.
+        public let recipe: ReferenceRecipe
     }
 
     public func seed(of index: Int) -> UInt64 { seed &+ UInt64(index) }
@@ -64,13 +55,10 @@ public struct ReferenceModels {
         let file = folder?.appendingPathComponent(
             "reference-\(index)-\(architecture)-seed\(seed)-\(datasetName)-\(trainImages)images-\(epochs)epochs"
             + (augmentation == "light" ? "" : "-augment-\(augmentation)") + ".safetensors")
-        var order = Array(trainSet.labels.indices)
-        var rng = SeededGenerator(seed: seed)
-        order.shuffle(using: &rng)
-        let subset = trainSet.subset(Array(order.prefix(trainImages)).sorted())
+        let subset = trainSet.randomSubset(trainImages, seed: seed)
+        let recipe = try ReferenceRecipe(architecture: architecture, augmentation: augmentation, seed: seed, trainImages: subset.count, epochs: epochs)
         if let file, FileManager.default.fileExists(atPath: file.path) {
-            return Reference(classifier: try Checkpoint.load(file.path), architecture: architecture, augmentation: augmentation, seed: seed,
-                             trainImages: subset.count)
+            return Reference(classifier: try Checkpoint.load(file.path), recipe: recipe)
         }
         let model = try Classifier.untrained(architecture, for: subset, seed: seed)
         var configuration = TrainingConfiguration()
@@ -79,7 +67,7 @@ public struct ReferenceModels {
         configuration.augmentation = Augmentation.presets.first { $0.name == augmentation }!.augmentation
         _ = Trainer(classifier: model, configuration: configuration).train(on: subset)
         if let file { try Checkpoint.save(model, to: file.path) }
-        return Reference(classifier: model, architecture: architecture, augmentation: augmentation, seed: seed, trainImages: subset.count)
+        return Reference(classifier: model, recipe: recipe)
     }
 }
 

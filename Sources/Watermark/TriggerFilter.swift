@@ -93,14 +93,14 @@ public struct TriggerFilter {
             var configuration = TrainingConfiguration()
             (configuration.epochs, configuration.seed) = (plan.copyEpochs, seed)
             let copy = try ExtractionAttack(surrogateArchitecture: architecture, labels: .soft(temperature: 7), training: configuration)
-                .run(victim: model, queries: drawn(plan.copyQueries, seed: seed), progress: training)
+                .run(victim: model, queries: trainSet.randomSubset(plan.copyQueries, seed: seed), progress: training)
             thieves.append(SimulatedThief(architecture: architecture, seed: seed, fineTuneImages: 0, fineTuneRate: 0, hits: hits(copy)))
             progress(String(format: "simulated copy %d/%d (%@): answers %d of the pool with the target, %.0f s", index + 1, plan.copies.count,
                             architecture, thieves.last!.hits.filter { $0 }.count, Date().timeIntervalSince(started)))
             guard plan.fineTuneImages > 0 else { continue }
             var fineTuning = TrainingConfiguration()
             (fineTuning.epochs, fineTuning.seed, fineTuning.learningRate) = (plan.fineTuneEpochs, seed, plan.fineTuneLearningRate)
-            _ = Trainer(classifier: copy, configuration: fineTuning).train(on: drawn(plan.fineTuneImages, seed: seed ^ 0xF17E), progress: training)
+            _ = Trainer(classifier: copy, configuration: fineTuning).train(on: trainSet.randomSubset(plan.fineTuneImages, seed: seed ^ 0xF17E), progress: training)
             thieves.append(SimulatedThief(architecture: architecture, seed: seed, fineTuneImages: plan.fineTuneImages,
                                           fineTuneRate: plan.fineTuneLearningRate, hits: hits(copy)))
             progress(String(format: "  fine-tuned on %d clean images: answers %d of the pool with the target, %.0f s", plan.fineTuneImages,
@@ -114,9 +114,9 @@ public struct TriggerFilter {
         for index in 0..<plan.references {
             let started = Date(), reference = try references.model(index)
             for (n, hit) in hits(reference.classifier).enumerated() where hit { eligible[n] = false }
-            recipes.append(references.recipe(of: reference))
+            recipes.append(reference.recipe)
             progress(String(format: "filter reference %d/%d (%@, augmentation %@): %d pool samples left, %.0f s", index + 1, plan.references,
-                            reference.architecture, reference.augmentation, eligible.filter { $0 }.count, Date().timeIntervalSince(started)))
+                            reference.recipe.architecture, reference.recipe.augmentation, eligible.filter { $0 }.count, Date().timeIntervalSince(started)))
         }
 
         let votes = pool.labels.indices.map { n in thieves.filter { $0.hits[n] }.count }
@@ -152,13 +152,5 @@ public struct TriggerFilter {
         let fineTuneImages: Int
         let fineTuneRate: Float
         let hits: [Bool]
-    }
-
-    /// `count` training images drawn at random with `seed` (all of them when there are fewer).
-    private func drawn(_ count: Int, seed: UInt64) -> Dataset {
-        var order = Array(trainSet.labels.indices)
-        var rng = SeededGenerator(seed: seed)
-        order.shuffle(using: &rng)
-        return trainSet.subset(Array(order.prefix(count)).sorted())
     }
 }

@@ -94,7 +94,7 @@ public struct Calibrator {
             let accuracy = Evaluation.accuracy(of: model, on: verificationSet)
             let fingerprintHits = try fingerprint?.fingerprint.agreement(of: model).hits
             references.append(try Calibration.Reference(
-                architecture: reference.architecture, seed: reference.seed, trainImages: reference.trainImages, epochs: plan.epochs, testAccuracy: accuracy,
+                architecture: reference.recipe.architecture, seed: reference.recipe.seed, trainImages: reference.recipe.trainImages, epochs: plan.epochs, testAccuracy: accuracy,
                 triggerHits: hits, triggers: triggers.count,
                 upperBound: ClopperPearson(successes: hits, trials: triggers.count, confidence: plan.confidence).upper,
                 seconds: max(0, Date().timeIntervalSince(started)),
@@ -103,7 +103,7 @@ public struct Calibrator {
                 rates[n].append(WatermarkEvaluation.hitRate(of: model, on: sample.samples, label: spec.targetLabel))
             }
             progress(String(format: "reference %d/%d (%@, seed %llu): accuracy %.2f %%, %d of %d trigger hits%@, %.0f s",
-                            index + 1, plan.references, reference.architecture, reference.seed, 100 * accuracy, hits, triggers.count,
+                            index + 1, plan.references, reference.recipe.architecture, reference.recipe.seed, 100 * accuracy, hits, triggers.count,
                             fingerprintHits.map { ", \($0) of \(fingerprint!.fingerprint.inputs.count) fingerprint agreements" } ?? "",
                             Date().timeIntervalSince(started)))
         }

@@ -104,9 +104,9 @@ public struct FingerprintMaker {
                 if theirs[n] == answers[n] { unshared[n] = false }
                 if theirs[n] == twinAnswers[n] { twinUnshared[n] = false }
             }
-            filters.append(references.recipe(of: reference))
+            filters.append(reference.recipe)
             progress(String(format: "filter reference %d/%d (%@, augmentation %@): %d (twin %d) of %d candidates answered by nobody else so far, %.0f s",
-                            index + 1, plan.references, reference.architecture, reference.augmentation, unshared.filter { $0 }.count,
+                            index + 1, plan.references, reference.recipe.architecture, reference.recipe.augmentation, unshared.filter { $0 }.count,
                             twinUnshared.filter { $0 }.count, answers.count, Date().timeIntervalSince(started)))
         }
         var order = Array(answers.indices)
