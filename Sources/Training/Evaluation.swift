@@ -10,6 +10,18 @@ public enum Evaluation {
         let correct = zip(predicted, dataset.labels).filter { $0 == $1 }.count
         return Double(correct) / Double(dataset.count)
     }
+
+    /// How many items of each true class (row) got each answer (column), over the classifier's
+    /// classes. A label the classifier has no class for counts in no row.
+    public static func confusion(of classifier: Classifier, on dataset: Dataset) -> [[Int]] {
+        let classes = classifier.classCount
+        var counts = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+        let predicted = dataset.images.withUnsafeBufferPointer { classifier.labels($0) }
+        for (answer, label) in zip(predicted, dataset.labels) where (0..<classes).contains(Int(label)) {
+            counts[Int(label)][Int(answer)] += 1
+        }
+        return counts
+    }
 }
 
 extension Classifier {

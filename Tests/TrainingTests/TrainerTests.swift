@@ -32,6 +32,16 @@ final class TrainerTests: XCTestCase {
         XCTAssertLessThan(result.epochs.last!.trainLoss, result.epochs.first!.trainLoss)
         XCTAssertEqual(lines, 3 * 32 + 3)
         XCTAssertGreaterThan(result.imagesPerSecond, 0)
+
+        // The confusion matrix counts every test image once, in its true class's row, and its
+        // diagonal is the accuracy.
+        let confusion = Evaluation.confusion(of: classifier, on: test)
+        XCTAssertEqual(confusion.count, 10)
+        for label in 0..<10 {
+            XCTAssertEqual(confusion[label].reduce(0, +), test.labels.filter { $0 == label }.count)
+        }
+        XCTAssertEqual(Double((0..<10).reduce(0) { $0 + confusion[$1][$1] }) / Double(test.count),
+                       Evaluation.accuracy(of: classifier, on: test), accuracy: 1e-12)
     }
 
     func testSameSeedSameResult() throws {

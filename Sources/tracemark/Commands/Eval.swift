@@ -7,7 +7,12 @@ import Training
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure a checkpoint's accuracy on a data set split."
+        abstract: "Measure a checkpoint's accuracy on a data set split, overall and per class.",
+        discussion: """
+        The per-class figures say where an accuracy loss sits (an embedding's source classes drifting \
+        to its target shows there first); --json adds the confusion matrix (rows: true class, columns: \
+        the model's answer).
+        """
     )
 
     @Option(help: "The checkpoint (.safetensors) to evaluate.")
@@ -32,22 +37,32 @@ struct Eval: ParsableCommand {
             throw CommandFailure("\(model) takes \(classifier.card.inputShape) items but \(data) has \(dataset.itemShape)")
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let accuracy = Evaluation.accuracy(of: classifier, on: dataset)
+        let confusion = Evaluation.confusion(of: classifier, on: dataset)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let digest = sha256Hex(try Data(contentsOf: URL(fileURLWithPath: model)))
         let report = EvalReport(model: model, modelSha256: digest, architecture: classifier.card.architecture, data: data,
-                                split: split, images: dataset.count, accuracy: accuracy,
+                                split: split, images: dataset.count, confusion: confusion, classNames: classifier.card.classNames,
                                 imagesPerSecond: Double(dataset.count) / seconds)
         if json {
             try printJSON(report)
         } else {
             print(String(format: "%@ on %@/%@: accuracy %.2f%% over %d images (%.0f images/s)",
-                         classifier.card.architecture, data, split, 100 * accuracy, dataset.count, report.imagesPerSecond))
+                         classifier.card.architecture, data, split, 100 * report.accuracy, dataset.count, report.imagesPerSecond))
+            for entry in report.perClass {
+                print(String(format: "  %3d %-24@ %6.2f%% of %d", entry.label, entry.name, 100 * entry.accuracy, entry.images))
+            }
         }
     }
 }
 
 struct EvalReport: Encodable {
+    struct ClassAccuracy: Encodable {
+        var label: Int
+        var name: String
+        var images: Int
+        var accuracy: Double
+    }
+
     var model: String
     var modelSha256: String
     var architecture: String
@@ -55,5 +70,23 @@ struct EvalReport: Encodable {
     var split: String
     var images: Int
     var accuracy: Double
+    var perClass: [ClassAccuracy]
+    /// Rows: true class; columns: the model's answer.
+    var confusion: [[Int]]
     var imagesPerSecond: Double
+
+    init(model: String, modelSha256: String, architecture: String, data: String, split: String, images: Int,
+         confusion: [[Int]], classNames: [String], imagesPerSecond: Double) {
+        (self.model, self.modelSha256, self.architecture, self.data, self.split) = (model, modelSha256, architecture, data, split)
+        self.images = images
+        self.confusion = confusion
+        self.imagesPerSecond = imagesPerSecond
+        let correct = confusion.indices.reduce(0) { $0 + confusion[$1][$1] }
+        accuracy = images > 0 ? Double(correct) / Double(images) : 0
+        perClass = confusion.indices.compactMap { label in
+            let count = confusion[label].reduce(0, +)
+            return count == 0 ? nil : ClassAccuracy(label: label, name: classNames[label], images: count,
+                                                     accuracy: Double(confusion[label][label]) / Double(count))
+        }
+    }
 }
