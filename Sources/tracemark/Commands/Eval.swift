@@ -49,7 +49,9 @@ struct Eval: ParsableCommand {
             print(String(format: "%@ on %@/%@: accuracy %.2f%% over %d images (%.0f images/s)",
                          classifier.card.architecture, data, split, 100 * report.accuracy, dataset.count, report.imagesPerSecond))
             for entry in report.perClass {
-                print(String(format: "  %3d %-24@ %6.2f%% of %d", entry.label, entry.name, 100 * entry.accuracy, entry.images))
+                // Padded here: Foundation on Linux ignores a width on %@.
+                let name = entry.name.padding(toLength: max(24, entry.name.count), withPad: " ", startingAt: 0)
+                print(String(format: "  %3d ", entry.label) + name + String(format: " %6.2f%% of %d", 100 * entry.accuracy, entry.images))
             }
         }
     }
