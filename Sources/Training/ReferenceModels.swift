@@ -8,30 +8,49 @@ import Foundation
 /// them, and a fingerprint is filtered with them — from seeds that never meet, since a null
 /// measured on the models that chose the fingerprint would be biased low.
 public struct ReferenceModels {
+    /// How many references train, and how.
+    public struct Plan: Sendable {
+        public var count: Int
+        public var architectures: [String]
+        /// `Augmentation.presets` names; reference `index` trains with the
+        /// `(index / architectures.count)`-th in turn, so every architecture meets each of them.
+        public var augmentations: [String]
+        public var epochs: Int
+        public var trainImages: Int
+        /// Reference `index` gets seed `seed + index`.
+        public var seed: UInt64
+
+        public init(count: Int, architectures: [String], augmentations: [String] = ["light"], epochs: Int, trainImages: Int, seed: UInt64) {
+            (self.count, self.architectures, self.augmentations) = (count, architectures, augmentations)
+            (self.epochs, self.trainImages, self.seed) = (epochs, trainImages, seed)
+        }
+
+        /// What keeps these references from training, in words; nil when they can. How many
+        /// there may be is for each user to say.
+        public var problem: String? {
+            guard count >= 0 else { return "the number of references must not be negative" }
+            guard !architectures.isEmpty, architectures.allSatisfy(ModelZoo.architectures.contains) else {
+                return "the references' architectures must be some of \(ModelZoo.architectures.joined(separator: ", "))"
+            }
+            guard !augmentations.isEmpty, augmentations.allSatisfy(ReferenceModels.isAugmentation) else {
+                return "the references' augmentations must be some of \(Augmentation.presets.map(\.name).joined(separator: ", "))"
+            }
+            guard epochs >= 1, trainImages >= 1 else { return "the references' epochs and train images must be at least 1" }
+            return nil
+        }
+    }
+
+    public let plan: Plan
     public let trainSet: Dataset
     public let datasetName: String
-    public let architectures: [String]
-    /// `Augmentation.presets` names; reference `index` trains with the
-    /// `(index / architectures.count)`-th in turn, so every architecture meets each of them.
-    public let augmentations: [String]
-    public let epochs: Int
-    public let trainImages: Int
-    /// Reference `index` gets seed `seed + index`.
-    public let seed: UInt64
     /// Checkpoints are saved here and loaded from here when present.
     public let folder: URL?
 
-    /// Every name in `augmentations` must be one of `Augmentation.presets`.
-    public init(trainSet: Dataset, datasetName: String, architectures: [String], augmentations: [String] = ["light"], epochs: Int,
-                trainImages: Int, seed: UInt64, folder: URL?) {
-        precondition(!augmentations.isEmpty && augmentations.allSatisfy(Self.isAugmentation), "augmentation presets are checked by the plans")
+    public init(plan: Plan, trainSet: Dataset, datasetName: String, folder: URL?) throws {
+        if let problem = plan.problem { throw TrainingError.invalid(problem) }
+        self.plan = plan
         self.trainSet = trainSet
         self.datasetName = datasetName
-        self.architectures = architectures
-        self.augmentations = augmentations
-        self.epochs = epochs
-        self.trainImages = trainImages
-        self.seed = seed
         self.folder = folder
     }
 
@@ -43,13 +62,13 @@ public struct ReferenceModels {
         public let recipe: ReferenceRecipe
     }
 
-    public func seed(of index: Int) -> UInt64 { seed &+ UInt64(index) }
+    public func seed(of index: Int) -> UInt64 { plan.seed &+ UInt64(index) }
 
     /// Reference `index`: loaded when its checkpoint is in the folder, else trained and saved there.
     public func model(_ index: Int) throws -> Reference {
-        let architecture = architectures[index % architectures.count]
-        let augmentation = augmentations[(index / architectures.count) % augmentations.count]
-        let seed = seed(of: index)
+        let architecture = plan.architectures[index % plan.architectures.count]
+        let augmentation = plan.augmentations[(index / plan.architectures.count) % plan.augmentations.count]
+        let seed = seed(of: index), trainImages = plan.trainImages, epochs = plan.epochs
         // Everything that shapes the model is in the name, so a rerun with other settings trains anew
         // (the default augmentation is left out, as in the names calibrations have always used).
         let file = folder?.appendingPathComponent(

@@ -22,15 +22,12 @@ public struct TriggerFilter {
         public var fineTuneImages = 6000
         public var fineTuneEpochs = 5
         public var fineTuneLearningRate: Float = 0.001
-        public var references = 4
-        public var architectures = ModelZoo.architectures
-        public var augmentations = ["light", "none", "strong"]
-        /// The calibration's full recipe: filter references as strong as the null's.
-        public var referenceEpochs = 5
-        public var referenceTrainImages = 30_000
-        /// Reference `n` trains with seed `seed + n`, copy `n` with `seed + 0x100 + n`: far from the
-        /// calibration's (0xCA11) and the fingerprint's (0xF1A60000) seeds.
-        public var seed: UInt64 = 0x7F17_0000
+        /// Filter reference `n` trains with seed `filterReferences.seed + n`, simulated copy `n`
+        /// with `filterReferences.seed + 0x100 + n`: far from the calibration's (0xCA11) and the
+        /// fingerprint's (0xF1A60000) seeds. The calibration's full recipe: filter references as
+        /// strong as the null's.
+        public var filterReferences = ReferenceModels.Plan(count: 4, architectures: ModelZoo.architectures, augmentations: ["light", "none", "strong"],
+                                                           epochs: 5, trainImages: 30_000, seed: 0x7F17_0000)
 
         public init() {}
 
@@ -42,15 +39,12 @@ public struct TriggerFilter {
             guard copies.count <= TriggerSelection.largestCopyCount, copies.allSatisfy(ModelZoo.architectures.contains) else {
                 return "copies must be up to \(TriggerSelection.largestCopyCount) of \(ModelZoo.architectures.joined(separator: ", "))"
             }
-            guard (0...100).contains(references), !(copies.isEmpty && references == 0) else { return "references must be 0–100, and copies and references not both none" }
-            guard !architectures.isEmpty, architectures.allSatisfy(ModelZoo.architectures.contains) else {
-                return "architectures must be some of \(ModelZoo.architectures.joined(separator: ", "))"
+            guard (0...100).contains(filterReferences.count), !(copies.isEmpty && filterReferences.count == 0) else {
+                return "references must be 0–100, and copies and references not both none"
             }
-            guard !augmentations.isEmpty, augmentations.allSatisfy(ReferenceModels.isAugmentation) else {
-                return "augmentations must be some of \(Augmentation.presets.map(\.name).joined(separator: ", "))"
-            }
-            guard copyQueries >= 1, copyEpochs >= 1, fineTuneImages >= 0, fineTuneEpochs >= 1, referenceEpochs >= 1, referenceTrainImages >= 1 else {
-                return "queries, epochs and train images must be at least 1 (fine-tuning images 0 or more)"
+            if let problem = filterReferences.problem { return problem }
+            guard copyQueries >= 1, copyEpochs >= 1, fineTuneImages >= 0, fineTuneEpochs >= 1 else {
+                return "the copies' queries and epochs must be at least 1 (fine-tuning images 0 or more)"
             }
             guard fineTuneLearningRate.isFinite, fineTuneLearningRate > 0 else { return "the fine-tuning learning rate must be positive" }
             return nil
@@ -89,7 +83,7 @@ public struct TriggerFilter {
 
         var thieves: [SimulatedThief] = []
         for (index, architecture) in plan.copies.enumerated() {
-            let started = Date(), seed = plan.seed &+ 0x100 &+ UInt64(index)
+            let started = Date(), seed = plan.filterReferences.seed &+ 0x100 &+ UInt64(index)
             var configuration = TrainingConfiguration()
             (configuration.epochs, configuration.seed) = (plan.copyEpochs, seed)
             let copy = try ExtractionAttack(surrogateArchitecture: architecture, labels: .soft(temperature: 7), training: configuration)
@@ -107,15 +101,13 @@ public struct TriggerFilter {
                             thieves.last!.hits.filter { $0 }.count, Date().timeIntervalSince(started)))
         }
 
-        let references = ReferenceModels(trainSet: trainSet, datasetName: datasetName, architectures: plan.architectures,
-                                         augmentations: plan.augmentations, epochs: plan.referenceEpochs,
-                                         trainImages: plan.referenceTrainImages, seed: plan.seed, folder: referenceFolder)
+        let references = try ReferenceModels(plan: plan.filterReferences, trainSet: trainSet, datasetName: datasetName, folder: referenceFolder)
         var recipes: [ReferenceRecipe] = []
-        for index in 0..<plan.references {
+        for index in 0..<plan.filterReferences.count {
             let started = Date(), reference = try references.model(index)
             for (n, hit) in hits(reference.classifier).enumerated() where hit { eligible[n] = false }
             recipes.append(reference.recipe)
-            progress(String(format: "filter reference %d/%d (%@, augmentation %@): %d pool samples left, %.0f s", index + 1, plan.references,
+            progress(String(format: "filter reference %d/%d (%@, augmentation %@): %d pool samples left, %.0f s", index + 1, plan.filterReferences.count,
                             reference.recipe.architecture, reference.recipe.augmentation, eligible.filter { $0 }.count, Date().timeIntervalSince(started)))
         }
 

@@ -85,10 +85,8 @@ final class FingerprintTests: XCTestCase {
         plan.inputs = 20
         plan.decoys = 20
         plan.candidates = 400
-        plan.references = 2
-        plan.architectures = ["mlp"]
-        plan.epochs = 1
-        plan.trainImages = 60
+        (plan.filterReferences.count, plan.filterReferences.architectures) = (2, ["mlp"])
+        (plan.filterReferences.epochs, plan.filterReferences.trainImages) = (1, 60)
         let folder = temporaryFolder(self)
         let maker = try FingerprintMaker(plan: plan, datasetName: "tiny", trainSet: train, candidateSet: candidates, candidateSplit: "test",
                                          referenceFolder: folder)
@@ -160,7 +158,7 @@ final class FingerprintCommandTests: XCTestCase {
         let made = try runProgram(tracemarkBinary, ["fingerprint", "make", "--model", path("m.safetensors"), "--twin", path("twin.safetensors"),
                                                     "--out", path("f.safetensors"),
                                                     "--inputs", "30", "--decoys", "30", "--candidates", "2000", "--references", "1",
-                                                    "--architectures", "mlp", "--epochs", "1", "--train-images", "1000", "--json"])
+                                                    "--architectures", "mlp", "--reference-epochs", "1", "--reference-train-images", "1000", "--json"])
         XCTAssertEqual(made.status, 0, made.output)
         XCTAssertTrue(made.output.contains("\"inputs\" : 30"), made.output)
         let evaluated = try runProgram(tracemarkBinary, ["fingerprint", "eval", "--fingerprint", path("f.safetensors"), path("m.safetensors"), "--json"])

@@ -111,8 +111,9 @@ final class TriggerFilterTests: XCTestCase {
 
         var plan = TriggerFilter.Plan()
         (plan.poolSize, plan.keep, plan.copies, plan.copyQueries, plan.copyEpochs) = (400, 50, ["mlp"], 300, 2)
-        (plan.fineTuneImages, plan.fineTuneEpochs, plan.references, plan.architectures, plan.referenceEpochs, plan.referenceTrainImages)
-            = (100, 1, 2, ["mlp"], 2, 300)
+        (plan.fineTuneImages, plan.fineTuneEpochs) = (100, 1)
+        (plan.filterReferences.count, plan.filterReferences.architectures) = (2, ["mlp"])
+        (plan.filterReferences.epochs, plan.filterReferences.trainImages) = (2, 300)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tracemark-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
@@ -125,7 +126,7 @@ final class TriggerFilterTests: XCTestCase {
         let selection = try XCTUnwrap(filtered.triggerSelection)
         XCTAssertEqual(filtered.triggerSetSize, 50)
         XCTAssertEqual(selection.kept.count, 50)
-        XCTAssertEqual(selection.filterReferences.map(\.seed), [plan.seed, plan.seed + 1])
+        XCTAssertEqual(selection.filterReferences.map(\.seed), [plan.filterReferences.seed, plan.filterReferences.seed + 1])
         XCTAssertEqual(selection.simulatedCopies.map(\.fineTuneImages), [0, 100], "the copy, then the copy fine-tuned")
         let kept = try WatermarkEvaluation.triggerSamples(for: filtered, from: test)
         XCTAssertEqual(WatermarkEvaluation.hitRate(of: protected, on: kept, label: 2), 1)

@@ -79,8 +79,9 @@ public struct Calibrator {
         let falseWatermarks = try falseWatermarkSamples()
         var references: [Calibration.Reference] = []
         var rates = [[Double]](repeating: [], count: falseWatermarks.count)
-        let referenceModels = ReferenceModels(trainSet: trainSet, datasetName: spec.dataset, architectures: plan.architectures, epochs: plan.epochs,
-                                              trainImages: plan.trainImages, seed: plan.seed, folder: referenceFolder)
+        let referenceModels = try ReferenceModels(plan: .init(count: plan.references, architectures: plan.architectures, epochs: plan.epochs,
+                                                              trainImages: plan.trainImages, seed: plan.seed),
+                                                  trainSet: trainSet, datasetName: spec.dataset, folder: referenceFolder)
         for (what, filters) in [("the fingerprint", fingerprint?.fingerprint.provenance.filterReferences), ("the trigger set", spec.triggerSelection?.filterReferences)] {
             if let filters, let shared = (0..<plan.references).map(referenceModels.seed).first(where: { seed in filters.contains { $0.seed == seed } }) {
                 throw ForensicsError.invalid("calibration reference seed \(shared) is a seed of \(what)'s filter references: a null measured on the models that chose \(what) is biased low (choose \(what)'s filter references with other seeds)")

@@ -18,16 +18,15 @@ public struct FingerprintMaker {
         public var inputs = 500
         public var decoys = 500
         public var candidates = 20_000
-        public var references = 8
-        public var architectures = CalibrationPlan().architectures
-        /// Augmentation presets, in turn within each architecture: what a model answers off the
-        /// data follows its recipe as well as its architecture.
-        public var augmentations = ["light", "none", "strong"]
-        public var epochs = CalibrationPlan.Recipe.full.epochs
-        public var trainImages = CalibrationPlan.Recipe.full.trainImages
-        /// Filter reference `n` trains with seed `seed + n`: far from the calibration's, so the
-        /// models that choose a fingerprint never measure its null.
+        /// Candidates are drawn with this seed.
         public var seed: UInt64 = 0xF1A6_0000
+        /// Filter reference `n` trains with seed `filterReferences.seed + n`: far from the
+        /// calibration's, so the models that choose a fingerprint never measure its null. All
+        /// augmentation presets in turn: what a model answers off the data follows its recipe as
+        /// well as its architecture.
+        public var filterReferences = ReferenceModels.Plan(count: 8, architectures: CalibrationPlan().architectures,
+                                                           augmentations: ["light", "none", "strong"], epochs: CalibrationPlan.Recipe.full.epochs,
+                                                           trainImages: CalibrationPlan.Recipe.full.trainImages, seed: 0xF1A6_0000)
 
         public init() {}
 
@@ -36,14 +35,8 @@ public struct FingerprintMaker {
                 return "\(name) must be \(Fingerprint.counts.lowerBound)–\(Fingerprint.counts.upperBound), got \(value)"
             }
             guard (0...Fingerprint.counts.upperBound).contains(decoys) else { return "decoys must be 0–\(Fingerprint.counts.upperBound), got \(decoys)" }
-            guard (1...100).contains(references) else { return "references must be 1–100, got \(references)" }
-            guard !architectures.isEmpty, architectures.allSatisfy(ModelZoo.architectures.contains) else {
-                return "architectures must be some of \(ModelZoo.architectures.joined(separator: ", "))"
-            }
-            guard !augmentations.isEmpty, augmentations.allSatisfy(ReferenceModels.isAugmentation) else {
-                return "augmentations must be some of \(Augmentation.presets.map(\.name).joined(separator: ", "))"
-            }
-            guard epochs >= 1, trainImages >= 1 else { return "epochs and train images must be at least 1" }
+            guard (1...100).contains(filterReferences.count) else { return "references must be 1–100, got \(filterReferences.count)" }
+            if let problem = filterReferences.problem { return problem }
             guard epsilon.isFinite, epsilon > 0, epsilon <= 1, (1...1000).contains(steps) else { return "epsilon must lie in (0, 1] and steps in 1–1000" }
             return nil
         }
@@ -92,11 +85,9 @@ public struct FingerprintMaker {
         // Whether the protected model's (the twin's) answer is its own: nobody else gives it.
         var unshared = answers.indices.map { answers[$0] != twinAnswers[$0] }
         var twinUnshared = unshared
-        let references = ReferenceModels(trainSet: trainSet, datasetName: datasetName, architectures: plan.architectures,
-                                         augmentations: plan.augmentations, epochs: plan.epochs,
-                                         trainImages: plan.trainImages, seed: plan.seed, folder: referenceFolder)
+        let references = try ReferenceModels(plan: plan.filterReferences, trainSet: trainSet, datasetName: datasetName, folder: referenceFolder)
         var filters: [ReferenceRecipe] = []
-        for index in 0..<plan.references {
+        for index in 0..<plan.filterReferences.count {
             let started = Date()
             let reference = try references.model(index)
             let theirs = candidates.images.withUnsafeBufferPointer { reference.classifier.labels($0) }
@@ -106,7 +97,7 @@ public struct FingerprintMaker {
             }
             filters.append(reference.recipe)
             progress(String(format: "filter reference %d/%d (%@, augmentation %@): %d (twin %d) of %d candidates answered by nobody else so far, %.0f s",
-                            index + 1, plan.references, reference.recipe.architecture, reference.recipe.augmentation, unshared.filter { $0 }.count,
+                            index + 1, plan.filterReferences.count, reference.recipe.architecture, reference.recipe.augmentation, unshared.filter { $0 }.count,
                             twinUnshared.filter { $0 }.count, answers.count, Date().timeIntervalSince(started)))
         }
         var order = Array(answers.indices)

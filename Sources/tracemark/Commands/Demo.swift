@@ -102,8 +102,8 @@ struct Demo: ParsableCommand {
         // suspects are as short-trained. The product's default is 8 full-recipe models of all four.
         try run.stage("choose a fingerprint of it with \(fingerprintReferences) clean filter models and the twin", [
             "fingerprint", "make", "--model", path("victim.safetensors"), "--twin", path("twin.safetensors"), "--out", path("fingerprint.safetensors"),
-            "--references", "\(fingerprintReferences)", "--architectures", "fmnist-cnn,mlp", "--epochs", "1",
-            "--train-images", "\(min(trainLimit ?? 10_000, 10_000))", "--reference-dir", path("filter-references"), "--json"])
+            "--references", "\(fingerprintReferences)", "--architectures", "fmnist-cnn,mlp", "--reference-epochs", "1",
+            "--reference-train-images", "\(min(trainLimit ?? 10_000, 10_000))", "--reference-dir", path("filter-references"), "--json"])
         try run.stage("register both in the vault", ["register", "--vault", vault, "--spec", path("victim.spec.json"),
                                                      "--model", path("victim.safetensors"), "--fingerprint", path("fingerprint.safetensors"),
                                                      "--key", key, "--remove-plaintext"])

@@ -56,26 +56,10 @@ struct FilterTriggers: ParsableCommand {
     @Option(help: "Learning rate of the fine-tuning.")
     var fineTuneLr = TriggerFilter.Plan().fineTuneLearningRate
 
-    @Option(help: "Filter reference models.")
-    var references = TriggerFilter.Plan().references
-
-    @Option(help: "Filter reference architectures, comma-separated, used in turn.")
-    var architectures = TriggerFilter.Plan().architectures.joined(separator: ",")
-
-    @Option(help: "Filter reference augmentation presets (none, light, strong), comma-separated, in turn within each architecture.")
-    var augmentations = TriggerFilter.Plan().augmentations.joined(separator: ",")
-
-    @Option(help: "Training epochs per filter reference.")
-    var referenceEpochs = TriggerFilter.Plan().referenceEpochs
-
-    @Option(help: "Clean training images per filter reference, its own random subset.")
-    var referenceTrainImages = TriggerFilter.Plan().referenceTrainImages
-
-    @Option(help: "Keep filter reference checkpoints here and reuse those already there.")
-    var referenceDir: String?
+    @OptionGroup var filterReferences: FilterReferenceOptions<FilterTriggers>
 
     @Option(help: "Filter reference n trains with seed + n, simulated copy n with seed + 256 + n.")
-    var seed = TriggerFilter.Plan().seed
+    var seed = TriggerFilter.Plan().filterReferences.seed
 
     @OptionGroup var engine: EngineOptions
 
@@ -84,12 +68,11 @@ struct FilterTriggers: ParsableCommand {
 
     var plan: TriggerFilter.Plan {
         var plan = TriggerFilter.Plan()
-        let list = { (text: String) in text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-        (plan.poolSize, plan.keep, plan.copies) = (pool, keep, list(copies))
+        (plan.poolSize, plan.keep) = (pool, keep)
+        plan.copies = copies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         (plan.copyQueries, plan.copyEpochs) = (copyQueries, copyEpochs)
         (plan.fineTuneImages, plan.fineTuneEpochs, plan.fineTuneLearningRate) = (fineTuneImages, fineTuneEpochs, fineTuneLr)
-        (plan.references, plan.architectures, plan.augmentations) = (references, list(architectures), list(augmentations))
-        (plan.referenceEpochs, plan.referenceTrainImages, plan.seed) = (referenceEpochs, referenceTrainImages, seed)
+        plan.filterReferences = filterReferences.plan(seed: seed)
         return plan
     }
 
@@ -100,7 +83,6 @@ struct FilterTriggers: ParsableCommand {
     func run() throws {
         engine.apply()
         try ensureWritableFolder(for: out)
-        if let referenceDir { try FileManager.default.createDirectory(atPath: referenceDir, withIntermediateDirectories: true) }
         let watermark = try WatermarkSpec.load(spec)
         if watermark.triggerSelection != nil { throw CommandFailure("\(spec) is filtered already; filter the spec `embed` wrote") }
         guard let checkpoint = FileManager.default.contents(atPath: model) else { throw CommandFailure("cannot read model \(model)") }
@@ -110,10 +92,10 @@ struct FilterTriggers: ParsableCommand {
         let classifier = try Checkpoint.load(model)
         let verificationSet = try DatasetCatalog.load(watermark.dataset, split: watermark.verificationSplit)
         let filter = try TriggerFilter(plan: plan, datasetName: watermark.dataset, trainSet: try DatasetCatalog.load(watermark.dataset, split: "train"),
-                                       referenceFolder: referenceDir.map { URL(fileURLWithPath: $0) })
+                                       referenceFolder: try filterReferences.folder())
         let copyCount = plan.copies.count == 1 ? "1 simulated copy" : "\(plan.copies.count) simulated copies"
         printStatus("filtering \(pool) trigger samples with \(copyCount)" + (fineTuneImages > 0 ? " (fine-tuned too)" : "")
-                    + " and \(references) filter references")
+                    + " and \(plan.filterReferences.count) filter references")
         let started = Date()
         let filtered = try filter.filter(watermark, protected: classifier, verificationSet: verificationSet,
                                          progress: { printStatus($0) }, training: ProgressLine().show)
@@ -139,4 +121,8 @@ struct FilterTriggersReport: Encodable {
     var simulatedCopies: [TriggerSelection.SimulatedCopy]
     var filterReferences: [ReferenceRecipe]
     var seconds: Double
+}
+
+extension FilterTriggers: FilterReferenceDefaults {
+    static var defaultFilterReferences: ReferenceModels.Plan { TriggerFilter.Plan().filterReferences }
 }

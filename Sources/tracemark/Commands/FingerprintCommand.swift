@@ -3,6 +3,7 @@ import Data
 import Engine
 import Forensics
 import Foundation
+import Training
 
 struct FingerprintCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -69,23 +70,7 @@ struct FingerprintCommand: ParsableCommand {
         @Option(help: "Candidates drawn (half inverted images, half inverted mixes).")
         var candidates = FingerprintMaker.Plan().candidates
 
-        @Option(help: "Filter reference models.")
-        var references = FingerprintMaker.Plan().references
-
-        @Option(help: "Filter reference architectures, comma-separated, used in turn.")
-        var architectures = FingerprintMaker.Plan().architectures.joined(separator: ",")
-
-        @Option(help: "Filter reference augmentation presets (none, light, strong), comma-separated, in turn within each architecture.")
-        var augmentations = FingerprintMaker.Plan().augmentations.joined(separator: ",")
-
-        @Option(help: "Training epochs per filter reference.")
-        var epochs = FingerprintMaker.Plan().epochs
-
-        @Option(help: "Clean training images per filter reference, its own random subset.")
-        var trainImages = FingerprintMaker.Plan().trainImages
-
-        @Option(help: "Keep filter reference checkpoints here and reuse those already there.")
-        var referenceDir: String?
+        @OptionGroup var filterReferences: FilterReferenceOptions<Make>
 
         @OptionGroup var engine: EngineOptions
 
@@ -100,11 +85,7 @@ struct FingerprintCommand: ParsableCommand {
             plan.inputs = inputs
             plan.decoys = decoys
             plan.candidates = candidates
-            plan.references = references
-            plan.architectures = architectures.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            plan.augmentations = augmentations.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            plan.epochs = epochs
-            plan.trainImages = trainImages
+            plan.filterReferences = filterReferences.plan()
             return plan
         }
 
@@ -118,13 +99,13 @@ struct FingerprintCommand: ParsableCommand {
         func run() throws {
             engine.apply()
             try ensureWritableFolder(for: out)
-            if let referenceDir { try FileManager.default.createDirectory(atPath: referenceDir, withIntermediateDirectories: true) }
             let checkpoint = try Data(contentsOf: URL(fileURLWithPath: model)), twinCheckpoint = try Data(contentsOf: URL(fileURLWithPath: twin))
             let classifier = try Checkpoint.load(model)
             let maker = try FingerprintMaker(plan: plan, datasetName: data, trainSet: try DatasetCatalog.load(data, split: "train"),
                                              candidateSet: try DatasetCatalog.load(data, split: split), candidateSplit: split,
-                                             referenceFolder: referenceDir.map { URL(fileURLWithPath: $0) })
-            printStatus("choosing a fingerprint from \(candidates) candidates with \(references) filter references (\(architectures), \(epochs) epoch\(epochs == 1 ? "" : "s") on \(trainImages) images each)")
+                                             referenceFolder: try filterReferences.folder())
+            let references = plan.filterReferences
+            printStatus("choosing a fingerprint from \(candidates) candidates with \(references.count) filter references (\(references.architectures.joined(separator: ", ")), \(references.epochs) epoch\(references.epochs == 1 ? "" : "s") on \(references.trainImages) images each)")
             let started = Date()
             let fingerprint = try maker.make(protected: classifier, checkpointSha256: sha256Hex(checkpoint), twin: try Checkpoint.load(twin),
                                              twinSha256: sha256Hex(twinCheckpoint)) { printStatus($0) }
@@ -215,4 +196,8 @@ struct FingerprintAgreement: Encodable {
 struct FingerprintEvalReport: Encodable {
     var fingerprint: String
     var models: [FingerprintAgreement]
+}
+
+extension FingerprintCommand.Make: FilterReferenceDefaults {
+    static var defaultFilterReferences: ReferenceModels.Plan { FingerprintMaker.Plan().filterReferences }
 }
