@@ -19,14 +19,15 @@ public struct FingerprintMaker {
         public var decoys = 500
         public var candidates = 20_000
         /// Candidates are drawn with this seed.
-        public var seed: UInt64 = 0xF1A6_0000
+        public var seed = Self.fingerprintSeed
         /// Filter reference `n` trains with seed `filterReferences.seed + n`: far from the
         /// calibration's, so the models that choose a fingerprint never measure its null. All
         /// augmentation presets in turn: what a model answers off the data follows its recipe as
         /// well as its architecture.
         public var filterReferences = ReferenceModels.Plan(count: 8, architectures: CalibrationPlan().architectures,
                                                            augmentations: ["light", "none", "strong"], epochs: CalibrationPlan.Recipe.full.epochs,
-                                                           trainImages: CalibrationPlan.Recipe.full.trainImages, seed: 0xF1A6_0000)
+                                                           trainImages: CalibrationPlan.Recipe.full.trainImages, seed: Self.fingerprintSeed)
+        private static let fingerprintSeed: UInt64 = 0xF1A6_0000
 
         public init() {}
 
